@@ -1,0 +1,21 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build: compile in the Rust image, run in a minimal image with only the binary,
+# the default rules and the example configuration. (Not buildable on the development machine,
+# which has no Docker engine; checked by reading.)
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
+COPY benches ./benches
+RUN cargo build --release --locked -p portcullis \
+ && strip target/release/portcullis
+
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/portcullis /usr/local/bin/portcullis
+COPY rules /etc/portcullis/rules
+COPY config /etc/portcullis/config
+USER 65532:65532
+EXPOSE 8080 8443 9180
+ENTRYPOINT ["/usr/local/bin/portcullis"]
+CMD ["run", "--config", "/etc/portcullis/config/portcullis.yaml", "--manifests", "/etc/portcullis/config/manifests"]

@@ -1,0 +1,175 @@
+//! The TLS pass of the translation: `spec.tls` of the served Ingresses → a [`TlsStore`].
+//!
+//! Ingresses are visited oldest first. For each `spec.tls[]` entry the Secret `secretName` in
+//! the Ingress's namespace is loaded (once per Secret per translation) and inserted for each
+//! listed host; the first certificate for a host wins, and a later Ingress naming a different
+//! Secret for the same host gets a warning. A missing or unusable Secret is an error and its
+//! hosts fall back to the default certificate — they still count as TLS hosts (HTTPS is served
+//! and `ssl-redirect` applies). A certificate that does not cover a host is a warning (the
+//! certificate is still served: clients decide). An entry without hosts is ignored with a
+//! warning: hosts without a configured certificate get the default one anyway.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::networking::v1::Ingress;
+use portcullis_snapshot::TlsStore;
+use rustls::sign::CertifiedKey;
+
+use crate::diagnostics::Diagnostic;
+use crate::objects::{ObjectSet, namespace_of};
+use crate::tls::{certified_key_from_secret, covers_host};
+
+/// The hosts that have TLS (with a configured certificate or the default one).
+#[derive(Debug, Clone, Default)]
+pub struct TlsHosts {
+    exact: HashSet<String>,
+    /// Parents of wildcard hosts: `*.foo.com` is stored as `foo.com`.
+    wildcard_parents: HashSet<String>,
+}
+
+impl TlsHosts {
+    fn insert(&mut self, host: &str) {
+        match host.strip_prefix("*.") {
+            Some(parent) => self.wildcard_parents.insert(parent.to_string()),
+            None => self.exact.insert(host.to_string()),
+        };
+    }
+
+    /// Whether requests for `host` (an Ingress rule host, lower-case) are served over TLS.
+    pub fn covers(&self, host: &str) -> bool {
+        if let Some(parent) = host.strip_prefix("*.") {
+            return self.wildcard_parents.contains(parent);
+        }
+        self.exact.contains(host)
+            || host
+                .split_once('.')
+                .is_some_and(|(_, parent)| self.wildcard_parents.contains(parent))
+    }
+}
+
+/// Builds the certificate store for the served Ingresses (already sorted oldest first).
+pub fn build_tls(
+    objects: &ObjectSet,
+    served: &[&Ingress],
+    default: Arc<CertifiedKey>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> (TlsStore, TlsHosts) {
+    let mut store = TlsStore::new(default);
+    let mut hosts = TlsHosts::default();
+    let secrets: HashMap<(&str, &str), &Secret> = objects
+        .secrets
+        .iter()
+        .filter_map(|s| {
+            Some((
+                (namespace_of(&s.metadata), s.metadata.name.as_deref()?),
+                &**s,
+            ))
+        })
+        .collect();
+    let mut loaded: HashMap<(String, String), Result<Arc<CertifiedKey>, String>> = HashMap::new();
+    // host → `namespace/secret` that provided its certificate.
+    let mut owners: HashMap<String, String> = HashMap::new();
+
+    for ingress in served {
+        let Some(entries) = ingress.spec.as_ref().and_then(|s| s.tls.as_deref()) else {
+            continue;
+        };
+        let namespace = namespace_of(&ingress.metadata);
+        let source = || objects.source("Ingress", &ingress.metadata);
+        for entry in entries {
+            let entry_hosts: Vec<String> = entry
+                .hosts
+                .iter()
+                .flatten()
+                .filter(|h| !h.is_empty())
+                .map(|h| h.to_ascii_lowercase())
+                .collect();
+            if entry_hosts.is_empty() {
+                diagnostics.push(Diagnostic::warning(
+                    source(),
+                    "spec.tls entry without hosts: ignored (unlisted hosts get the default certificate)",
+                ));
+                continue;
+            }
+            entry_hosts.iter().for_each(|h| hosts.insert(h));
+            let Some(secret_name) = entry.secret_name.as_deref().filter(|s| !s.is_empty()) else {
+                diagnostics.push(Diagnostic::warning(
+                    source(),
+                    format!(
+                        "spec.tls entry for {} has no secretName: the default certificate is served",
+                        entry_hosts.join(", ")
+                    ),
+                ));
+                continue;
+            };
+            let id = format!("{namespace}/{secret_name}");
+            let key = loaded
+                .entry((namespace.to_string(), secret_name.to_string()))
+                .or_insert_with(|| match secrets.get(&(namespace, secret_name)) {
+                    None => Err(format!(
+                        "Secret {id} not found (or not of type kubernetes.io/tls)"
+                    )),
+                    Some(secret) => certified_key_from_secret(secret)
+                        .map(Arc::new)
+                        .map_err(|e| format!("Secret {id}: {e}")),
+                })
+                .clone();
+            let key = match key {
+                Ok(key) => key,
+                Err(reason) => {
+                    diagnostics.push(Diagnostic::error(
+                        source(),
+                        format!(
+                            "{reason}: {} served with the default certificate",
+                            entry_hosts.join(", ")
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            for host in &entry_hosts {
+                if !covers_host(&key, host) {
+                    diagnostics.push(Diagnostic::warning(
+                        source(),
+                        format!("the certificate of Secret {id} does not cover host {host}"),
+                    ));
+                }
+                match owners.get(host) {
+                    None => {
+                        store.insert(host, key.clone());
+                        owners.insert(host.clone(), id.clone());
+                    }
+                    Some(owner) if *owner != id => diagnostics.push(Diagnostic::warning(
+                        source(),
+                        format!(
+                            "host {host} already has the certificate of Secret {owner} \
+                             (older Ingress): Secret {id} ignored for it"
+                        ),
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    (store, hosts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_tls_hosts_cover_one_label() {
+        let mut h = TlsHosts::default();
+        h.insert("*.foo.com");
+        h.insert("bar.com");
+        assert!(h.covers("a.foo.com"));
+        assert!(h.covers("*.foo.com"));
+        assert!(!h.covers("a.b.foo.com"));
+        assert!(!h.covers("foo.com"));
+        assert!(h.covers("bar.com"));
+        assert!(!h.covers("x.bar.com"));
+    }
+}

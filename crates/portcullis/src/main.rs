@@ -1,0 +1,36 @@
+//! `portcullis`: the binary. Parses the command line and the YAML config file, then wires the
+//! control plane (`portcullis-control`: manifests → translation → Snapshot) to the data plane
+//! (`portcullis-proxy`) through one `ArcSwap<Snapshot>`. Subcommands:
+//!
+//! - `run`: serve (listeners, admin, hot reload of the manifests directory).
+//! - `check`: validate a config file and a manifests directory; non-zero exit on errors.
+//! - `demo-backend`: one albedo-compatible demo origin (also started by `run --demo-backends`).
+
+mod check;
+mod cli;
+mod config;
+mod demo_backend;
+mod logging;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(args),
+        Command::DemoBackend(args) => run::demo_backend(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("portcullis: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

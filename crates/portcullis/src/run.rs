@@ -1,0 +1,146 @@
+//! `portcullis run`: wires the file provider to the data plane.
+//!
+//! ```text
+//! manifests dir ──ManifestWatcher──► Reloader (translate) ──store──► ArcSwap<Snapshot>
+//!                                                                        │ load per request
+//!                                          listeners ◄── portcullis_proxy::Server
+//! ```
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use portcullis_control::{ManifestWatcher, ReloadOutcome, Reloader, TranslateOptions, WatchOptions};
+use portcullis_proxy::{Metrics, Server};
+use portcullis_snapshot::{SharedSnapshot, Snapshot, TlsStore};
+use rustls::sign::CertifiedKey;
+
+use crate::cli::{DemoBackendArgs, RunArgs};
+use crate::config::Settings;
+use crate::{demo_backend, logging};
+
+/// The certificate for SNI names without one: from the config file, else self-signed.
+pub fn default_certificate(settings: &Settings) -> anyhow::Result<Arc<CertifiedKey>> {
+    match &settings.default_certificate {
+        Some(files) => {
+            let cert = std::fs::read(&files.cert)
+                .with_context(|| format!("cannot read {}", files.cert.display()))?;
+            let key = std::fs::read(&files.key)
+                .with_context(|| format!("cannot read {}", files.key.display()))?;
+            let ck = portcullis_control::tls::certified_key_from_pem(&cert, &key)
+                .with_context(|| format!("default certificate {}", files.cert.display()))?;
+            Ok(Arc::new(ck))
+        }
+        None => portcullis_control::tls::self_signed(&["portcullis-default.invalid"])
+            .context("cannot generate the default certificate"),
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(&args.sources)?;
+    logging::init(&settings.logging);
+    if let Some(a) = args.http_addr {
+        settings.proxy.http_addr = Some(a);
+    }
+    if let Some(a) = args.https_addr {
+        settings.proxy.https_addr = Some(a);
+    }
+    if let Some(a) = args.admin_addr {
+        settings.proxy.admin_addr = a;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(serve(settings, args.demo_backends))
+}
+
+async fn serve(settings: Settings, demo_backends: bool) -> anyhow::Result<ExitCode> {
+    let default_cert = default_certificate(&settings)?;
+    let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(Snapshot::empty(TlsStore::new(
+        default_cert.clone(),
+    ))));
+    let metrics = Arc::new(Metrics::new());
+
+    if demo_backends {
+        for b in &settings.demo_backends {
+            let addr = demo_backend::spawn(b.name.clone(), b.addr).await?;
+            tracing::info!(name = %b.name, %addr, "demo backend listening");
+        }
+    }
+
+    let mut opts = TranslateOptions::new(default_cert);
+    opts.watch_ingress_without_class = settings.watch_ingress_without_class;
+    let mut reloader = Reloader::new(shared.clone(), opts);
+    record(&metrics, &reloader.reload_dir(&settings.manifests));
+
+    let watch_metrics = metrics.clone();
+    let watcher = ManifestWatcher::spawn(
+        settings.manifests.clone(),
+        WatchOptions {
+            debounce: settings.debounce,
+            ..WatchOptions::default()
+        },
+        move |load| {
+            let outcome = reloader.apply_load(load);
+            record(&watch_metrics, &outcome);
+        },
+    )
+    .with_context(|| format!("cannot watch {}", settings.manifests.display()))?;
+
+    let handle = Server::start(settings.proxy.clone(), shared, metrics)
+        .await
+        .context("cannot start the listeners")?;
+    tracing::info!(
+        http = ?handle.http_addr(),
+        https = ?handle.https_addr(),
+        admin = %handle.admin_addr(),
+        manifests = %settings.manifests.display(),
+        "portcullis is serving"
+    );
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections, draining in-flight requests");
+    watcher.stop();
+    let report = handle.shutdown().await;
+    tracing::info!(?report, "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record(metrics: &Metrics, outcome: &ReloadOutcome) {
+    if outcome.is_applied() {
+        metrics.reload_ok();
+    } else {
+        metrics.reload_failed();
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+pub fn demo_backend(args: DemoBackendArgs) -> anyhow::Result<ExitCode> {
+    logging::init(&Default::default());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(async {
+        let addr = demo_backend::spawn(args.name.clone(), args.listen).await?;
+        tracing::info!(name = %args.name, %addr, "demo backend listening");
+        wait_for_signal().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}

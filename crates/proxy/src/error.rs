@@ -1,0 +1,199 @@
+//! The one place where a failure on the request path becomes an HTTP response.
+//!
+//! Every phase returns [`ProxyError`]; [`ProxyError::status`] and [`ProxyError::reason`] give
+//! the status code and the short reason that forms the body (`502 upstream connect failed`),
+//! followed by the request id so a user can quote it. Errors carry where they came from
+//! ([`ErrorSource`]) for logs and metrics; nothing matches on message strings.
+//!
+//! Status decisions:
+//! - the connection to an endpoint is refused or fails on every endpoint → **502** `upstream
+//!   connect failed`;
+//! - every endpoint timed out while connecting → **503** `upstream connect timeout`: like
+//!   Envoy, we treat an endpoint that cannot even be reached as unavailable rather than slow;
+//!   nothing was sent, so the client may safely retry. 504 is kept for an upstream that
+//!   accepted the request and did not answer in time;
+//! - the response head does not arrive within `timeouts.upstream_header` → **504**;
+//! - no ready endpoint in the Service → **503** `no ready endpoint`.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use portcullis_router::PathError;
+
+use crate::body::ResponseBody;
+
+/// Which side of the proxy a failure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// The client sent something we refuse, or went away.
+    Downstream,
+    /// The upstream endpoint could not be reached or misbehaved.
+    Upstream,
+    /// Configuration: no route, no endpoints.
+    Config,
+}
+
+/// A failure on the request path; each variant maps to exactly one status.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("bad request path: {0}")]
+    BadPath(#[from] PathError),
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    #[error("request header too large")]
+    HeaderTooLarge,
+    #[error("request body too large")]
+    BodyTooLarge,
+    #[error("no route for host and path")]
+    NoRoute,
+    #[error("no ready endpoint")]
+    NoEndpoints,
+    #[error("upstream connect failed")]
+    UpstreamConnect,
+    #[error("upstream connect timeout")]
+    UpstreamConnectTimeout,
+    #[error("upstream header timeout")]
+    UpstreamHeaderTimeout,
+    #[error("upstream request failed: {0}")]
+    UpstreamRequest(#[source] hyper::Error),
+    #[error("client body read failed")]
+    ClientBody,
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::BadPath(_) | ProxyError::BadRequest(_) | ProxyError::ClientBody => {
+                StatusCode::BAD_REQUEST
+            }
+            ProxyError::HeaderTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::NoEndpoints | ProxyError::UpstreamConnectTimeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ProxyError::UpstreamConnect | ProxyError::UpstreamRequest(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::UpstreamHeaderTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The short reason written in the body; stable text, safe to show to clients.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ProxyError::BadPath(_) => "bad request path",
+            ProxyError::BadRequest(why) => why,
+            ProxyError::HeaderTooLarge => "request header too large",
+            ProxyError::BodyTooLarge => "request body too large",
+            ProxyError::NoRoute => "no route",
+            ProxyError::NoEndpoints => "no ready endpoint",
+            ProxyError::UpstreamConnect => "upstream connect failed",
+            ProxyError::UpstreamConnectTimeout => "upstream connect timeout",
+            ProxyError::UpstreamHeaderTimeout => "upstream header timeout",
+            ProxyError::UpstreamRequest(_) => "upstream request failed",
+            ProxyError::ClientBody => "client body read failed",
+        }
+    }
+
+    pub fn source_side(&self) -> ErrorSource {
+        match self {
+            ProxyError::BadPath(_)
+            | ProxyError::BadRequest(_)
+            | ProxyError::HeaderTooLarge
+            | ProxyError::BodyTooLarge
+            | ProxyError::ClientBody => ErrorSource::Downstream,
+            ProxyError::NoRoute | ProxyError::NoEndpoints => ErrorSource::Config,
+            ProxyError::UpstreamConnect
+            | ProxyError::UpstreamConnectTimeout
+            | ProxyError::UpstreamHeaderTimeout
+            | ProxyError::UpstreamRequest(_) => ErrorSource::Upstream,
+        }
+    }
+
+    /// Label for the `portcullis_upstream_errors_total{kind}` metric, if this is one.
+    pub fn upstream_kind(&self) -> Option<UpstreamErrorKind> {
+        Some(match self {
+            ProxyError::NoEndpoints => UpstreamErrorKind::NoEndpoints,
+            ProxyError::UpstreamConnect => UpstreamErrorKind::ConnectFailed,
+            ProxyError::UpstreamConnectTimeout => UpstreamErrorKind::ConnectTimeout,
+            ProxyError::UpstreamHeaderTimeout => UpstreamErrorKind::HeaderTimeout,
+            ProxyError::UpstreamRequest(_) => UpstreamErrorKind::RequestFailed,
+            _ => return None,
+        })
+    }
+
+    /// The response sent to the client: `"<code> <reason>\nrequest-id: <id>\n"`.
+    pub fn into_response(self, request_id: &HeaderValue) -> Response<ResponseBody> {
+        local_response(self.status(), self.reason(), request_id)
+    }
+}
+
+/// Kinds of upstream failure counted in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamErrorKind {
+    NoEndpoints,
+    ConnectFailed,
+    ConnectTimeout,
+    HeaderTimeout,
+    RequestFailed,
+}
+
+impl UpstreamErrorKind {
+    pub const ALL: [UpstreamErrorKind; 5] = [
+        UpstreamErrorKind::NoEndpoints,
+        UpstreamErrorKind::ConnectFailed,
+        UpstreamErrorKind::ConnectTimeout,
+        UpstreamErrorKind::HeaderTimeout,
+        UpstreamErrorKind::RequestFailed,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            UpstreamErrorKind::NoEndpoints => "no_endpoints",
+            UpstreamErrorKind::ConnectFailed => "connect_failed",
+            UpstreamErrorKind::ConnectTimeout => "connect_timeout",
+            UpstreamErrorKind::HeaderTimeout => "header_timeout",
+            UpstreamErrorKind::RequestFailed => "request_failed",
+        }
+    }
+}
+
+/// A short text response generated by the proxy itself (errors, redirects).
+pub fn local_response(
+    status: StatusCode,
+    reason: &str,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody> {
+    let id = request_id.to_str().unwrap_or("-");
+    let text = format!("{} {}\nrequest-id: {}\n", status.as_u16(), reason, id);
+    let mut resp = Response::new(ResponseBody::local(Bytes::from(text)));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_status_and_reason_in_the_body() {
+        let cases = [
+            (ProxyError::NoRoute, 404, "no route"),
+            (ProxyError::NoEndpoints, 503, "no ready endpoint"),
+            (ProxyError::UpstreamConnect, 502, "upstream connect failed"),
+            (ProxyError::UpstreamConnectTimeout, 503, "upstream connect timeout"),
+            (ProxyError::UpstreamHeaderTimeout, 504, "upstream header timeout"),
+            (ProxyError::BodyTooLarge, 413, "request body too large"),
+            (ProxyError::HeaderTooLarge, 431, "request header too large"),
+            (ProxyError::BadPath(PathError::EscapesRoot), 400, "bad request path"),
+        ];
+        for (err, code, reason) in cases {
+            assert_eq!(err.status().as_u16(), code, "{err}");
+            assert!(err.reason().contains(reason), "{err}");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! portcullis-proxy: the data plane — the only crate that touches sockets and TLS.
+//!
+//! It serves HTTP/1.1 and HTTP/2 (h2c by prior knowledge on the HTTP listener, ALPN `h2` on
+//! the HTTPS listener) and forwards to upstream endpoints over HTTP/1.1 keep-alive pools.
+//! Everything it needs to decide where a request goes is in the one immutable
+//! [`portcullis_snapshot::Snapshot`] behind a [`SharedSnapshot`]; it never depends on the
+//! control plane, which only stores new snapshots.
+//!
+//! # The request path, as named phases
+//!
+//! | # | phase | where | on failure |
+//! |---|-------|-------|------------|
+//! | 1 | **accept** | `server::accept_loop` | — |
+//! | 2 | **TLS/SNI** | [`tls`]: certificate from the live snapshot per handshake | handshake fails |
+//! | 3 | **read head** | hyper (head size, header-read timeout), `service::read_head` | 431, 413 |
+//! | 4 | **route** | `service::route`: one `ArcSwap::load`, `normalize_path`, `RouteTable::lookup` | 400, 404, 308 redirect |
+//! | 5 | **request phases** | `phases::request_headers`, `phases::request_body` (WAF 1–2) | the phase's status |
+//! | 6 | **upstream** | `service::forward`, `upstream`: round-robin, retry on connect failure, upgrades | 502, 503, 504 |
+//! | 7 | **response phases** | `phases::response_headers` (WAF 3), hop-by-hop removal, `X-Request-Id` | — |
+//! | 8 | **log** | `completion`: access log, metrics, connection back to its pool | — |
+//!
+//! Every error becomes a response in one place, [`error`]. A request loads the snapshot
+//! once, in the route phase, and keeps the `Arc<Route>` (with its backend) it found there: a
+//! snapshot swap never changes an in-flight request.
+//!
+//! # Limits and timeouts
+//! - Request head size (`limits.max_request_header_bytes`): HTTP/1.1 heads that do not fit
+//!   hyper's read buffer (sized to the limit, at least 8 KiB) get 431 from hyper; HTTP/2
+//!   uses `SETTINGS_MAX_HEADER_LIST_SIZE` (h2 answers 431); then the read-head phase checks
+//!   the exact size for both protocols (431).
+//! - Body size: a `Content-Length` above the limit is refused before any upstream contact
+//!   (413); a chunked body is counted while it streams and the exchange fails with 413 once
+//!   it crosses the limit.
+//! - Timeouts: see [`config::Timeouts`] and [`error`] for which status each produces.
+//!
+//! # Hot path
+//! No locks: the snapshot, the upstream pool map and the metrics series map are behind
+//! `ArcSwap`s; idle upstream connections wait in lock-free queues; counters are atomics.
+
+pub mod access_log;
+mod admin;
+pub mod body;
+mod completion;
+pub mod config;
+mod connection;
+pub mod error;
+pub mod headers;
+pub mod metrics;
+mod phases;
+mod server;
+mod service;
+pub mod tls;
+mod upgrade;
+mod upstream;
+
+pub use config::{Limits, ProxyConfig, Timeouts};
+pub use error::ProxyError;
+pub use metrics::Metrics;
+pub use portcullis_snapshot::SharedSnapshot;
+pub use server::{Handle, Lifecycle, Server, ServerError, ShutdownReport};

@@ -1,0 +1,264 @@
+//! The request path, one function per phase, in the order they run:
+//!
+//! 1. **read head** ([`read_head`]): request id, host, header-size limit, body-size limit
+//!    from `Content-Length`;
+//! 2. **route** ([`route`]): path normalisation (400 on a refused path), one snapshot load,
+//!    `RouteTable::lookup(host, path)` (404 when nothing matches), ssl-redirect (308);
+//! 3. **request phases** ([`crate::phases`]; WAF phases 1 and 2);
+//! 4. **upstream** ([`forward`]): upstream request (origin-form URI, hop-by-hop removed,
+//!    `Host` kept, `X-Forwarded-*`), round-robin with retry, upgrade tunnel on 101;
+//! 5. **response phases** ([`crate::phases::response_headers`]; WAF phase 3), hop-by-hop
+//!    removal, `X-Request-Id` echoed;
+//! 6. **log** ([`crate::completion`]), when the response body is done.
+//!
+//! Errors from any phase become responses in [`crate::error`] only.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use portcullis_router::normalize_path;
+use portcullis_snapshot::Route;
+
+use crate::access_log::{AccessRecord, strip_port};
+use crate::body::{RequestBody, ResponseBody};
+use crate::completion::Completion;
+use crate::connection::ConnShared;
+use crate::error::{ProxyError, local_response};
+use crate::headers::{self, X_REQUEST_ID};
+use crate::phases;
+use crate::upgrade;
+use crate::upstream::PooledConn;
+
+/// hyper service for one client connection.
+pub(crate) struct ProxyService {
+    conn: Arc<ConnShared>,
+}
+
+impl ProxyService {
+    pub fn new(conn: Arc<ConnShared>) -> Self {
+        ProxyService { conn }
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
+
+impl hyper::service::Service<Request<Incoming>> for ProxyService {
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = BoxFuture;
+
+    fn call(&self, req: Request<Incoming>) -> BoxFuture {
+        let conn = self.conn.clone();
+        Box::pin(async move { Ok(handle(conn, req).await) })
+    }
+}
+
+/// Runs all phases for one request; never fails (errors are responses).
+async fn handle(conn: Arc<ConnShared>, req: Request<Incoming>) -> Response<ResponseBody> {
+    conn.request_started();
+    let request_id = headers::request_id(req.headers());
+    let mut record = AccessRecord {
+        start: Instant::now(),
+        client: conn.client,
+        request_id: request_id.clone(),
+        method: req.method().clone(),
+        version: req.version(),
+        uri: req.uri().clone(),
+        host: request_host(&req),
+        status: 0,
+        route: None,
+        upstream: None,
+    };
+    let (mut resp, pooled) = match proxy(&conn, &mut record, req).await {
+        Ok(done) => done,
+        Err(e) => {
+            if let Some(kind) = e.upstream_kind() {
+                conn.state.metrics.upstream_error(kind);
+            }
+            (e.into_response(&request_id), None)
+        }
+    };
+    resp.headers_mut().insert(X_REQUEST_ID.clone(), request_id);
+    record.status = resp.status().as_u16();
+    resp.body_mut().set_completion(Completion {
+        conn,
+        record,
+        pooled,
+    });
+    resp
+}
+
+type Proxied = (Response<ResponseBody>, Option<PooledConn>);
+
+async fn proxy(
+    conn: &ConnShared,
+    record: &mut AccessRecord,
+    req: Request<Incoming>,
+) -> Result<Proxied, ProxyError> {
+    let body_limit = read_head(conn, &req)?;
+    let host = record.host.clone();
+    let host_str = match &host {
+        Some(h) => h.to_str().map_err(|_| ProxyError::BadRequest("invalid host"))?,
+        None => "",
+    };
+    let (route, path) = route(conn, req.uri(), host_str)?;
+    record.route = Some(route.label.clone());
+    if route.policy.ssl_redirect && !conn.tls {
+        return Ok((redirect(conn, host_str, req.uri(), &record.request_id), None));
+    }
+    let limit = min_limit(body_limit, route.policy.max_body_bytes);
+    if let (Some(limit), Some(len)) = (limit, content_length(&req)) {
+        if len > limit {
+            return Err(ProxyError::BodyTooLarge);
+        }
+    }
+    forward(conn, record, &route, path, host, limit, req).await
+}
+
+/// Phase 1: checks on the request head. Returns the global body limit.
+fn read_head(conn: &ConnShared, req: &Request<Incoming>) -> Result<Option<u64>, ProxyError> {
+    let limits = &conn.state.config.limits;
+    if headers::head_size(req.method(), req.uri(), req.headers()) > limits.max_request_header_bytes
+    {
+        return Err(ProxyError::HeaderTooLarge);
+    }
+    Ok(limits.max_body_bytes)
+}
+
+/// Phase 2: the route for (host, normalised path), from one snapshot load.
+/// The second value is the normalised path when normalisation changed it.
+fn route(
+    conn: &ConnShared,
+    uri: &Uri,
+    host: &str,
+) -> Result<(Arc<Route>, Option<String>), ProxyError> {
+    let path = normalize_path(uri.path())?;
+    let snapshot = conn.state.shared.load();
+    let found = snapshot.routes.lookup(host, &path);
+    let route = found.map(|m| m.target.clone()).ok_or(ProxyError::NoRoute)?;
+    let changed = match path {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(p) => Some(p),
+    };
+    Ok((route, changed))
+}
+
+/// Phases 3–5: request phases, upstream exchange, response phases.
+async fn forward(
+    conn: &ConnShared,
+    record: &mut AccessRecord,
+    route: &Route,
+    path: Option<String>,
+    host: Option<HeaderValue>,
+    limit: Option<u64>,
+    mut req: Request<Incoming>,
+) -> Result<Proxied, ProxyError> {
+    let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (mut head, body) = req.into_parts();
+
+    phases::request_headers(route, &mut head)?;
+
+    head.uri = upstream_uri(&head.uri, path)?;
+    head.version = Version::HTTP_11;
+    headers::strip_hop_by_hop(&mut head.headers, upgrade);
+    if let Some(h) = &host {
+        head.headers.insert(header::HOST, h.clone());
+        headers::set_forwarded(&mut head.headers, conn.client.ip(), conn.tls, h);
+    }
+    head.headers
+        .insert(headers::X_REQUEST_ID.clone(), record.request_id.clone());
+
+    let body = phases::request_body(route, &head, RequestBody::streaming(body, limit)).await?;
+    if route.backend.endpoints.is_empty() {
+        return Err(ProxyError::NoEndpoints);
+    }
+    let upstream_req = Request::from_parts(head, body);
+    let (mut resp, pooled, addr) = conn.state.upstreams.send(&route.backend, upstream_req).await?;
+    record.upstream = Some(addr);
+
+    if let (Some(client_upgrade), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status())
+    {
+        let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        upgrade::spawn_tunnel(conn, client_upgrade, upstream_upgrade);
+        let (mut head, _) = resp.into_parts();
+        headers::strip_hop_by_hop(&mut head.headers, true);
+        phases::response_headers(route, &mut head)?;
+        return Ok((Response::from_parts(head, ResponseBody::empty()), None));
+    }
+
+    let (mut head, body) = resp.into_parts();
+    headers::strip_hop_by_hop(&mut head.headers, false);
+    phases::response_headers(route, &mut head)?;
+    Ok((Response::from_parts(head, ResponseBody::upstream(body)), Some(pooled)))
+}
+
+/// The host the client asked for: the URI authority (HTTP/2 `:authority`, absolute-form
+/// HTTP/1.1) or the `Host` header.
+fn request_host(req: &Request<Incoming>) -> Option<HeaderValue> {
+    if let Some(auth) = req.uri().authority() {
+        return HeaderValue::from_str(auth.as_str()).ok();
+    }
+    req.headers().get(header::HOST).cloned()
+}
+
+/// Origin-form URI for the upstream: the normalised path when normalisation changed it (what
+/// was matched is what is forwarded), plus the original query.
+fn upstream_uri(uri: &Uri, path: Option<String>) -> Result<Uri, ProxyError> {
+    let pq = match path {
+        None => match uri.path_and_query() {
+            Some(pq) => pq.clone(),
+            None => PathAndQuery::from_static("/"),
+        },
+        Some(p) => {
+            let text = match uri.query() {
+                Some(q) => format!("{p}?{q}"),
+                None => p,
+            };
+            PathAndQuery::try_from(text)
+                .map_err(|_| ProxyError::BadRequest("bad request path"))?
+        }
+    };
+    Ok(Uri::from(pq))
+}
+
+fn content_length(req: &Request<Incoming>) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn min_limit(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// 308 to the same host, path and query over https.
+fn redirect(conn: &ConnShared, host: &str, uri: &Uri, id: &HeaderValue) -> Response<ResponseBody> {
+    let name = strip_port(host);
+    let name = if name.contains(':') { format!("[{name}]") } else { name.to_string() };
+    let port = match conn.state.redirect_port {
+        Some(443) | None => String::new(),
+        Some(p) => format!(":{p}"),
+    };
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+    let location = format!("https://{name}{port}{pq}");
+    let mut resp = local_response(StatusCode::PERMANENT_REDIRECT, "redirect to https", id);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}

@@ -1,0 +1,252 @@
+//! Upstream side: keep-alive HTTP/1.1 connection pools per endpoint, and sending a request
+//! with round-robin and retry on another endpoint when a connection cannot be opened.
+//!
+//! Pools are keyed by endpoint `SocketAddr` and owned by the server, not the snapshot, so
+//! they survive snapshot swaps: an endpoint that stays in the new snapshot keeps its warm
+//! connections. Idle connections sit in a lock-free bounded queue per endpoint; the map of
+//! endpoints is an immutable `HashMap` behind an `ArcSwap`, copied only when a new endpoint
+//! appears (entries with no idle connection are pruned then, once the map is large).
+//!
+//! A connection is reused only after its previous response body was read to the end. Sending
+//! uses hyper's `try_send_request`, which hands the request back when a pooled connection
+//! turned out to be closed before anything was written; the request is then sent on a fresh
+//! connection. A request that was (partly) written is never retried: the body is a stream.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use crossbeam_queue::ArrayQueue;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use portcullis_snapshot::Backend;
+use tokio::net::TcpStream;
+
+use crate::body::{BodyError, RequestBody};
+use crate::error::ProxyError;
+
+/// Start pruning the endpoint map above this many entries.
+const PRUNE_ABOVE: usize = 1024;
+
+type Sender = http1::SendRequest<RequestBody>;
+
+struct Idle {
+    conn: Sender,
+    since: Instant,
+}
+
+/// Idle connections to one endpoint.
+pub(crate) struct EndpointPool {
+    addr: SocketAddr,
+    idle: ArrayQueue<Idle>,
+    idle_ttl: Duration,
+}
+
+/// A connection checked out of a pool; give it back with [`PooledConn::release`].
+pub(crate) struct PooledConn {
+    conn: Sender,
+    pool: Arc<EndpointPool>,
+}
+
+impl PooledConn {
+    /// Returns the connection to its pool once it can take a new request.
+    pub fn release(self) {
+        let PooledConn { mut conn, pool } = self;
+        if conn.is_closed() {
+            return;
+        }
+        if conn.is_ready() {
+            let _ = pool.idle.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+            return;
+        }
+        // The dispatcher has not yet seen the end of the exchange: wait for it off the
+        // request path (rare; usually the connection is ready at once).
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if conn.ready().await.is_ok() {
+                    let _ = pool.idle.push(Idle {
+                        conn,
+                        since: Instant::now(),
+                    });
+                }
+            });
+        }
+    }
+}
+
+/// Why no connection could be opened to an endpoint.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    #[error("connect to {0} failed: {1}")]
+    Io(SocketAddr, #[source] std::io::Error),
+    #[error("connect to {0} timed out")]
+    Timeout(SocketAddr),
+    #[error("HTTP handshake with {0} failed: {1}")]
+    Handshake(SocketAddr, #[source] hyper::Error),
+}
+
+/// All upstream pools of the server.
+pub(crate) struct Upstreams {
+    pools: ArcSwap<HashMap<SocketAddr, Arc<EndpointPool>>>,
+    grow: Mutex<()>,
+    connect_timeout: Duration,
+    header_timeout: Duration,
+    idle_ttl: Duration,
+    idle_per_endpoint: usize,
+}
+
+impl Upstreams {
+    pub fn new(
+        connect_timeout: Duration,
+        header_timeout: Duration,
+        idle_ttl: Duration,
+        idle_per_endpoint: usize,
+    ) -> Self {
+        Upstreams {
+            pools: ArcSwap::from_pointee(HashMap::new()),
+            grow: Mutex::new(()),
+            connect_timeout,
+            header_timeout,
+            idle_ttl,
+            idle_per_endpoint: idle_per_endpoint.max(1),
+        }
+    }
+
+    fn endpoint(&self, addr: SocketAddr) -> Arc<EndpointPool> {
+        if let Some(p) = self.pools.load().get(&addr) {
+            return p.clone();
+        }
+        let _guard = self.grow.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.pools.load_full();
+        if let Some(p) = current.get(&addr) {
+            return p.clone();
+        }
+        let mut next = HashMap::clone(&current);
+        if next.len() > PRUNE_ABOVE {
+            next.retain(|_, p| !p.idle.is_empty() || Arc::strong_count(p) > 1);
+        }
+        let pool = Arc::new(EndpointPool {
+            addr,
+            idle: ArrayQueue::new(self.idle_per_endpoint),
+            idle_ttl: self.idle_ttl,
+        });
+        next.insert(addr, pool.clone());
+        self.pools.store(Arc::new(next));
+        pool
+    }
+
+    /// An idle connection to `addr` if a usable one exists, else a new one.
+    async fn checkout(&self, addr: SocketAddr) -> Result<PooledConn, ConnectError> {
+        let pool = self.endpoint(addr);
+        while let Some(Idle { mut conn, since }) = pool.idle.pop() {
+            if conn.is_closed() || since.elapsed() > pool.idle_ttl {
+                continue;
+            }
+            if conn.ready().await.is_ok() {
+                return Ok(PooledConn { conn, pool });
+            }
+        }
+        self.connect(pool).await
+    }
+
+    async fn connect(&self, pool: Arc<EndpointPool>) -> Result<PooledConn, ConnectError> {
+        let addr = pool.addr;
+        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(ConnectError::Io(addr, e)),
+            Err(_) => return Err(ConnectError::Timeout(addr)),
+        };
+        let _ = stream.set_nodelay(true);
+        let (conn, driver) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ConnectError::Handshake(addr, e))?;
+        tokio::spawn(async move {
+            if let Err(e) = driver.with_upgrades().await {
+                tracing::debug!(upstream = %addr, error = %e, "upstream connection ended");
+            }
+        });
+        Ok(PooledConn { conn, pool })
+    }
+
+    /// Sends `req` to the backend: endpoints in round-robin order, moving to the next one
+    /// when a connection cannot be opened. Returns the response head with the connection to
+    /// release once the body has been read, and the endpoint that answered.
+    pub async fn send(
+        &self,
+        backend: &Backend,
+        mut req: Request<RequestBody>,
+    ) -> Result<(Response<Incoming>, PooledConn, SocketAddr), ProxyError> {
+        let mut last = ProxyError::NoEndpoints;
+        for addr in backend.attempt_order() {
+            let mut fresh = false;
+            let mut pooled = match self.checkout(addr).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::debug!(error = %e, "upstream connect failed, trying next endpoint");
+                    last = match e {
+                        ConnectError::Timeout(_) => ProxyError::UpstreamConnectTimeout,
+                        _ => ProxyError::UpstreamConnect,
+                    };
+                    continue;
+                }
+            };
+            loop {
+                let sent = tokio::time::timeout(
+                    self.header_timeout,
+                    pooled.conn.try_send_request(req),
+                )
+                .await;
+                match sent {
+                    Err(_) => return Err(ProxyError::UpstreamHeaderTimeout),
+                    Ok(Ok(resp)) => return Ok((resp, pooled, addr)),
+                    Ok(Err(mut e)) => match e.take_message() {
+                        // Nothing was written: the pooled connection was already closing.
+                        Some(back) if !fresh => {
+                            req = back;
+                            fresh = true;
+                            match self.connect(pooled.pool.clone()).await {
+                                Ok(p) => pooled = p,
+                                Err(_) => {
+                                    last = ProxyError::UpstreamConnect;
+                                    break;
+                                }
+                            }
+                        }
+                        Some(back) => {
+                            req = back;
+                            last = ProxyError::UpstreamConnect;
+                            break;
+                        }
+                        None => return Err(classify_send_error(e.into_error())),
+                    },
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+/// A request that was written (at least partly) failed: our body limit, the client, or the
+/// upstream.
+fn classify_send_error(e: hyper::Error) -> ProxyError {
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(b) = s.downcast_ref::<BodyError>() {
+            return match b {
+                BodyError::TooLarge => ProxyError::BodyTooLarge,
+                BodyError::Client(_) => ProxyError::ClientBody,
+            };
+        }
+        source = s.source();
+    }
+    ProxyError::UpstreamRequest(e)
+}

@@ -1,0 +1,319 @@
+//! JSON bodies, flattened into arguments named as ModSecurity v3 names them.
+//!
+//! Naming (ModSecurity v3 with yajl): the top-level container is called `json`; an object
+//! member adds `.key`; an array element adds `.array_N` to its array's name, so `{"a":{"b":1},
+//! "c":[true,{"d":null}]}` gives `json.a.b=1`, `json.c.array_0=true`, `json.c.array_1.d=`
+//! (null is empty, booleans are `true`/`false`, numbers keep their text). A top-level scalar is
+//! named `json`; an empty key becomes `empty-key`. Strings must be valid UTF-8 (yajl checks),
+//! nothing may follow the top-level value, and containers nested deeper than the depth limit
+//! are an error. The scanner is iterative, so deep nesting cannot overflow the stack.
+
+use super::{BodyError, Pairs};
+
+/// Argument names as ModSecurity v3 names them (e.g. `json.a.b`, arrays per ModSecurity v3).
+pub fn parse_json(body: &[u8], depth_limit: usize) -> Result<Pairs, BodyError> {
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut namer = Namer::default();
+    let mut scanner = Scanner {
+        input: body,
+        pos: 0,
+    };
+    // Stack of open containers: true = object.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut expect_value = true;
+    let mut done = false;
+    loop {
+        scanner.skip_ws();
+        let Some(c) = scanner.peek() else { break };
+        if done {
+            return Err(scanner.error("trailing garbage"));
+        }
+        if expect_value {
+            match c {
+                b'{' | b'[' => {
+                    scanner.pos += 1;
+                    stack.push(c == b'{');
+                    if stack.len() > depth_limit {
+                        return Err(BodyError::JsonDepth(depth_limit));
+                    }
+                    namer.open(c == b'[');
+                    scanner.skip_ws();
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    if scanner.peek() == Some(close) {
+                        scanner.pos += 1;
+                        stack.pop();
+                        namer.close();
+                        done = stack.is_empty();
+                        expect_value = false;
+                        continue;
+                    }
+                    if c == b'{' {
+                        let key = scanner.key()?;
+                        namer.key(key);
+                    }
+                    continue;
+                }
+                b'"' => {
+                    let s = scanner.string()?;
+                    namer.value(s);
+                }
+                b't' => namer.value(scanner.literal(b"true")?),
+                b'f' => namer.value(scanner.literal(b"false")?),
+                b'n' => {
+                    scanner.literal(b"null")?;
+                    namer.value(Vec::new());
+                }
+                b'-' | b'0'..=b'9' => namer.value(scanner.number()?),
+                _ => return Err(scanner.error("invalid char in json text")),
+            }
+            expect_value = false;
+            done = stack.is_empty();
+            continue;
+        }
+        // After a value: ',' or the closing bracket of the innermost container.
+        let Some(&is_object) = stack.last() else {
+            return Err(scanner.error("trailing garbage"));
+        };
+        scanner.pos += 1;
+        match (c, is_object) {
+            (b',', true) => {
+                let key = scanner.key()?;
+                namer.key(key);
+                expect_value = true;
+            }
+            (b',', false) => expect_value = true,
+            (b'}', true) | (b']', false) => {
+                stack.pop();
+                namer.close();
+                done = stack.is_empty();
+            }
+            _ => return Err(scanner.error("after value, expected ',' or closing bracket")),
+        }
+    }
+    if !done {
+        return Err(scanner.error("premature EOF"));
+    }
+    Ok(namer.pairs)
+}
+
+/// Builds argument names from container events, exactly as ModSecurity's JSON processor.
+#[derive(Default)]
+struct Namer {
+    /// (name, Some(element counter) for arrays / None for objects)
+    containers: Vec<(Vec<u8>, Option<usize>)>,
+    current_key: Vec<u8>,
+    pairs: Pairs,
+}
+
+impl Namer {
+    fn current_key(&mut self) -> Vec<u8> {
+        if self.containers.is_empty() {
+            return b"json".to_vec();
+        }
+        if self.current_key.is_empty() {
+            if matches!(self.containers.last(), Some((_, Some(_)))) {
+                return Vec::new();
+            }
+            return b"empty-key".to_vec();
+        }
+        std::mem::take(&mut self.current_key)
+    }
+
+    fn key(&mut self, key: Vec<u8>) {
+        self.current_key = key;
+    }
+
+    fn open(&mut self, array: bool) {
+        let name = self.current_key();
+        self.containers.push((name, array.then_some(0)));
+    }
+
+    fn close(&mut self) {
+        self.containers.pop();
+        if let Some((_, Some(counter))) = self.containers.last_mut() {
+            *counter += 1;
+        }
+    }
+
+    fn value(&mut self, value: Vec<u8>) {
+        let mut path = Vec::new();
+        for (name, counter) in &self.containers {
+            path.extend_from_slice(name);
+            match counter {
+                Some(n) => path.extend_from_slice(format!(".array_{n}").as_bytes()),
+                None => path.push(b'.'),
+            }
+        }
+        match self.containers.last_mut() {
+            Some((_, Some(counter))) => *counter += 1,
+            _ => {
+                let key = self.current_key();
+                path.extend_from_slice(&key);
+            }
+        }
+        self.pairs.push((path, value));
+    }
+}
+
+struct Scanner<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+impl Scanner<'_> {
+    fn error(&self, what: &str) -> BodyError {
+        BodyError::Json(format!("{what} at byte {}", self.pos))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn key(&mut self) -> Result<Vec<u8>, BodyError> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.error("invalid object key (must be a string)"));
+        }
+        let key = self.string()?;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.error("object key and value must be separated by a colon"));
+        }
+        self.pos += 1;
+        Ok(key)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<Vec<u8>, BodyError> {
+        if self.input[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(word.to_vec())
+        } else {
+            Err(self.error("invalid literal"))
+        }
+    }
+
+    fn number(&mut self) -> Result<Vec<u8>, BodyError> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => {
+                return Err(self.error("malformed number, a digit is required after the minus sign"));
+            }
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(
+                    self.error("malformed number, a digit is required after the decimal point")
+                );
+            }
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("malformed number, a digit is required after the exponent"));
+            }
+            self.digits();
+        }
+        Ok(self.input[start..self.pos].to_vec())
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+    }
+
+    /// A string starting at the opening quote; escapes decoded, UTF-8 validated.
+    fn string(&mut self) -> Result<Vec<u8>, BodyError> {
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            let Some(c) = self.peek() else {
+                return Err(self.error("premature EOF in string"));
+            };
+            self.pos += 1;
+            match c {
+                b'"' => break,
+                b'\\' => {
+                    let Some(e) = self.peek() else {
+                        return Err(self.error("premature EOF in string"));
+                    };
+                    self.pos += 1;
+                    match e {
+                        b'"' | b'\\' | b'/' => out.push(e),
+                        b'b' => out.push(0x08),
+                        b'f' => out.push(0x0c),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'u' => {
+                            let ch = self.unicode_escape()?;
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                        }
+                        _ => {
+                            return Err(self.error(
+                                "inside a string, '\\' occurs before a character which it may not",
+                            ));
+                        }
+                    }
+                }
+                0x00..=0x1f => return Err(self.error("invalid character inside string")),
+                _ => out.push(c),
+            }
+        }
+        if std::str::from_utf8(&out).is_err() {
+            return Err(self.error("invalid bytes in UTF8 string"));
+        }
+        Ok(out)
+    }
+
+    fn hex4(&mut self) -> Result<u32, BodyError> {
+        let digits = self
+            .input
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.error("invalid \\u escape"))?;
+        let text = std::str::from_utf8(digits).map_err(|_| self.error("invalid \\u escape"))?;
+        let v = u32::from_str_radix(text, 16).map_err(|_| self.error("invalid \\u escape"))?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return Err(self.error("invalid \\u escape"));
+        }
+        self.pos += 4;
+        Ok(v)
+    }
+
+    /// yajl turns unpaired surrogates into '?'.
+    fn unicode_escape(&mut self) -> Result<char, BodyError> {
+        let first = self.hex4()?;
+        if (0xD800..0xDC00).contains(&first) {
+            if self.input[self.pos..].starts_with(b"\\u") {
+                self.pos += 2;
+                let second = self.hex4()?;
+                if (0xDC00..0xE000).contains(&second) {
+                    let code = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                    return Ok(char::from_u32(code).unwrap_or('?'));
+                }
+                return Ok('?');
+            }
+            return Ok('?');
+        }
+        Ok(char::from_u32(first).unwrap_or('?'))
+    }
+}

@@ -1,0 +1,370 @@
+//! `multipart/form-data` bodies (RFC 7578) with ModSecurity v3's strictness flags.
+//!
+//! The parser mirrors ModSecurity's line machine: the body is cut into "lines" that end at
+//! `\n` or when a 4 KiB buffer fills up; a line starting with `--boundary` closes the current
+//! part; the lines after a boundary are part headers up to an empty line, then data. Like
+//! ModSecurity, some header errors record an error message (REQBODY_ERROR) but let parsing go
+//! on, and the part without a name is dropped with `MULTIPART_INVALID_PART`. One deliberate
+//! difference: line breaks inside a form field's value are kept (ModSecurity v3 drops them
+//! through a buffer bug).
+
+use super::multipart_header::{find, is_c_space, parse_boundary, parse_content_disposition};
+use super::{MultipartFile, MultipartOutput};
+
+/// ModSecurity's `MULTIPART_BUF_SIZE`: the longest line handled in one piece.
+const BUF_SIZE: usize = 4096;
+
+/// Parses a multipart body given the request's full `Content-Type` header value.
+pub fn parse_multipart(content_type: &[u8], body: &[u8]) -> MultipartOutput {
+    let mut parser = Parser::default();
+    match parse_boundary(content_type, &mut parser.out.flags) {
+        Ok(boundary) => {
+            parser.boundary = boundary;
+            parser.process(body);
+        }
+        Err(message) => {
+            parser.fatal = true;
+            parser.error = Some(message);
+        }
+    }
+    parser.complete(body.is_empty())
+}
+
+/// The part being built.
+#[derive(Default)]
+struct Part {
+    in_data: bool,
+    /// Headers in order: (name, value); folded lines are appended to the last one.
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    name: Vec<u8>,
+    filename: Option<Vec<u8>>,
+    value: Vec<u8>,
+    size: usize,
+    /// Line terminator held back: it belongs to the next boundary if one follows.
+    reserve: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Parser {
+    boundary: Vec<u8>,
+    out: MultipartOutput,
+    error: Option<String>,
+    /// ModSecurity's `m_flag_error`: a fatal error stopped parsing.
+    fatal: bool,
+    part: Option<Part>,
+    boundary_count: usize,
+    complete: bool,
+    crlf_line: bool,
+    /// 0 = never, 1 = unmatched boundary-like line, 2 = matched after an earlier boundary.
+    unmatched: u8,
+    /// The last unprocessed line when the body ended without a newline.
+    pending: Vec<u8>,
+}
+
+impl Parser {
+    fn process(&mut self, body: &[u8]) {
+        let mut contains_line = true;
+        let mut pos = 0;
+        while pos < body.len() {
+            // Cut one line: up to '\n' or BUF_SIZE bytes (never ending the buffer on '\r').
+            let limit = (body.len() - pos).min(BUF_SIZE);
+            let (len, ended_on_newline) =
+                match body[pos..pos + limit].iter().position(|&b| b == b'\n') {
+                    Some(nl) => (nl + 1, true),
+                    None if limit == BUF_SIZE && body[pos + BUF_SIZE - 1] == b'\r' => {
+                        (BUF_SIZE - 1, false)
+                    }
+                    None if limit == BUF_SIZE => (BUF_SIZE, false),
+                    None => {
+                        // End of body without a newline: ModSecurity leaves these bytes in its
+                        // buffer and only `complete` looks at them (a final boundary without CRLF).
+                        if contains_line {
+                            self.pending = body[pos..].to_vec();
+                        }
+                        return;
+                    }
+                };
+            let line = &body[pos..pos + len];
+            let buffer_full = !ended_on_newline;
+            if !self.process_line(line, contains_line, buffer_full) {
+                self.fatal = true;
+                return;
+            }
+            pos += len;
+            contains_line = ended_on_newline;
+            if self.complete && pos < body.len() {
+                self.out.flags.data_after = true;
+                return;
+            }
+        }
+    }
+
+    /// Processes one line; false = fatal error (message in `self.error`).
+    fn process_line(&mut self, line: &[u8], contains_line: bool, buffer_full: bool) -> bool {
+        let b = self.boundary.len();
+        if contains_line && line.len() > 3 && line.starts_with(b"--") {
+            if line.len() >= b + 2 && line[2..].starts_with(&self.boundary) {
+                if self.boundary_count > 0 {
+                    self.unmatched = 2;
+                }
+                let mut end = &line[2 + b..];
+                let is_final = end.starts_with(b"--");
+                if is_final {
+                    end = &end[2..];
+                    if self.complete {
+                        self.error = Some("Multipart: Invalid boundary (final duplicate).".into());
+                        return false;
+                    }
+                }
+                if end == b"\r\n" || end == b"\n" {
+                    if end == b"\n" {
+                        self.out.flags.lf_line = true;
+                    } else {
+                        self.crlf_line = true;
+                    }
+                    self.process_boundary(is_final);
+                    if is_final {
+                        self.complete = true;
+                    }
+                    self.boundary_count += 1;
+                    return true;
+                }
+                self.error = Some(format!(
+                    "Multipart: Invalid boundary: {}",
+                    String::from_utf8_lossy(line)
+                ));
+                return false;
+            }
+            if self.out.flags.boundary_quoted
+                && line.len() >= b + 3
+                && line[2] == b'"'
+                && line[3..].starts_with(&self.boundary)
+            {
+                self.error = Some("Multipart: Invalid boundary (quotes).".into());
+                return false;
+            }
+            let ws = line[2..].iter().take_while(|&&c| is_c_space(c)).count();
+            if ws > 0 && line[2 + ws..].starts_with(&self.boundary) {
+                self.error = Some("Multipart: Invalid boundary (whitespace).".into());
+                return false;
+            }
+            self.unmatched = 1;
+        } else if contains_line {
+            let mut needle = b"--".to_vec();
+            needle.extend_from_slice(&self.boundary);
+            // strncmp against a NUL-terminated buffer: the boundary may run past the line end.
+            if find(line, &needle).is_some() {
+                self.unmatched = 1;
+            }
+        }
+        // Not a boundary: data or header.
+        let Some(part) = self.part.as_mut() else {
+            self.out.flags.data_before = true;
+            return true;
+        };
+        if !part.in_data {
+            if buffer_full {
+                self.error = Some(format!(
+                    "Multipart: Part header line over {BUF_SIZE} bytes long"
+                ));
+                return false;
+            }
+            self.process_part_header(line);
+        } else {
+            let part = self.part.as_mut().expect("checked above");
+            let (content, reserve) = split_terminator(line);
+            let held = std::mem::take(&mut part.reserve);
+            part.size += held.len() + content.len();
+            if part.filename.is_none() {
+                part.value.extend_from_slice(&held);
+                part.value.extend_from_slice(content);
+            }
+            part.reserve = reserve.to_vec();
+        }
+        true
+    }
+
+    /// A header line or the empty line that ends the headers. Errors here are recorded but,
+    /// as in ModSecurity, do not stop parsing.
+    fn process_part_header(&mut self, line: &[u8]) {
+        if line.contains(&0) {
+            self.error = Some("Multipart: Nul byte in part headers.".into());
+            return;
+        }
+        if line.len() > 1 && line[line.len() - 2] == b'\r' {
+            self.crlf_line = true;
+        } else {
+            self.out.flags.lf_line = true;
+        }
+        let Some(part) = self.part.as_mut() else {
+            return;
+        };
+        if line == b"\r\n" || line == b"\n" {
+            let Some((_, cd)) = part
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"Content-Disposition"))
+            else {
+                self.error = Some("Multipart: Part missing Content-Disposition header.".into());
+                return;
+            };
+            let cd = cd.clone();
+            let disposition = match parse_content_disposition(&cd, &mut self.out.flags) {
+                Ok(d) => d,
+                Err(code) => {
+                    self.error = Some(format!(
+                        "Multipart: Invalid Content-Disposition header ({code}): {}",
+                        String::from_utf8_lossy(&cd)
+                    ));
+                    return;
+                }
+            };
+            if disposition.name.is_empty() {
+                self.error =
+                    Some("Multipart: Content-Disposition header missing name field.".into());
+                return;
+            }
+            if !disposition.filename.is_empty() {
+                if find(&cd, b"filename=").is_none() {
+                    self.error =
+                        Some("Multipart: Invalid Content-Disposition header (filename).".into());
+                    return;
+                }
+                part.filename = Some(disposition.filename);
+            }
+            part.name = disposition.name;
+            part.in_data = true;
+            for (name, value) in &part.headers {
+                let mut line = name.clone();
+                line.extend_from_slice(b": ");
+                line.extend_from_slice(value);
+                self.out.part_headers.push((part.name.clone(), line));
+            }
+            return;
+        }
+        if is_c_space(line[0]) {
+            self.out.flags.header_folding = true;
+            let ws = line.iter().take_while(|&&c| is_c_space(c)).count();
+            if line[..ws].iter().any(|&c| c != b'\t' && c != b' ') {
+                self.out.flags.invalid_header_folding = true;
+            }
+            let Some((_, last)) = part.headers.last_mut() else {
+                self.error = Some("Multipart: Invalid part header (folding error).".into());
+                return;
+            };
+            last.push(b' ');
+            last.extend_from_slice(chomp(&line[ws..]));
+            if last.len() > BUF_SIZE {
+                self.error = Some("Multipart: Part header too long.".into());
+            }
+            return;
+        }
+        let Some(colon) = line.iter().position(|&c| c == b':') else {
+            self.error = Some(format!(
+                "Multipart: Invalid part header (colon missing): {}",
+                String::from_utf8_lossy(line)
+            ));
+            return;
+        };
+        if colon == 0 {
+            self.error = Some("Multipart: Invalid part header (header name missing).".into());
+            return;
+        }
+        let name = &line[..colon];
+        let mut value = &line[colon + 1..];
+        while let [b' ' | b'\t', rest @ ..] = value {
+            value = rest;
+        }
+        if part
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            // ModSecurity returns without recording an error message here.
+            return;
+        }
+        part.headers.push((name.to_vec(), chomp(value).to_vec()));
+    }
+
+    /// Finishes the part being built and, unless final, starts a new one.
+    fn process_boundary(&mut self, is_final: bool) {
+        if let Some(part) = self.part.take() {
+            if part.name.is_empty() {
+                self.out.flags.invalid_part = true;
+            } else if let Some(filename) = part.filename {
+                let content_type = part
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(b"Content-Type"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                self.out.files.push(MultipartFile {
+                    name: part.name,
+                    filename,
+                    size: part.size,
+                    content_type,
+                });
+            } else {
+                self.out.args.push((part.name, part.value));
+            }
+        }
+        if !is_final {
+            self.part = Some(Part::default());
+        }
+    }
+
+    fn complete(mut self, empty_body: bool) -> MultipartOutput {
+        let f = &mut self.out.flags;
+        f.crlf_lf_lines = self.crlf_line && f.lf_line;
+        f.unmatched_boundary = self.unmatched == 1;
+        f.strict_error = self.fatal
+            || f.boundary_quoted
+            || f.boundary_whitespace
+            || f.data_before
+            || f.data_after
+            || f.header_folding
+            || f.lf_line
+            || f.missing_semicolon
+            || f.invalid_quoting
+            || f.invalid_part
+            || f.invalid_header_folding
+            || f.file_limit_exceeded;
+        let seen_data = !empty_body && !self.boundary.is_empty();
+        if seen_data && !self.complete {
+            if self.boundary_count > 0 {
+                let mut last = b"--".to_vec();
+                last.extend_from_slice(&self.boundary);
+                last.extend_from_slice(b"--");
+                if self.pending == last {
+                    self.process_boundary(true);
+                    self.complete = true;
+                } else {
+                    self.error = Some("Multipart: Final boundary missing.".into());
+                }
+            } else {
+                self.error = Some("Multipart: No boundaries found in payload.".into());
+            }
+        }
+        self.out.error = self.error;
+        self.out
+    }
+}
+
+/// Splits a data line into its content and its line terminator (`\r\n`, `\n` or nothing).
+fn split_terminator(line: &[u8]) -> (&[u8], &[u8]) {
+    if line.ends_with(b"\r\n") {
+        line.split_at(line.len() - 2)
+    } else if line.ends_with(b"\n") {
+        line.split_at(line.len() - 1)
+    } else {
+        (line, &[])
+    }
+}
+
+/// Removes trailing CR/LF characters.
+fn chomp(mut value: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\r' | b'\n'] = value {
+        value = rest;
+    }
+    value
+}

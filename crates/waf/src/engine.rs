@@ -1,0 +1,186 @@
+//! [`Engine`]: the compiled, immutable rule set shared by all transactions. Building it
+//! splits rules per phase, resolves `skipAfter` targets, interns transformation chains and
+//! builds one prefilter automaton per chain.
+
+use crate::builder::{EngineBuilder, Item};
+use crate::config::EngineConfig;
+use crate::error::CompileError;
+use crate::prefilter::{ChainPrefilter, PrefilterBuilder};
+use crate::rule::{PhaseItem, Rule, Test};
+use crate::store::PersistentStore;
+use crate::transaction::{ConnectionInfo, Transaction};
+use crate::transform::Transform;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Counters describing a compiled engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Rules (chains count once).
+    pub rules: usize,
+    /// Links (each SecRule of a chain counts).
+    pub links: usize,
+    /// Links whose operator is `@rx`.
+    pub rx_links: usize,
+    /// `@rx` links gated by a prefilter.
+    pub rx_gated: usize,
+    /// All gated links (any operator).
+    pub gated_links: usize,
+    /// Distinct transformation chains.
+    pub chains: usize,
+    /// Prefilter automata built.
+    pub automata: usize,
+    /// Distinct literals over all automata.
+    pub prefilter_literals: usize,
+}
+
+/// A compiled SecLang rule set; `Send + Sync`, share it through `Arc`.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) config: EngineConfig,
+    pub(crate) rules: Vec<Rule>,
+    /// Index 1..=5; index 0 unused.
+    pub(crate) phases: [Vec<PhaseItem>; 6],
+    /// For each phase position holding a rule with `skipAfter`, the position to continue at.
+    pub(crate) jumps: [Vec<usize>; 6],
+    pub(crate) chains: Vec<Vec<Transform>>,
+    pub(crate) prefilters: Vec<Option<ChainPrefilter>>,
+    pub(crate) prefilter_on: bool,
+    pub(crate) store: PersistentStore,
+    stats: EngineStats,
+}
+
+impl Engine {
+    /// A new builder.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Starts a transaction for one request.
+    pub fn transaction(self: &Arc<Self>, conn: ConnectionInfo) -> Transaction {
+        Transaction::new(self.clone(), conn)
+    }
+
+    /// Engine settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Number of rules (a chain counts once).
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Compilation counters (prefilter coverage etc.).
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// Whether prefilters are used.
+    pub fn prefilter_enabled(&self) -> bool {
+        self.prefilter_on
+    }
+
+    /// Ids of all rules, in file order.
+    pub fn rule_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.rules.iter().map(|r| r.id)
+    }
+
+    pub(crate) fn from_builder(b: &mut EngineBuilder) -> Result<Engine, CompileError> {
+        let items = std::mem::take(&mut b.items);
+        let mut rules = Vec::new();
+        let mut phases: [Vec<PhaseItem>; 6] = Default::default();
+        let mut seen = HashSet::new();
+        for item in items {
+            match item {
+                Item::Marker(m) => {
+                    for p in phases.iter_mut().skip(1) {
+                        p.push(PhaseItem::Marker(m.clone()));
+                    }
+                }
+                Item::Rule(r) => {
+                    if !seen.insert(r.id) {
+                        return Err(r.origin().error(format!("duplicate rule id {}", r.id)));
+                    }
+                    phases[r.phase as usize].push(PhaseItem::Rule(rules.len()));
+                    rules.push(r);
+                }
+            }
+        }
+        let jumps = resolve_jumps(&phases, &rules);
+
+        let mut stats = EngineStats { rules: rules.len(), ..Default::default() };
+        let mut chain_ids: HashMap<Vec<Transform>, u32> = HashMap::new();
+        let mut chains: Vec<Vec<Transform>> = Vec::new();
+        let mut builders: Vec<PrefilterBuilder> = Vec::new();
+        for rule in &mut rules {
+            for link in &mut rule.links {
+                stats.links += 1;
+                let id = *chain_ids.entry(link.transforms.clone()).or_insert_with(|| {
+                    chains.push(link.transforms.clone());
+                    builders.push(PrefilterBuilder::default());
+                    (chains.len() - 1) as u32
+                });
+                link.chain_id = id;
+                let Test::Operator(op) = &link.test else { continue };
+                let is_rx = op.name().eq_ignore_ascii_case("rx");
+                stats.rx_links += usize::from(is_rx);
+                let own_automaton = matches!(
+                    op.name().to_ascii_lowercase().as_str(),
+                    "pm" | "pmf" | "pmfromfile"
+                );
+                if !b.prefilter || own_automaton {
+                    continue;
+                }
+                if let Some(lits) = op.prefilter_literals() {
+                    link.prefilter = builders[id as usize].add(&lits);
+                    if link.prefilter.is_some() {
+                        stats.gated_links += 1;
+                        stats.rx_gated += usize::from(is_rx);
+                    }
+                }
+            }
+        }
+        let mut prefilters = Vec::new();
+        for builder in builders {
+            let p = builder.build().map_err(|e| CompileError::new("", 0, e))?;
+            if let Some(p) = &p {
+                stats.automata += 1;
+                stats.prefilter_literals += p.literals();
+            }
+            prefilters.push(p);
+        }
+        stats.chains = chains.len();
+        Ok(Engine {
+            config: b.config.clone(),
+            rules,
+            phases,
+            jumps,
+            chains,
+            prefilters,
+            prefilter_on: b.prefilter,
+            store: PersistentStore::default(),
+            stats,
+        })
+    }
+}
+
+/// For every rule position with `skipAfter:M`, the position just after the next marker `M`
+/// in the same phase (or the end of the phase when there is none).
+fn resolve_jumps(phases: &[Vec<PhaseItem>; 6], rules: &[Rule]) -> [Vec<usize>; 6] {
+    let mut jumps: [Vec<usize>; 6] = Default::default();
+    for (p, items) in phases.iter().enumerate() {
+        let mut j = vec![usize::MAX; items.len()];
+        for (pos, item) in items.iter().enumerate() {
+            let PhaseItem::Rule(ri) = item else { continue };
+            let Some(marker) = &rules[*ri].skip_after else { continue };
+            let target = items[pos + 1..]
+                .iter()
+                .position(|it| matches!(it, PhaseItem::Marker(m) if m == marker))
+                .map_or(items.len(), |off| pos + 1 + off + 1);
+            j[pos] = target;
+        }
+        jumps[p] = j;
+    }
+    jumps
+}

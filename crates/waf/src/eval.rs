@@ -1,0 +1,347 @@
+//! Rule evaluation: runs a phase's rules in order, evaluates chains link by link with
+//! ModSecurity v3 semantics, executes actions, and applies disruptive outcomes.
+//!
+//! Per link: extract each target (exclusions applied), transform each value through the
+//! shared cache, consult the chain's prefilter, run the operator. On every matching value:
+//! MATCHED_VAR(S) and captures are updated and the link's `setvar`s run. When the whole chain
+//! matched, the other actions (ctl, initcol) run from the last link back to the first, the
+//! match is recorded and the disruptive action applies (unless DetectionOnly).
+
+use crate::action::{Action, AllowScope, Disruptive};
+use crate::ctl::{Ctl, RuleEngineMode};
+use crate::macros::expand_text;
+use crate::operator::MacroExpander;
+use crate::rule::{Link, PhaseItem, Rule, Test};
+use crate::setvar::{to_int, SetOp};
+use crate::state::{Item, RuleContext, State};
+use crate::transaction::{MatchedRule, Outcome, Transaction};
+use crate::transform::Transform;
+use crate::variable::Target;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+struct Expander<'a>(&'a State);
+
+impl MacroExpander for Expander<'_> {
+    fn expand(&self, text: &str) -> String {
+        expand_text(text, self.0)
+    }
+}
+
+impl Transaction {
+    pub(crate) fn run_phase(&mut self, phase: u8) -> Outcome {
+        if let Some(o) = &self.interrupted {
+            if phase != 5 {
+                return o.clone();
+            }
+        }
+        if self.rule_engine() == RuleEngineMode::Off || (phase != 5 && phase <= self.allowed_through)
+        {
+            return self.outcome();
+        }
+        let engine = self.engine.clone();
+        let items = &engine.phases[phase as usize];
+        let mut pos = 0;
+        while pos < items.len() {
+            let PhaseItem::Rule(ri) = items[pos] else {
+                pos += 1;
+                continue;
+            };
+            if self.rule_engine() == RuleEngineMode::Off {
+                break;
+            }
+            let rule = &engine.rules[ri];
+            if self.is_removed(rule) {
+                pos += 1;
+                continue;
+            }
+            self.state.rule = RuleContext { id: rule.id, phase, severity: rule.severity };
+            self.state.matched_all.clear();
+            if !self.eval_link(rule, 0) {
+                pos += 1;
+                continue;
+            }
+            self.record(rule);
+            if self.rule_engine() == RuleEngineMode::On {
+                match &rule.disruptive {
+                    Disruptive::Pass | Disruptive::Block => {}
+                    Disruptive::Deny => {
+                        return self.interrupt(Outcome::Deny { status: rule.status.unwrap_or(403) })
+                    }
+                    Disruptive::Drop => return self.interrupt(Outcome::Drop),
+                    Disruptive::Redirect(m) => {
+                        let status = rule.status.filter(|s| (300..400).contains(s)).unwrap_or(302);
+                        let location = m.expand(&self.state);
+                        return self.interrupt(Outcome::Redirect { status, location });
+                    }
+                    Disruptive::Allow(scope) => {
+                        match scope {
+                            AllowScope::All => self.allowed_through = 4,
+                            AllowScope::Request => self.allowed_through = self.allowed_through.max(2),
+                            AllowScope::Phase => {}
+                        }
+                        return Outcome::Pass;
+                    }
+                }
+            }
+            if rule.skip_after.is_some() {
+                pos = engine.jumps[phase as usize][pos];
+                continue;
+            }
+            pos += 1;
+            let mut to_skip = rule.skip;
+            while to_skip > 0 && pos < items.len() {
+                if matches!(items[pos], PhaseItem::Rule(_)) {
+                    to_skip -= 1;
+                }
+                pos += 1;
+            }
+        }
+        Outcome::Pass
+    }
+
+    fn interrupt(&mut self, o: Outcome) -> Outcome {
+        self.interrupted = Some(o.clone());
+        o
+    }
+
+    fn is_removed(&self, rule: &Rule) -> bool {
+        let o = &self.overrides;
+        o.removed_ids.iter().any(|(a, b)| (*a..=*b).contains(&rule.id))
+            || o.removed_tags.iter().any(|t| rule.tags.iter().any(|rt| rt == t))
+    }
+
+    fn runtime_exclusions(&self, rule: &Rule) -> Vec<Target> {
+        let o = &self.overrides;
+        let mut out: Vec<Target> = o
+            .removed_targets_by_id
+            .iter()
+            .filter(|(a, b, _)| (*a..=*b).contains(&rule.id))
+            .map(|(_, _, t)| t.clone())
+            .collect();
+        out.extend(
+            o.removed_targets_by_tag
+                .iter()
+                .filter(|(tag, _)| rule.tags.iter().any(|t| t == tag))
+                .map(|(_, t)| t.clone()),
+        );
+        out
+    }
+
+    fn eval_link(&mut self, rule: &Rule, li: usize) -> bool {
+        let link = &rule.links[li];
+        let mut any = false;
+        match &link.test {
+            Test::Always => {
+                any = true;
+                self.run_setvars(link);
+            }
+            Test::Operator(op) => {
+                let runtime = if li == 0 { self.runtime_exclusions(rule) } else { Vec::new() };
+                let mut items: Vec<Item> = Vec::new();
+                for target in &link.targets {
+                    let excl: Vec<&Target> = link
+                        .exclusions
+                        .iter()
+                        .chain(runtime.iter())
+                        .filter(|e| e.var == target.var)
+                        .collect();
+                    self.state.extract(target, &excl, &mut items);
+                }
+                let mut values = Vec::with_capacity(4);
+                for item in items {
+                    values.clear();
+                    self.transformed(item.value, link, &mut values);
+                    for &tv in &values {
+                        if self.gated_out(link, tv) {
+                            continue;
+                        }
+                        let bytes = self.state.vals.arc(tv);
+                        let mut caps = link.capture.then(Vec::new);
+                        let hit = op.evaluate(&bytes, &Expander(&self.state), caps.as_mut());
+                        if !hit {
+                            continue;
+                        }
+                        any = true;
+                        if let Some(caps) = caps {
+                            if !caps.is_empty() {
+                                for i in 0..10 {
+                                    self.state.tx.remove(&i.to_string());
+                                }
+                                for (i, c) in caps.into_iter().take(10).enumerate() {
+                                    self.state.tx.insert(i.to_string(), c);
+                                }
+                            }
+                        }
+                        let name = self.state.name_of(&item);
+                        self.state.matched = Some((name.clone(), tv));
+                        self.state.matched_all.push((name, tv));
+                        self.run_setvars(link);
+                    }
+                }
+            }
+        }
+        if !any {
+            self.state.matched = None;
+            self.state.matched_all.clear();
+            return false;
+        }
+        if li + 1 < rule.links.len() && !self.eval_link(rule, li + 1) {
+            return false;
+        }
+        for a in &link.actions {
+            self.run_action(a);
+        }
+        true
+    }
+
+    /// Values to test for `value` under the link's chain: the final result, or with
+    /// `multiMatch` the original and every result that changed.
+    fn transformed(&mut self, value: u32, link: &Link, out: &mut Vec<u32>) {
+        let mut cur = value;
+        if link.multi_match {
+            out.push(cur);
+        }
+        for &t in &link.transforms {
+            let next = self.step(cur, t);
+            if link.multi_match && next != cur {
+                out.push(next);
+            }
+            cur = next;
+        }
+        if !link.multi_match {
+            out.push(cur);
+        }
+    }
+
+    fn step(&mut self, value: u32, t: Transform) -> u32 {
+        if let Some(&r) = self.tcache.get(&(value, t)) {
+            return r;
+        }
+        let input = self.state.vals.arc(value);
+        let result = match t.apply(&input) {
+            Cow::Borrowed(_) => value,
+            Cow::Owned(o) => self.state.vals.intern_vec(o),
+        };
+        self.tcache.insert((value, t), result);
+        result
+    }
+
+    /// True when the link's prefilter proves the operator cannot match `value`.
+    fn gated_out(&mut self, link: &Link, value: u32) -> bool {
+        let Some(slot) = link.prefilter else { return false };
+        if !self.engine.prefilter_on {
+            return false;
+        }
+        let key = (value, link.chain_id);
+        let set = match self.scans.get(&key) {
+            Some(s) => s.clone(),
+            None => {
+                let Some(Some(pf)) = self.engine.prefilters.get(link.chain_id as usize) else {
+                    return false;
+                };
+                let s = Arc::new(pf.scan(self.state.vals.get(value)));
+                self.scans.insert(key, s.clone());
+                s
+            }
+        };
+        !set.contains(slot)
+    }
+
+    fn run_setvars(&mut self, link: &Link) {
+        for sv in &link.setvars {
+            let key = sv.key.expand(&self.state).to_ascii_lowercase();
+            let new = match &sv.op {
+                SetOp::Delete => None,
+                SetOp::Set(m) => Some(m.expand_bytes(&self.state)),
+                SetOp::Add(m) | SetOp::Sub(m) => {
+                    let existing = self
+                        .state
+                        .store_mut(&sv.collection)
+                        .and_then(|c| c.get(&key).cloned())
+                        .unwrap_or_default();
+                    let delta = to_int(&m.expand_bytes(&self.state));
+                    let base = to_int(&existing);
+                    let v = if matches!(sv.op, SetOp::Add(_)) {
+                        base.saturating_add(delta)
+                    } else {
+                        base.saturating_sub(delta)
+                    };
+                    Some(v.to_string().into_bytes())
+                }
+            };
+            let Some(coll) = self.state.store_mut(&sv.collection) else { continue };
+            match new {
+                Some(v) => {
+                    coll.insert(key, v);
+                }
+                None => {
+                    coll.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn run_action(&mut self, a: &Action) {
+        match a {
+            Action::Ctl(c) => self.run_ctl(c),
+            Action::InitCol(coll, key) => {
+                if !self.state.persistent.contains_key(coll) {
+                    let storage = format!("{coll}:{}", key.expand(&self.state));
+                    let contents = self.engine.store.load(&storage);
+                    self.state.persistent.insert(coll.clone(), (storage, contents));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn run_ctl(&mut self, c: &Ctl) {
+        let o = &mut self.overrides;
+        match c {
+            Ctl::RuleEngine(m) => o.engine = Some(*m),
+            Ctl::RuleRemoveById(a, b) => o.removed_ids.push((*a, *b)),
+            Ctl::RuleRemoveByTag(t) => o.removed_tags.push(t.clone()),
+            Ctl::RuleRemoveTargetById(a, b, ts) => {
+                o.removed_targets_by_id.extend(ts.iter().map(|t| (*a, *b, t.clone())))
+            }
+            Ctl::RuleRemoveTargetByTag(tag, ts) => {
+                o.removed_targets_by_tag.extend(ts.iter().map(|t| (tag.clone(), t.clone())))
+            }
+            Ctl::RequestBodyProcessor(p) => {
+                o.body_processor = Some(*p);
+                self.state.set_single(crate::variable::Var::REQBODY_PROCESSOR, p.name().as_bytes());
+            }
+            Ctl::ForceRequestBodyVariable(b) => o.force_body_variable = *b,
+            Ctl::RequestBodyAccess(b) => o.body_access = Some(*b),
+            Ctl::Audit => {}
+        }
+    }
+
+    fn record(&mut self, rule: &Rule) {
+        let msg = rule.links.iter().find_map(|l| l.msg.as_ref());
+        let data = rule.links.iter().find_map(|l| l.logdata.as_ref());
+        let (name, value) = match &self.state.matched {
+            Some((n, v)) => (n.clone(), self.state.vals.get(*v).to_vec()),
+            None => (String::new(), Vec::new()),
+        };
+        let origin = rule.origin();
+        self.matched.push(MatchedRule {
+            id: rule.id,
+            phase: rule.phase,
+            msg: msg.map(|m| m.expand(&self.state)).unwrap_or_default(),
+            data: data.map(|m| m.expand(&self.state)).unwrap_or_default(),
+            severity: rule.severity,
+            tags: rule.tags.clone(),
+            file: origin.file.to_string(),
+            line: origin.line,
+            matched_var_name: name,
+            matched_var: value,
+            log: rule.log,
+            disruptive: matches!(
+                rule.disruptive,
+                Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)
+            ),
+        });
+    }
+}

@@ -1,0 +1,112 @@
+//! Per-transaction value arena. Every value a rule looks at (request data, TX members,
+//! transformation results) is interned once by content and referred to by a `u32` id, so
+//! the transformation cache and the prefilter scan cache can key on `(id, ...)`: identical
+//! values share work, and a chain `a,b,c` reuses the cached `a,b` prefix of another rule.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+/// A small, fast, non-cryptographic hasher (FxHash); keys here are not attacker-chosen
+/// in a way that matters for the ids and enums it hashes, and byte strings go through the
+/// same multiply-rotate mixing per 8-byte word.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(SEED);
+    }
+}
+
+/// HashMap with [`FxHasher`].
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Values interned by content.
+#[derive(Debug, Default)]
+pub struct Interner {
+    values: Vec<Arc<[u8]>>,
+    ids: FxMap<Arc<[u8]>, u32>,
+}
+
+impl Interner {
+    /// Id of `bytes`, adding it when new.
+    pub fn intern(&mut self, bytes: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(bytes) {
+            return id;
+        }
+        let arc: Arc<[u8]> = Arc::from(bytes);
+        let id = self.values.len() as u32;
+        self.values.push(arc.clone());
+        self.ids.insert(arc, id);
+        id
+    }
+
+    /// Id of an owned value.
+    pub fn intern_vec(&mut self, bytes: Vec<u8>) -> u32 {
+        if let Some(&id) = self.ids.get(bytes.as_slice()) {
+            return id;
+        }
+        let arc: Arc<[u8]> = Arc::from(bytes);
+        let id = self.values.len() as u32;
+        self.values.push(arc.clone());
+        self.ids.insert(arc, id);
+        id
+    }
+
+    /// The bytes of `id` (empty for an unknown id).
+    pub fn get(&self, id: u32) -> &[u8] {
+        self.values.get(id as usize).map_or(&[][..], |v| &v[..])
+    }
+
+    /// A shared handle to the bytes of `id`.
+    pub fn arc(&self, id: u32) -> Arc<[u8]> {
+        self.values.get(id as usize).cloned().unwrap_or_else(|| Arc::from(&[][..]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interns_by_content() {
+        let mut i = Interner::default();
+        let a = i.intern(b"abc");
+        let b = i.intern_vec(b"abc".to_vec());
+        assert_eq!(a, b);
+        assert_ne!(a, i.intern(b"abd"));
+        assert_eq!(i.get(a), b"abc");
+    }
+}

@@ -1,0 +1,124 @@
+//! Macro expansion: `%{tx.score}`, `%{MATCHED_VAR}`, `%{REQUEST_HEADERS.Host}`,
+//! `%{rule.id}`. Templates are parsed once when rules compile; at run time each variable
+//! reference resolves to the first value of that variable (empty when absent).
+
+use crate::variable::Var;
+
+/// A piece of a template.
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Text(String),
+    Ref(Var, Option<String>),
+}
+
+/// A string with `%{...}` references, parsed once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Macro {
+    parts: Vec<Part>,
+}
+
+/// Resolves a variable reference to its first value.
+pub trait Resolve {
+    /// First value of `var` (with `key` for collections), or `None` when absent.
+    fn first_value(&self, var: Var, key: Option<&str>) -> Option<Vec<u8>>;
+}
+
+impl Macro {
+    /// Parses `text`; unknown variable names are an error.
+    pub fn parse(text: &str) -> Result<Macro, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(pos) = rest.find("%{") {
+            let Some(end) = rest[pos + 2..].find('}') else { break };
+            if pos > 0 {
+                parts.push(Part::Text(rest[..pos].to_string()));
+            }
+            let inner = &rest[pos + 2..pos + 2 + end];
+            let (name, key) = match inner.find(['.', ':']) {
+                Some(d) => (&inner[..d], Some(inner[d + 1..].to_string())),
+                None => (inner, None),
+            };
+            let var = Var::from_name(name.trim())
+                .ok_or_else(|| format!("unknown variable {name:?} in macro %{{{inner}}}"))?;
+            parts.push(Part::Ref(var, key));
+            rest = &rest[pos + 2 + end + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_string()));
+        }
+        Ok(Macro { parts })
+    }
+
+    /// True when the text has at least one reference.
+    pub fn has_refs(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Ref(..)))
+    }
+
+    /// The text when it has no references.
+    pub fn literal(&self) -> Option<String> {
+        if self.has_refs() {
+            return None;
+        }
+        Some(self.parts.iter().map(|p| if let Part::Text(t) = p { t.as_str() } else { "" }).collect())
+    }
+
+    /// Expands every reference through `r`.
+    pub fn expand_bytes(&self, r: &dyn Resolve) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.extend_from_slice(t.as_bytes()),
+                Part::Ref(var, key) => {
+                    if let Some(v) = r.first_value(*var, key.as_deref()) {
+                        out.extend_from_slice(&v);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Expands to a (lossy UTF-8) string.
+    pub fn expand(&self, r: &dyn Resolve) -> String {
+        match self.literal() {
+            Some(s) => s,
+            None => String::from_utf8_lossy(&self.expand_bytes(r)).into_owned(),
+        }
+    }
+}
+
+/// Expands text at run time (used for operator arguments that carry macros); text that does
+/// not parse is returned unchanged.
+pub fn expand_text(text: &str, r: &dyn Resolve) -> String {
+    if !text.contains("%{") {
+        return text.to_string();
+    }
+    match Macro::parse(text) {
+        Ok(m) => m.expand(r),
+        Err(_) => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct R;
+    impl Resolve for R {
+        fn first_value(&self, var: Var, key: Option<&str>) -> Option<Vec<u8>> {
+            match (var, key) {
+                (Var::TX, Some("score")) => Some(b"5".to_vec()),
+                (Var::MATCHED_VAR, None) => Some(b"x".to_vec()),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn expands() {
+        let m = Macro::parse("s=%{tx.score} m=%{MATCHED_VAR} n=%{tx.none}!").unwrap();
+        assert_eq!(m.expand(&R), "s=5 m=x n=!");
+        assert!(Macro::parse("%{bogus}").is_err());
+        assert_eq!(Macro::parse("plain").unwrap().literal().as_deref(), Some("plain"));
+    }
+}

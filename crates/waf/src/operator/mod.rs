@@ -1,0 +1,338 @@
+//! SecLang operators (`@rx`, `@pm`, `@detectSQLi`, ...) with ModSecurity v3 semantics.
+//!
+//! An [`Operator`] is compiled once per rule (regexes, Aho-Corasick automata, IP sets, byte
+//! tables) and evaluated per value. Arguments that contain macros (`%{tx.foo}`) are kept as
+//! text and expanded through the [`MacroExpander`] at evaluation time. [`Operator::evaluate`]
+//! returns the result after negation; [`Operator::prefilter_literals`] tells the engine which
+//! literals any matching input must contain (see [`prefilter`]).
+//!
+//! One file per family: [`rx`] (regex semantics and limits), [`prefilter`] (literal
+//! extraction), `pm` (phrase sets), `numeric`, `string`, `ip`, `validate`, `injection`
+//! (libinjection).
+
+use std::fmt;
+
+use regex::bytes::Regex;
+
+mod injection;
+mod ip;
+mod numeric;
+mod pm;
+pub mod prefilter;
+pub mod rx;
+mod string;
+mod validate;
+
+use ip::IpSet;
+use numeric::Comparison;
+use pm::PhraseSet;
+use string::StringOp;
+use validate::ByteRange;
+
+/// Capture groups of a matching operator: index 0..=9 like `TX:0`..`TX:9`.
+pub type Captures = Vec<Vec<u8>>;
+
+/// Expands macros such as `%{tx.foo}` in operator arguments at evaluation time.
+pub trait MacroExpander {
+    fn expand(&self, text: &str) -> String;
+}
+
+/// Loads data files for `@pmFromFile`/`@ipMatchFromFile`, relative to the rule file's directory.
+pub trait DataFileLoader {
+    fn load(&self, name: &str) -> Result<String, String>;
+}
+
+/// A [`MacroExpander`] that leaves text unchanged (for tests and macro-free rules).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMacros;
+
+impl MacroExpander for NoMacros {
+    fn expand(&self, text: &str) -> String {
+        text.to_string()
+    }
+}
+
+/// A [`DataFileLoader`] that has no files.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoFiles;
+
+impl DataFileLoader for NoFiles {
+    fn load(&self, name: &str) -> Result<String, String> {
+        Err(format!("no data file {name:?} available"))
+    }
+}
+
+/// Why an operator could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("unknown or unsupported operator @{0}")]
+    Unknown(String),
+    #[error("@{operator} {argument:?}: {reason}")]
+    Invalid {
+        operator: String,
+        argument: String,
+        reason: String,
+    },
+}
+
+/// An operator argument: literal text, or text with macros expanded per evaluation.
+#[derive(Debug, Clone)]
+enum Arg {
+    Literal(Vec<u8>),
+    Macro(String),
+}
+
+impl Arg {
+    fn new(text: &str) -> Arg {
+        if text.contains("%{") {
+            Arg::Macro(text.to_string())
+        } else {
+            Arg::Literal(text.as_bytes().to_vec())
+        }
+    }
+
+    fn with<R>(&self, macros: &dyn MacroExpander, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Arg::Literal(b) => f(b),
+            Arg::Macro(t) => f(macros.expand(t).as_bytes()),
+        }
+    }
+}
+
+enum Kind {
+    Rx(Regex),
+    /// `@rx` whose pattern contains a macro: compiled per evaluation.
+    RxMacro(String),
+    Pm(PhraseSet),
+    Numeric(Comparison, Arg),
+    String(StringOp, Arg),
+    Ip(IpSet),
+    ByteRange(Box<ByteRange>),
+    UrlEncoding,
+    Utf8Encoding,
+    Sqli,
+    Xss,
+    Unconditional,
+    NoMatch,
+}
+
+/// A compiled operator, shared by all transactions.
+pub struct Operator {
+    name: String,
+    argument: String,
+    negated: bool,
+    kind: Kind,
+}
+
+impl fmt::Debug for Operator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operator")
+            .field("name", &self.name)
+            .field("argument", &self.argument)
+            .field("negated", &self.negated)
+            .finish()
+    }
+}
+
+fn invalid(name: &str, argument: &str, reason: impl Into<String>) -> OperatorError {
+    OperatorError::Invalid {
+        operator: name.to_string(),
+        argument: argument.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Canonical spelling of an operator name (ModSecurity matches them case-insensitively).
+fn canonical(name: &str) -> Option<&'static str> {
+    const NAMES: &[&str] = &[
+        "rx",
+        "pm",
+        "pmf",
+        "pmFromFile",
+        "eq",
+        "ge",
+        "gt",
+        "le",
+        "lt",
+        "streq",
+        "contains",
+        "containsWord",
+        "beginsWith",
+        "endsWith",
+        "within",
+        "ipMatch",
+        "ipMatchF",
+        "ipMatchFromFile",
+        "validateByteRange",
+        "validateUrlEncoding",
+        "validateUtf8Encoding",
+        "detectSQLi",
+        "detectXSS",
+        "unconditionalMatch",
+        "noMatch",
+    ];
+    NAMES.iter().copied().find(|n| n.eq_ignore_ascii_case(name))
+}
+
+impl Operator {
+    /// `name` without '@' (e.g. "rx"), `argument` as written (quotes removed), `negated` when
+    /// the operator was written with a leading '!'.
+    pub fn compile(
+        name: &str,
+        argument: &str,
+        negated: bool,
+        files: &dyn DataFileLoader,
+    ) -> Result<Operator, OperatorError> {
+        let canonical = canonical(name).ok_or_else(|| OperatorError::Unknown(name.to_string()))?;
+        let err = |reason: String| invalid(canonical, argument, reason);
+        let kind = match canonical {
+            "rx" if argument.contains("%{") => Kind::RxMacro(argument.to_string()),
+            "rx" => Kind::Rx(rx::build(argument).map_err(err)?),
+            "pm" => Kind::Pm(
+                pm::parse_pm_argument(argument)
+                    .and_then(PhraseSet::new)
+                    .map_err(err)?,
+            ),
+            "pmf" | "pmFromFile" => {
+                let mut phrases = Vec::new();
+                for file in argument.split_whitespace() {
+                    let text = files.load(file).map_err(|e| err(e.to_string()))?;
+                    phrases.extend(pm::parse_data_file(&text));
+                }
+                Kind::Pm(PhraseSet::new(phrases).map_err(err)?)
+            }
+            "eq" => Kind::Numeric(Comparison::Eq, Arg::new(argument)),
+            "ge" => Kind::Numeric(Comparison::Ge, Arg::new(argument)),
+            "gt" => Kind::Numeric(Comparison::Gt, Arg::new(argument)),
+            "le" => Kind::Numeric(Comparison::Le, Arg::new(argument)),
+            "lt" => Kind::Numeric(Comparison::Lt, Arg::new(argument)),
+            "streq" => Kind::String(StringOp::Streq, Arg::new(argument)),
+            "contains" => Kind::String(StringOp::Contains, Arg::new(argument)),
+            "containsWord" => Kind::String(StringOp::ContainsWord, Arg::new(argument)),
+            "beginsWith" => Kind::String(StringOp::BeginsWith, Arg::new(argument)),
+            "endsWith" => Kind::String(StringOp::EndsWith, Arg::new(argument)),
+            "within" => Kind::String(StringOp::Within, Arg::new(argument)),
+            "ipMatch" => Kind::Ip(IpSet::parse_list(argument).map_err(err)?),
+            "ipMatchF" | "ipMatchFromFile" => {
+                let text = files
+                    .load(argument.trim())
+                    .map_err(|e| err(e.to_string()))?;
+                Kind::Ip(IpSet::parse_file(&text).map_err(err)?)
+            }
+            "validateByteRange" => {
+                Kind::ByteRange(Box::new(ByteRange::parse(argument).map_err(err)?))
+            }
+            "validateUrlEncoding" => Kind::UrlEncoding,
+            "validateUtf8Encoding" => Kind::Utf8Encoding,
+            "detectSQLi" => Kind::Sqli,
+            "detectXSS" => Kind::Xss,
+            "unconditionalMatch" => Kind::Unconditional,
+            "noMatch" => Kind::NoMatch,
+            _ => return Err(OperatorError::Unknown(name.to_string())),
+        };
+        Ok(Operator {
+            name: canonical.to_string(),
+            argument: argument.to_string(),
+            negated,
+            kind,
+        })
+    }
+
+    /// The result after negation. `captures` is Some when the rule has `capture`; it is filled
+    /// (TX:0..TX:9) only when the operator matched.
+    pub fn evaluate(
+        &self,
+        input: &[u8],
+        macros: &dyn MacroExpander,
+        captures: Option<&mut Captures>,
+    ) -> bool {
+        self.matches(input, macros, captures) != self.negated
+    }
+
+    /// The result before negation.
+    fn matches(
+        &self,
+        input: &[u8],
+        macros: &dyn MacroExpander,
+        captures: Option<&mut Captures>,
+    ) -> bool {
+        let capture_operand = |captures: Option<&mut Captures>, value: &[u8]| {
+            if let Some(out) = captures {
+                out.clear();
+                out.push(value.to_vec());
+            }
+        };
+        match &self.kind {
+            Kind::Rx(re) => rx::evaluate(re, input, captures),
+            Kind::RxMacro(pattern) => match rx::build(&macros.expand(pattern)) {
+                Ok(re) => rx::evaluate(&re, input, captures),
+                Err(_) => false,
+            },
+            Kind::Pm(set) => set.evaluate(input, captures),
+            Kind::Numeric(cmp, arg) => arg.with(macros, |operand| cmp.evaluate(input, operand)),
+            Kind::String(op, arg) => arg.with(macros, |operand| {
+                let matched = op.evaluate(input, operand);
+                if matched {
+                    let value = if *op == StringOp::Within {
+                        input
+                    } else {
+                        operand
+                    };
+                    capture_operand(captures, value);
+                }
+                matched
+            }),
+            Kind::Ip(set) => set.contains(input),
+            Kind::ByteRange(range) => range.has_invalid(input),
+            Kind::UrlEncoding => validate::invalid_url_encoding(input),
+            Kind::Utf8Encoding => validate::invalid_utf8(input),
+            Kind::Sqli => injection::detect_sqli(input, captures),
+            Kind::Xss => injection::detect_xss(input, captures),
+            Kind::Unconditional => true,
+            Kind::NoMatch => false,
+        }
+    }
+
+    /// Some(literals): any input for which `evaluate` (before negation) is true contains at
+    /// least one literal, compared ASCII-case-insensitively. None: cannot gate.
+    pub fn prefilter_literals(&self) -> Option<Vec<Vec<u8>>> {
+        if self.negated {
+            return None;
+        }
+        let lower = |b: &[u8]| b.to_ascii_lowercase();
+        match &self.kind {
+            Kind::Rx(_) => prefilter::rx_literals(&self.argument),
+            Kind::Pm(set) => {
+                let phrases = set.phrases();
+                if phrases.iter().any(Vec::is_empty) || phrases.len() > 5000 {
+                    return None;
+                }
+                let mut lits: Vec<Vec<u8>> = phrases.iter().map(|p| lower(p)).collect();
+                lits.sort();
+                lits.dedup();
+                Some(lits)
+            }
+            Kind::String(op, Arg::Literal(operand)) => match op {
+                StringOp::Within => None,
+                _ if operand.is_empty() => None,
+                _ => Some(vec![lower(operand)]),
+            },
+            _ => None,
+        }
+    }
+
+    /// The operator's canonical name without '@' (e.g. "rx", "pmFromFile").
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The argument as written in the rule.
+    pub fn argument(&self) -> &str {
+        &self.argument
+    }
+
+    /// Whether the operator was written with a leading '!'.
+    pub fn is_negated(&self) -> bool {
+        self.negated
+    }
+}

@@ -1,0 +1,69 @@
+//! Numeric comparisons `@eq @ge @gt @le @lt`. Both sides are read like C: leading whitespace,
+//! an optional sign, then digits up to the first non-digit; no digits reads as 0. `@eq` uses
+//! `std::stoi` in ModSecurity (out-of-range reads as 0); the others use `atoll` (saturating).
+
+/// A numeric comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Eq,
+    Ge,
+    Gt,
+    Le,
+    Lt,
+}
+
+/// `atoll`-like parse, saturating at the i64 range.
+pub fn parse_c_integer(text: &[u8]) -> i64 {
+    let mut i = 0;
+    while i < text.len() && matches!(text[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    let negative = match text.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut value: i64 = 0;
+    while let Some(d) = text.get(i).filter(|b| b.is_ascii_digit()) {
+        let digit = (d - b'0') as i64;
+        value = if negative {
+            value.saturating_mul(10).saturating_sub(digit)
+        } else {
+            value.saturating_mul(10).saturating_add(digit)
+        };
+        i += 1;
+    }
+    value
+}
+
+/// `std::stoi` with ModSecurity's `catch (...) { 0 }`.
+fn parse_stoi(text: &[u8]) -> i64 {
+    let v = parse_c_integer(text);
+    if v < i32::MIN as i64 || v > i32::MAX as i64 {
+        0
+    } else {
+        v
+    }
+}
+
+impl Comparison {
+    pub fn evaluate(self, input: &[u8], operand: &[u8]) -> bool {
+        if self == Comparison::Eq {
+            return parse_stoi(input) == parse_stoi(operand);
+        }
+        let (a, b) = (parse_c_integer(input), parse_c_integer(operand));
+        match self {
+            Comparison::Ge => a >= b,
+            Comparison::Gt => a > b,
+            Comparison::Le => a <= b,
+            Comparison::Lt => a < b,
+            Comparison::Eq => a == b,
+        }
+    }
+}

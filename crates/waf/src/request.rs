@@ -1,0 +1,314 @@
+//! Request and response data intake: the request line (URI split and decoded like
+//! ModSecurity v3), headers (cookies, content type), body chunks with limits, and the body
+//! processors run before phase 2.
+
+use crate::body;
+use crate::config::BodyLimitAction;
+use crate::ctl::{BodyProcessor, RuleEngineMode};
+use crate::transaction::{Outcome, Transaction};
+use crate::variable::Var;
+
+/// `%XX` decoding only (no `+`), invalid escapes kept: ModSecurity's `uri_decode`.
+fn uri_decode(input: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] == b'%' && i + 2 < input.len() {
+            if let (Some(h), Some(l)) = (hex(input[i + 1]), hex(input[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(input[i]);
+        i += 1;
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if from > hay.len() {
+        return None;
+    }
+    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+}
+
+impl Transaction {
+    /// Sets the request line; `uri` raw as sent (`/a?b=c`), `protocol` like `HTTP/1.1`.
+    pub fn request_line(&mut self, method: &str, uri: &str, protocol: &str) {
+        let st = &mut self.state;
+        let raw = uri.as_bytes();
+        st.set_single(Var::REQUEST_METHOD, method.as_bytes());
+        st.set_single(Var::REQUEST_PROTOCOL, protocol.as_bytes());
+        st.set_single(Var::REQUEST_LINE, format!("{method} {uri} {protocol}").as_bytes());
+        st.set_single(Var::REQUEST_URI_RAW, raw);
+        let decoded = uri_decode(raw);
+        let mut parsed: &[u8] = &decoded;
+        if !decoded.is_empty() && decoded[0] != b'/' {
+            // Absolute URI: strip scheme://authority.
+            if let Some(colon) = decoded.iter().position(|&c| c == b':') {
+                if decoded[colon + 1..].starts_with(b"//") {
+                    if let Some(slash) = find(&decoded, b"/", colon + 3) {
+                        parsed = &decoded[slash..];
+                    }
+                }
+            }
+        }
+        let parsed = parsed.to_vec();
+        st.set_single(Var::REQUEST_URI, &parsed);
+        let path_end = decoded.iter().position(|&c| c == b'?').unwrap_or(decoded.len());
+        let path = decoded[..path_end].to_vec();
+        st.set_single(Var::REQUEST_FILENAME, &path);
+        st.set_single(Var::PATH_INFO, &path);
+        if let Some(slash) = path.iter().rposition(|&c| c == b'/' || c == b'\\') {
+            if slash + 1 < path.len() {
+                st.set_single(Var::REQUEST_BASENAME, &path[slash + 1..]);
+            }
+        } else if !path.is_empty() {
+            st.set_single(Var::REQUEST_BASENAME, &path);
+        }
+        if let Some(q) = raw.iter().position(|&c| c == b'?') {
+            let query = &raw[q + 1..];
+            st.set_single(Var::QUERY_STRING, query);
+            let sep = self.engine.config.argument_separator;
+            let limit = self.engine.config.arguments_limit;
+            for (k, v) in body::parse_urlencoded(query, sep).into_iter().take(limit) {
+                self.state.push(Var::ARGS_GET, &k, &v);
+            }
+        } else {
+            st.set_single(Var::QUERY_STRING, b"");
+        }
+    }
+
+    /// Adds a request header (repeat for repeated headers).
+    pub fn request_header(&mut self, name: &[u8], value: &[u8]) {
+        self.state.push(Var::REQUEST_HEADERS, name, value);
+        if name.eq_ignore_ascii_case(b"cookie") {
+            self.parse_cookies(value);
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            let lower = value.to_ascii_lowercase();
+            if lower.starts_with(b"multipart/form-data") {
+                self.state.set_single(Var::REQBODY_PROCESSOR, b"MULTIPART");
+            } else if lower.starts_with(b"application/x-www-form-urlencoded") {
+                self.state.set_single(Var::REQBODY_PROCESSOR, b"URLENCODED");
+            }
+            self.request_content_type = Some(value.to_vec());
+        } else if name.eq_ignore_ascii_case(b"host") {
+            let host = value.split(|&c| c == b':').next().unwrap_or(value);
+            self.state.set_single(Var::SERVER_NAME, host);
+        } else if name.eq_ignore_ascii_case(b"authorization") {
+            let t = value.split(|&c| c == b' ').next().unwrap_or(value);
+            self.state.set_single(Var::AUTH_TYPE, t);
+        }
+    }
+
+    fn parse_cookies(&mut self, value: &[u8]) {
+        let mut parts: Vec<&[u8]> = value.split(|&c| c == b';').collect();
+        if let Some(last) = parts.last_mut() {
+            while last.last().is_some_and(u8::is_ascii_whitespace) {
+                *last = &last[..last.len() - 1];
+            }
+        }
+        for c in parts {
+            if c.is_empty() {
+                continue;
+            }
+            let (mut k, v) = match c.iter().position(|&b| b == b'=') {
+                Some(p) => (&c[..p], &c[p + 1..]),
+                None => (c, &b""[..]),
+            };
+            while k.first().is_some_and(u8::is_ascii_whitespace) {
+                k = &k[1..];
+            }
+            if !k.is_empty() {
+                self.state.push(Var::REQUEST_COOKIES, k, v);
+            }
+        }
+    }
+
+    /// Appends request body bytes (limits apply).
+    pub fn request_body_chunk(&mut self, chunk: &[u8]) {
+        let cfg = &self.engine.config;
+        let limit = cfg.request_body_limit;
+        if limit > 0 && self.request_body.len() + chunk.len() > limit {
+            self.state.set_single(Var::INBOUND_DATA_ERROR, b"1");
+            self.request_body_over_limit = true;
+            if cfg.request_body_limit_action == BodyLimitAction::ProcessPartial {
+                let room = limit.saturating_sub(self.request_body.len());
+                self.request_body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            }
+            return;
+        }
+        self.request_body.extend_from_slice(chunk);
+    }
+
+    /// Runs the body processor and fills the body variables (before phase 2 rules).
+    pub(crate) fn process_body(&mut self) {
+        let cfg = self.engine.config.clone();
+        if self.request_body_over_limit
+            && cfg.request_body_limit_action == BodyLimitAction::Reject
+            && self.rule_engine() == RuleEngineMode::On
+        {
+            self.interrupted = Some(Outcome::Deny { status: 413 });
+            return;
+        }
+        if !self.overrides.body_access.unwrap_or(cfg.request_body_access) {
+            return;
+        }
+        let body = std::mem::take(&mut self.request_body);
+        let ctype = self.request_content_type.clone().unwrap_or_default();
+        let lower = ctype.to_ascii_lowercase();
+        let processor = self.overrides.body_processor.or(if lower.starts_with(b"multipart/form-data") {
+            Some(BodyProcessor::Multipart)
+        } else if lower.starts_with(b"application/x-www-form-urlencoded") {
+            Some(BodyProcessor::UrlEncoded)
+        } else {
+            None
+        });
+        let limit = cfg.arguments_limit;
+        let mut error: Option<String> = None;
+        match processor {
+            Some(BodyProcessor::UrlEncoded) => {
+                let n = self.state.colls.get(&Var::ARGS_GET).map_or(0, Vec::len);
+                for (k, v) in body::parse_urlencoded(&body, cfg.argument_separator)
+                    .into_iter()
+                    .take(limit.saturating_sub(n))
+                {
+                    self.state.push(Var::ARGS_POST, &k, &v);
+                }
+            }
+            Some(BodyProcessor::Multipart) => {
+                let out = body::parse_multipart(&ctype, &body);
+                self.multipart_vars(out, &mut error);
+            }
+            Some(BodyProcessor::Json) => {
+                if !body.is_empty() {
+                    match body::parse_json(&body, cfg.json_depth_limit) {
+                        Ok(pairs) => {
+                            for (k, v) in pairs.into_iter().take(limit) {
+                                self.state.push(Var::ARGS_POST, &k, &v);
+                            }
+                        }
+                        Err(e) => error = Some(e.to_string()),
+                    }
+                }
+            }
+            Some(BodyProcessor::Xml) => match body::parse_xml(&body) {
+                Ok(doc) => {
+                    for v in doc.text_values() {
+                        self.state.push(Var::XML, b"", &v);
+                    }
+                    for v in doc.attribute_values() {
+                        self.state.push(Var::XML, b"@", &v);
+                    }
+                }
+                Err(e) => error = Some(e.to_string()),
+            },
+            None => {}
+        }
+        if let Some(msg) = error {
+            self.state.set_single(Var::REQBODY_ERROR, b"1");
+            self.state.set_single(Var::REQBODY_PROCESSOR_ERROR, b"1");
+            self.state.set_single(Var::REQBODY_ERROR_MSG, msg.as_bytes());
+            self.state.set_single(Var::REQBODY_PROCESSOR_ERROR_MSG, msg.as_bytes());
+        }
+        let mut combined = 0usize;
+        for var in [Var::ARGS_GET, Var::ARGS_POST] {
+            for &(k, v) in self.state.colls.get(&var).map_or(&[][..], Vec::as_slice) {
+                combined += self.state.vals.get(k).len() + self.state.vals.get(v).len();
+            }
+        }
+        self.state.set_single(Var::ARGS_COMBINED_SIZE, combined.to_string().as_bytes());
+        if !body.is_empty() {
+            self.state.set_single(Var::REQUEST_BODY, &body);
+        }
+        self.state.set_single(Var::REQUEST_BODY_LENGTH, body.len().to_string().as_bytes());
+        self.request_body = body;
+    }
+
+    fn multipart_vars(&mut self, out: body::MultipartOutput, error: &mut Option<String>) {
+        let st = &mut self.state;
+        for (k, v) in &out.args {
+            st.push(Var::ARGS_POST, k, v);
+        }
+        let mut total = 0usize;
+        for f in &out.files {
+            st.push(Var::FILES, &f.name, &f.filename);
+            st.push(Var::FILES_SIZES, &f.name, f.size.to_string().as_bytes());
+            total += f.size;
+        }
+        st.set_single(Var::FILES_COMBINED_SIZE, total.to_string().as_bytes());
+        for (k, v) in &out.part_headers {
+            st.push(Var::MULTIPART_PART_HEADERS, k, v);
+        }
+        let f = &out.flags;
+        let flag = |b: bool| if b { &b"1"[..] } else { &b"0"[..] };
+        for (var, on) in [
+            (Var::MULTIPART_STRICT_ERROR, f.strict_error || out.error.is_some()),
+            (Var::MULTIPART_UNMATCHED_BOUNDARY, f.unmatched_boundary),
+            (Var::MULTIPART_BOUNDARY_QUOTED, f.boundary_quoted),
+            (Var::MULTIPART_BOUNDARY_WHITESPACE, f.boundary_whitespace),
+            (Var::MULTIPART_DATA_BEFORE, f.data_before),
+            (Var::MULTIPART_DATA_AFTER, f.data_after),
+            (Var::MULTIPART_HEADER_FOLDING, f.header_folding),
+            (Var::MULTIPART_LF_LINE, f.lf_line),
+            (Var::MULTIPART_CRLF_LF_LINES, f.crlf_lf_lines),
+            (Var::MULTIPART_MISSING_SEMICOLON, f.missing_semicolon),
+            (Var::MULTIPART_INVALID_QUOTING, f.invalid_quoting),
+            (Var::MULTIPART_INVALID_PART, f.invalid_part),
+            (Var::MULTIPART_INVALID_HEADER_FOLDING, f.invalid_header_folding),
+            (Var::MULTIPART_FILE_LIMIT_EXCEEDED, f.file_limit_exceeded),
+        ] {
+            st.set_single(var, flag(on));
+        }
+        if let Some(e) = &out.error {
+            *error = Some(format!("Multipart parsing error: {e}"));
+        }
+    }
+
+    /// Sets the response status line.
+    pub fn response_status(&mut self, status: u16, protocol: &str) {
+        self.state.set_single(Var::RESPONSE_STATUS, status.to_string().as_bytes());
+        self.state.set_single(Var::RESPONSE_PROTOCOL, protocol.as_bytes());
+    }
+
+    /// Adds a response header.
+    pub fn response_header(&mut self, name: &[u8], value: &[u8]) {
+        self.state.push(Var::RESPONSE_HEADERS, name, value);
+        if name.eq_ignore_ascii_case(b"content-type") {
+            let main = value.split(|&c| c == b';').next().unwrap_or(value);
+            let main = String::from_utf8_lossy(main).trim().to_ascii_lowercase();
+            self.state.set_single(Var::RESPONSE_CONTENT_TYPE, main.as_bytes());
+            let types = &self.engine.config.response_body_mime_types;
+            self.response_inspectable = types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&main));
+        }
+    }
+
+    /// Appends response body bytes (only kept when response body access is on).
+    pub fn response_body_chunk(&mut self, chunk: &[u8]) {
+        let cfg = &self.engine.config;
+        if !cfg.response_body_access || !self.response_inspectable {
+            return;
+        }
+        let limit = cfg.response_body_limit;
+        if limit > 0 && self.response_body.len() + chunk.len() > limit {
+            self.state.set_single(Var::OUTBOUND_DATA_ERROR, b"1");
+            let room = limit.saturating_sub(self.response_body.len());
+            self.response_body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            return;
+        }
+        self.response_body.extend_from_slice(chunk);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_only() {
+        assert_eq!(uri_decode(b"/a%20b+c%zz%4"), b"/a b+c%zz%4".to_vec());
+        assert_eq!(uri_decode(b"%41"), b"A".to_vec());
+    }
+}

@@ -1,0 +1,92 @@
+//! The compiled rule model. A [`Rule`] is a chain of [`Link`]s (one per `SecRule` of a
+//! `chain`); the first link carries the rule's identity, metadata and disruptive action.
+//! Rules are grouped per phase in file order, with `SecMarker`s as [`PhaseItem::Marker`].
+
+use crate::action::{Action, Disruptive};
+use crate::error::Origin;
+use crate::macros::Macro;
+use crate::operator::Operator;
+use crate::setvar::SetVar;
+use crate::transform::Transform;
+use crate::variable::Target;
+
+/// What a link tests.
+#[derive(Debug)]
+pub enum Test {
+    /// `SecAction`: matches once, with no variable.
+    Always,
+    /// `SecRule`: an operator applied to the link's targets.
+    Operator(Operator),
+}
+
+/// One `SecRule` (or `SecAction`) of a rule chain.
+#[derive(Debug)]
+pub struct Link {
+    /// Positive targets, in order.
+    pub targets: Vec<Target>,
+    /// `!` targets: members removed from the positive targets of the same variable.
+    pub exclusions: Vec<Target>,
+    /// What to test.
+    pub test: Test,
+    /// Effective transformation chain (defaults applied, `t:none` resolved).
+    pub transforms: Vec<Transform>,
+    /// Index of `transforms` in the engine's table of distinct chains.
+    pub chain_id: u32,
+    /// Prefilter slot in the chain's automaton, when the operator can be gated.
+    pub prefilter: Option<u32>,
+    /// Run per matched value, whether or not the rest of the chain matches.
+    pub setvars: Vec<SetVar>,
+    /// Run once after the whole chain matched (ctl, initcol, ...).
+    pub actions: Vec<Action>,
+    /// `capture`: fill TX:0..9 from the operator.
+    pub capture: bool,
+    /// `multiMatch`: test the value after every transformation that changed it.
+    pub multi_match: bool,
+    /// `msg` of this link (the first link's wins).
+    pub msg: Option<Macro>,
+    /// `logdata` of this link (the first link's wins).
+    pub logdata: Option<Macro>,
+    /// Where the `SecRule` was written.
+    pub origin: Origin,
+}
+
+/// A complete rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// `id` (0 for chain-less rules without one, which SecLang forbids for SecRule).
+    pub id: u64,
+    /// Phase 1..=5.
+    pub phase: u8,
+    /// The chain; never empty.
+    pub links: Vec<Link>,
+    /// `tag`s (defaults first).
+    pub tags: Vec<String>,
+    /// `severity`.
+    pub severity: Option<u8>,
+    /// Effective disruptive action (`block` resolved through `SecDefaultAction`).
+    pub disruptive: Disruptive,
+    /// `status` for deny/redirect.
+    pub status: Option<u16>,
+    /// Whether a match is logged.
+    pub log: bool,
+    /// `skipAfter` marker.
+    pub skip_after: Option<String>,
+    /// `skip` count.
+    pub skip: u32,
+}
+
+impl Rule {
+    /// Where the rule's first `SecRule` was written.
+    pub fn origin(&self) -> &Origin {
+        &self.links[0].origin
+    }
+}
+
+/// An entry of a phase's rule list.
+#[derive(Debug)]
+pub enum PhaseItem {
+    /// Index into the engine's rule table.
+    Rule(usize),
+    /// `SecMarker` name.
+    Marker(String),
+}

@@ -1,0 +1,280 @@
+//! Per-transaction variable state and variable extraction: request/response data collected
+//! as it arrives (interned once), TX and persistent collections, MATCHED_VAR(S), and the
+//! resolution of a [`Target`] into the list of (name, value) items a rule inspects.
+
+use crate::interner::{FxMap, Interner};
+use crate::macros::Resolve;
+use crate::store::Collection;
+use crate::variable::{Selector, Target, Var};
+use std::collections::HashMap;
+
+/// One value a rule inspects: the variable, its member key (for collections) and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Item {
+    /// Variable it came from.
+    pub var: Var,
+    /// Interned member key, for collections.
+    pub key: Option<u32>,
+    /// Interned value.
+    pub value: u32,
+}
+
+/// Rule metadata exposed as `RULE.*` while a rule runs.
+#[derive(Debug, Default, Clone)]
+pub struct RuleContext {
+    pub id: u64,
+    pub phase: u8,
+    pub severity: Option<u8>,
+}
+
+/// All variables of one transaction.
+#[derive(Debug, Default)]
+pub struct State {
+    pub vals: Interner,
+    /// Single-valued variables that have been set.
+    pub singles: FxMap<Var, u32>,
+    /// Base collections (ARGS_GET, ARGS_POST, REQUEST_COOKIES, REQUEST_HEADERS, FILES,
+    /// FILES_SIZES, MULTIPART_PART_HEADERS, RESPONSE_HEADERS, XML) as (key, value) ids.
+    pub colls: FxMap<Var, Vec<(u32, u32)>>,
+    /// TX; keys lower-cased.
+    pub tx: Collection,
+    /// Persistent collections opened by `initcol`: name → (storage key, contents).
+    pub persistent: HashMap<String, (String, Collection)>,
+    /// MATCHED_VAR / MATCHED_VAR_NAME.
+    pub matched: Option<(String, u32)>,
+    /// MATCHED_VARS (name, value).
+    pub matched_all: Vec<(String, u32)>,
+    /// RULE.*.
+    pub rule: RuleContext,
+}
+
+fn coll_name(var: Var) -> Option<&'static str> {
+    Some(match var {
+        Var::IP => "ip",
+        Var::GLOBAL => "global",
+        Var::SESSION => "session",
+        Var::USER => "user",
+        Var::RESOURCE => "resource",
+        _ => return None,
+    })
+}
+
+impl State {
+    /// Sets a single-valued variable.
+    pub fn set_single(&mut self, var: Var, value: &[u8]) {
+        let id = self.vals.intern(value);
+        self.singles.insert(var, id);
+    }
+
+    /// Appends a member to a base collection.
+    pub fn push(&mut self, var: Var, key: &[u8], value: &[u8]) {
+        let k = self.vals.intern(key);
+        let v = self.vals.intern(value);
+        self.colls.entry(var).or_default().push((k, v));
+    }
+
+    fn coll(&self, var: Var) -> &[(u32, u32)] {
+        self.colls.get(&var).map_or(&[], Vec::as_slice)
+    }
+
+    /// A store collection (TX or an opened persistent one).
+    pub fn store(&self, var: Var) -> Option<&Collection> {
+        if var == Var::TX {
+            return Some(&self.tx);
+        }
+        coll_name(var).and_then(|n| self.persistent.get(n)).map(|(_, c)| c)
+    }
+
+    /// A store collection by its lower-case name, for `setvar`.
+    pub fn store_mut(&mut self, name: &str) -> Option<&mut Collection> {
+        if name == "tx" {
+            return Some(&mut self.tx);
+        }
+        self.persistent.get_mut(name).map(|(_, c)| c)
+    }
+
+    /// Display name of an item (`ARGS:foo`, `REQUEST_URI`).
+    pub fn name_of(&self, item: &Item) -> String {
+        match item.key {
+            Some(k) => format!("{}:{}", item.var.name(), String::from_utf8_lossy(self.vals.get(k))),
+            None => item.var.name().to_string(),
+        }
+    }
+
+    /// Resolves `target` into items, dropping members matched by `exclusions`.
+    pub fn extract(&mut self, target: &Target, exclusions: &[&Target], out: &mut Vec<Item>) {
+        let start = out.len();
+        self.extract_raw(target.var, target.selector.as_ref(), out);
+        if !exclusions.is_empty() {
+            let mut i = start;
+            while i < out.len() {
+                let item = out[i];
+                let key = item.key.map(|k| self.vals.get(k));
+                let excluded = exclusions.iter().any(|e| {
+                    e.var == target.var
+                        && match (&e.selector, key) {
+                            (None, _) => true,
+                            (Some(sel), Some(k)) => sel.matches_key(k),
+                            (Some(_), None) => false,
+                        }
+                });
+                if excluded {
+                    out.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        if target.count {
+            let n = out.len() - start;
+            out.truncate(start);
+            let value = self.vals.intern(n.to_string().as_bytes());
+            out.push(Item { var: target.var, key: None, value });
+        }
+    }
+
+    fn extract_raw(&mut self, var: Var, sel: Option<&Selector>, out: &mut Vec<Item>) {
+        let keyed = |s: &State, pairs: &[(u32, u32)], names: bool, out: &mut Vec<Item>| {
+            for &(k, v) in pairs {
+                if sel.is_none_or(|sel| sel.matches_key(s.vals.get(k))) {
+                    out.push(Item { var, key: Some(k), value: if names { k } else { v } });
+                }
+            }
+        };
+        match var {
+            Var::ARGS | Var::ARGS_NAMES => {
+                let names = var == Var::ARGS_NAMES;
+                keyed(self, self.coll(Var::ARGS_GET), names, out);
+                keyed(self, self.coll(Var::ARGS_POST), names, out);
+            }
+            Var::ARGS_GET | Var::ARGS_POST | Var::REQUEST_COOKIES | Var::REQUEST_HEADERS
+            | Var::FILES | Var::FILES_SIZES | Var::MULTIPART_PART_HEADERS
+            | Var::RESPONSE_HEADERS | Var::ENV => keyed(self, self.coll(var), false, out),
+            Var::ARGS_GET_NAMES => keyed(self, self.coll(Var::ARGS_GET), true, out),
+            Var::ARGS_POST_NAMES => keyed(self, self.coll(Var::ARGS_POST), true, out),
+            Var::REQUEST_COOKIES_NAMES => keyed(self, self.coll(Var::REQUEST_COOKIES), true, out),
+            Var::REQUEST_HEADERS_NAMES => keyed(self, self.coll(Var::REQUEST_HEADERS), true, out),
+            Var::RESPONSE_HEADERS_NAMES => keyed(self, self.coll(Var::RESPONSE_HEADERS), true, out),
+            Var::FILES_NAMES => keyed(self, self.coll(Var::FILES), true, out),
+            Var::XML => {
+                // Text-node XPaths (`/*`) yield all text values; attribute XPaths (`//@*`)
+                // yield all attribute values. Other XPath expressions are not evaluated.
+                let attrs = matches!(sel, Some(Selector::XPath(x)) if x.contains('@'));
+                for &(k, v) in self.coll(Var::XML) {
+                    if (self.vals.get(k) == b"@") == attrs {
+                        out.push(Item { var, key: None, value: v });
+                    }
+                }
+            }
+            Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
+                let Some(store) = self.store(var) else { return };
+                let pairs: Vec<(String, Vec<u8>)> = match sel {
+                    Some(Selector::Key(k)) => store
+                        .get(&k.to_ascii_lowercase())
+                        .map(|v| vec![(k.to_ascii_lowercase(), v.clone())])
+                        .unwrap_or_default(),
+                    Some(s) => {
+                        let mut v: Vec<_> = store
+                            .iter()
+                            .filter(|(k, _)| s.matches_key(k.as_bytes()))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        v.sort();
+                        v
+                    }
+                    None => {
+                        let mut v: Vec<_> =
+                            store.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                        v.sort();
+                        v
+                    }
+                };
+                for (k, v) in pairs {
+                    let key = Some(self.vals.intern(k.as_bytes()));
+                    let value = self.vals.intern_vec(v);
+                    out.push(Item { var, key, value });
+                }
+            }
+            Var::MATCHED_VAR => {
+                if let Some((_, v)) = &self.matched {
+                    out.push(Item { var, key: None, value: *v });
+                }
+            }
+            Var::MATCHED_VAR_NAME => {
+                if let Some((n, _)) = self.matched.clone() {
+                    let value = self.vals.intern(n.as_bytes());
+                    out.push(Item { var, key: None, value });
+                }
+            }
+            Var::MATCHED_VARS | Var::MATCHED_VARS_NAMES => {
+                for (n, v) in self.matched_all.clone() {
+                    let k = self.vals.intern(n.as_bytes());
+                    if sel.is_none_or(|s| s.matches_key(n.as_bytes())) {
+                        let value = if var == Var::MATCHED_VARS { v } else { k };
+                        out.push(Item { var, key: Some(k), value });
+                    }
+                }
+            }
+            Var::RULE => {
+                if let Some(v) = self.first_value(var, sel.map(|s| s.text()).as_deref()) {
+                    let value = self.vals.intern_vec(v);
+                    out.push(Item { var, key: None, value });
+                }
+            }
+            Var::TIME_EPOCH | Var::TIME | Var::DURATION => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let value = self.vals.intern(now.to_string().as_bytes());
+                out.push(Item { var, key: None, value });
+            }
+            _ => {
+                if let Some(&v) = self.singles.get(&var) {
+                    out.push(Item { var, key: None, value: v });
+                }
+            }
+        }
+    }
+}
+
+impl Resolve for State {
+    fn first_value(&self, var: Var, key: Option<&str>) -> Option<Vec<u8>> {
+        let matches = |k: u32| key.is_none_or(|key| self.vals.get(k).eq_ignore_ascii_case(key.as_bytes()));
+        let first_of = |pairs: &[(u32, u32)], names: bool| {
+            pairs.iter().find(|(k, _)| matches(*k)).map(|&(k, v)| self.vals.get(if names { k } else { v }).to_vec())
+        };
+        match var {
+            Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
+                let store = self.store(var)?;
+                match key {
+                    Some(k) => store.get(&k.to_ascii_lowercase()).cloned(),
+                    None => store.values().next().cloned(),
+                }
+            }
+            Var::ARGS | Var::ARGS_NAMES => {
+                let names = var == Var::ARGS_NAMES;
+                first_of(self.coll(Var::ARGS_GET), names).or_else(|| first_of(self.coll(Var::ARGS_POST), names))
+            }
+            Var::ARGS_GET_NAMES => first_of(self.coll(Var::ARGS_GET), true),
+            Var::ARGS_POST_NAMES => first_of(self.coll(Var::ARGS_POST), true),
+            Var::REQUEST_HEADERS_NAMES => first_of(self.coll(Var::REQUEST_HEADERS), true),
+            Var::REQUEST_COOKIES_NAMES => first_of(self.coll(Var::REQUEST_COOKIES), true),
+            Var::FILES_NAMES => first_of(self.coll(Var::FILES), true),
+            Var::MATCHED_VAR => self.matched.as_ref().map(|(_, v)| self.vals.get(*v).to_vec()),
+            Var::MATCHED_VAR_NAME => self.matched.as_ref().map(|(n, _)| n.as_bytes().to_vec()),
+            Var::MATCHED_VARS => self.matched_all.first().map(|(_, v)| self.vals.get(*v).to_vec()),
+            Var::MATCHED_VARS_NAMES => self.matched_all.first().map(|(n, _)| n.as_bytes().to_vec()),
+            Var::RULE => {
+                let k = key.unwrap_or("id").to_ascii_lowercase();
+                match k.as_str() {
+                    "id" => Some(self.rule.id.to_string().into_bytes()),
+                    "phase" => Some(self.rule.phase.to_string().into_bytes()),
+                    "severity" => self.rule.severity.map(|s| s.to_string().into_bytes()),
+                    _ => None,
+                }
+            }
+            v if v.is_collection() => first_of(self.coll(v), false),
+            v => self.singles.get(&v).map(|&id| self.vals.get(id).to_vec()),
+        }
+    }
+}

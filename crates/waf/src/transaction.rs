@@ -1,0 +1,185 @@
+//! [`Transaction`]: the per-request side of the engine. The caller feeds the request line,
+//! headers and body chunks, then the response, and calls one `process_*` method per phase;
+//! each returns the [`Outcome`] so far. Rule evaluation lives in `eval.rs`, request data
+//! handling in `request.rs`.
+
+use crate::ctl::{BodyProcessor, RuleEngineMode};
+use crate::engine::Engine;
+use crate::interner::FxMap;
+use crate::prefilter::SlotSet;
+use crate::state::State;
+use crate::transform::Transform;
+use crate::variable::Target;
+use crate::variable::Var;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The connection a request arrived on.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    pub client_ip: IpAddr,
+    pub client_port: u16,
+    pub server_ip: IpAddr,
+    pub server_port: u16,
+    /// `UNIQUE_ID`.
+    pub unique_id: String,
+}
+
+/// The verdict of a phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Continue.
+    Pass,
+    /// Answer with `status` (403 unless the rule set `status`).
+    Deny { status: u16 },
+    /// Redirect.
+    Redirect { status: u16, location: String },
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// A rule that matched, for logging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRule {
+    pub id: u64,
+    pub phase: u8,
+    pub msg: String,
+    pub data: String,
+    pub severity: Option<u8>,
+    pub tags: Vec<String>,
+    pub file: String,
+    pub line: usize,
+    pub matched_var_name: String,
+    pub matched_var: Vec<u8>,
+    /// False for rules with `nolog` (they are listed but flagged).
+    pub log: bool,
+    /// Whether the rule's action was disruptive (deny/drop/redirect), applied or not.
+    pub disruptive: bool,
+}
+
+/// Per-transaction changes made by `ctl:`.
+#[derive(Debug, Default)]
+pub(crate) struct Overrides {
+    pub engine: Option<RuleEngineMode>,
+    pub removed_ids: Vec<(u64, u64)>,
+    pub removed_tags: Vec<String>,
+    pub removed_targets_by_id: Vec<(u64, u64, Target)>,
+    pub removed_targets_by_tag: Vec<(String, Target)>,
+    pub body_processor: Option<BodyProcessor>,
+    pub force_body_variable: bool,
+    pub body_access: Option<bool>,
+}
+
+/// One request/response pair being inspected.
+#[derive(Debug)]
+pub struct Transaction {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) state: State,
+    pub(crate) overrides: Overrides,
+    /// Transformation cache: (value id, transformation) → result id.
+    pub(crate) tcache: FxMap<(u32, Transform), u32>,
+    /// Prefilter scan cache: (value id, chain id) → slots seen.
+    pub(crate) scans: FxMap<(u32, u32), Arc<SlotSet>>,
+    pub(crate) matched: Vec<MatchedRule>,
+    pub(crate) interrupted: Option<Outcome>,
+    /// Set by `allow`: phases up to and including this one are skipped.
+    pub(crate) allowed_through: u8,
+    pub(crate) request_body: Vec<u8>,
+    pub(crate) request_body_over_limit: bool,
+    pub(crate) response_body: Vec<u8>,
+    pub(crate) request_content_type: Option<Vec<u8>>,
+    pub(crate) response_inspectable: bool,
+    pub(crate) logged: bool,
+}
+
+impl Transaction {
+    pub(crate) fn new(engine: Arc<Engine>, conn: ConnectionInfo) -> Transaction {
+        let mut state = State::default();
+        state.set_single(Var::REMOTE_ADDR, conn.client_ip.to_string().as_bytes());
+        state.set_single(Var::REMOTE_HOST, conn.client_ip.to_string().as_bytes());
+        state.set_single(Var::REMOTE_PORT, conn.client_port.to_string().as_bytes());
+        state.set_single(Var::SERVER_ADDR, conn.server_ip.to_string().as_bytes());
+        state.set_single(Var::SERVER_PORT, conn.server_port.to_string().as_bytes());
+        state.set_single(Var::UNIQUE_ID, conn.unique_id.as_bytes());
+        state.set_single(Var::REQBODY_ERROR, b"0");
+        state.set_single(Var::REQBODY_PROCESSOR_ERROR, b"0");
+        state.set_single(Var::INBOUND_DATA_ERROR, b"0");
+        Transaction {
+            engine,
+            state,
+            overrides: Overrides::default(),
+            tcache: FxMap::default(),
+            scans: FxMap::default(),
+            matched: Vec::new(),
+            interrupted: None,
+            allowed_through: 0,
+            request_body: Vec::new(),
+            request_body_over_limit: false,
+            response_body: Vec::new(),
+            request_content_type: None,
+            response_inspectable: true,
+            logged: false,
+        }
+    }
+
+    /// Effective rule engine mode (SecRuleEngine, possibly changed by `ctl:ruleEngine`).
+    pub fn rule_engine(&self) -> RuleEngineMode {
+        self.overrides.engine.unwrap_or(self.engine.config.rule_engine)
+    }
+
+    /// Every rule that matched so far (logged ones and `nolog` ones, flagged).
+    pub fn matched_rules(&self) -> &[MatchedRule] {
+        &self.matched
+    }
+
+    /// The disruptive outcome reached so far (Pass when none or in DetectionOnly).
+    pub fn outcome(&self) -> Outcome {
+        self.interrupted.clone().unwrap_or(Outcome::Pass)
+    }
+
+    /// Value of a TX variable (lower-cased name), for tests and logging.
+    pub fn tx_var(&self, name: &str) -> Option<&[u8]> {
+        self.state.tx.get(&name.to_ascii_lowercase()).map(Vec::as_slice)
+    }
+
+    /// Phase 1: request headers.
+    pub fn process_request_headers(&mut self) -> Outcome {
+        self.run_phase(1)
+    }
+
+    /// Phase 2: request body (call it also when there is no body).
+    pub fn process_request_body(&mut self) -> Outcome {
+        if self.interrupted.is_none() && self.rule_engine() != RuleEngineMode::Off {
+            self.process_body();
+        }
+        self.run_phase(2)
+    }
+
+    /// Phase 3: response headers.
+    pub fn process_response_headers(&mut self) -> Outcome {
+        self.run_phase(3)
+    }
+
+    /// Phase 4: response body.
+    pub fn process_response_body(&mut self) -> Outcome {
+        if self.engine.config.response_body_access && self.response_inspectable {
+            let body = std::mem::take(&mut self.response_body);
+            self.state.set_single(Var::RESPONSE_BODY, &body);
+            self.state.set_single(Var::RESPONSE_CONTENT_LENGTH, body.len().to_string().as_bytes());
+            self.response_body = body;
+        }
+        self.run_phase(4)
+    }
+
+    /// Phase 5: logging (always runs its rules; writes persistent collections back).
+    pub fn process_logging(&mut self) {
+        if self.logged {
+            return;
+        }
+        self.logged = true;
+        let _ = self.run_phase(5);
+        for (_, (key, coll)) in std::mem::take(&mut self.state.persistent) {
+            self.engine.store.save(key, coll);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! SecLang transformations (`t:lowercase`, `t:urlDecodeUni`, ...) with ModSecurity v3 semantics.
+//!
+//! Every transformation is a pure function from bytes to bytes. [`Transform::apply`] returns
+//! `Cow::Borrowed` when the input is unchanged so that the engine can cache and share values
+//! cheaply. `t:none` is not a transformation: the rule parser treats it as "reset the chain".
+//!
+//! The byte-level behaviour follows ModSecurity v3 (`src/actions/transformations/*.cc`),
+//! checked against the secrules-language-tests tables in `tests/data/transform*.json`.
+
+use std::borrow::Cow;
+
+mod bytes;
+mod cmdline;
+mod codec;
+mod comments;
+mod css;
+mod escape_seq;
+mod html_entity;
+mod js;
+mod path;
+mod url;
+mod utf8;
+mod whitespace;
+
+/// One SecLang transformation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transform {
+    Lowercase,
+    Uppercase,
+    UrlDecode,
+    UrlDecodeUni,
+    UrlEncode,
+    HtmlEntityDecode,
+    JsDecode,
+    CssDecode,
+    Utf8ToUnicode,
+    RemoveNulls,
+    ReplaceNulls,
+    RemoveWhitespace,
+    CompressWhitespace,
+    ReplaceComments,
+    RemoveComments,
+    RemoveCommentsChar,
+    CmdLine,
+    NormalizePath,
+    NormalizePathWin,
+    EscapeSeqDecode,
+    Base64Decode,
+    Base64DecodeExt,
+    Base64Encode,
+    HexEncode,
+    HexDecode,
+    SqlHexDecode,
+    Sha1,
+    Md5,
+    Length,
+    Trim,
+    TrimLeft,
+    TrimRight,
+    ParityEven7bit,
+    ParityOdd7bit,
+    ParityZero7bit,
+}
+
+/// (canonical name, accepted lower-case aliases, transform)
+const NAMES: &[(&str, &[&str], Transform)] = &[
+    ("lowercase", &[], Transform::Lowercase),
+    ("uppercase", &[], Transform::Uppercase),
+    ("urlDecode", &[], Transform::UrlDecode),
+    ("urlDecodeUni", &[], Transform::UrlDecodeUni),
+    ("urlEncode", &[], Transform::UrlEncode),
+    ("htmlEntityDecode", &[], Transform::HtmlEntityDecode),
+    ("jsDecode", &[], Transform::JsDecode),
+    ("cssDecode", &[], Transform::CssDecode),
+    ("utf8toUnicode", &[], Transform::Utf8ToUnicode),
+    ("removeNulls", &[], Transform::RemoveNulls),
+    ("replaceNulls", &[], Transform::ReplaceNulls),
+    ("removeWhitespace", &[], Transform::RemoveWhitespace),
+    ("compressWhitespace", &[], Transform::CompressWhitespace),
+    ("replaceComments", &[], Transform::ReplaceComments),
+    ("removeComments", &[], Transform::RemoveComments),
+    ("removeCommentsChar", &[], Transform::RemoveCommentsChar),
+    ("cmdLine", &[], Transform::CmdLine),
+    (
+        "normalizePath",
+        &["normalisepath"],
+        Transform::NormalizePath,
+    ),
+    (
+        "normalizePathWin",
+        &["normalisepathwin"],
+        Transform::NormalizePathWin,
+    ),
+    ("escapeSeqDecode", &[], Transform::EscapeSeqDecode),
+    ("base64Decode", &[], Transform::Base64Decode),
+    ("base64DecodeExt", &[], Transform::Base64DecodeExt),
+    ("base64Encode", &[], Transform::Base64Encode),
+    ("hexEncode", &[], Transform::HexEncode),
+    ("hexDecode", &[], Transform::HexDecode),
+    ("sqlHexDecode", &[], Transform::SqlHexDecode),
+    ("sha1", &[], Transform::Sha1),
+    ("md5", &[], Transform::Md5),
+    ("length", &[], Transform::Length),
+    ("trim", &[], Transform::Trim),
+    ("trimLeft", &[], Transform::TrimLeft),
+    ("trimRight", &[], Transform::TrimRight),
+    ("parityEven7bit", &[], Transform::ParityEven7bit),
+    ("parityOdd7bit", &[], Transform::ParityOdd7bit),
+    ("parityZero7bit", &[], Transform::ParityZero7bit),
+];
+
+impl Transform {
+    /// Looks a transformation up by its SecLang name, ASCII-case-insensitively.
+    /// `none` is not a transformation and yields `None`.
+    pub fn from_name(name: &str) -> Option<Transform> {
+        NAMES.iter().find_map(|(canonical, aliases, t)| {
+            (canonical.eq_ignore_ascii_case(name)
+                || aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+            .then_some(*t)
+        })
+    }
+
+    /// The canonical SecLang name (as ModSecurity documents it).
+    pub fn name(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(_, _, t)| *t == self)
+            .map(|(n, _, _)| *n)
+            .unwrap_or("unknown")
+    }
+
+    /// Applies the transformation; `Cow::Borrowed` when the value is unchanged.
+    pub fn apply(self, input: &[u8]) -> Cow<'_, [u8]> {
+        use Transform as T;
+        match self {
+            T::Lowercase => lowercase(input),
+            T::Uppercase => uppercase(input),
+            T::UrlDecode => url::url_decode(input),
+            T::UrlDecodeUni => url::url_decode_uni(input),
+            T::UrlEncode => url::url_encode(input),
+            T::HtmlEntityDecode => html_entity::html_entity_decode(input),
+            T::JsDecode => js::js_decode(input),
+            T::CssDecode => css::css_decode(input),
+            T::Utf8ToUnicode => utf8::utf8_to_unicode(input),
+            T::RemoveNulls => whitespace::remove_nulls(input),
+            T::ReplaceNulls => whitespace::replace_nulls(input),
+            T::RemoveWhitespace => whitespace::remove_whitespace(input),
+            T::CompressWhitespace => whitespace::compress_whitespace(input),
+            T::ReplaceComments => comments::replace_comments(input),
+            T::RemoveComments => comments::remove_comments(input),
+            T::RemoveCommentsChar => comments::remove_comments_char(input),
+            T::CmdLine => cmdline::cmd_line(input),
+            T::NormalizePath => path::normalize_path(input),
+            T::NormalizePathWin => path::normalize_path_win(input),
+            T::EscapeSeqDecode => escape_seq::escape_seq_decode(input),
+            T::Base64Decode => codec::base64_decode(input),
+            T::Base64DecodeExt => codec::base64_decode_ext(input),
+            T::Base64Encode => codec::base64_encode(input),
+            T::HexEncode => codec::hex_encode(input),
+            T::HexDecode => codec::hex_decode(input),
+            T::SqlHexDecode => codec::sql_hex_decode(input),
+            T::Sha1 => codec::sha1(input),
+            T::Md5 => codec::md5(input),
+            T::Length => codec::length(input),
+            T::Trim => whitespace::trim(input),
+            T::TrimLeft => whitespace::trim_left(input),
+            T::TrimRight => whitespace::trim_right(input),
+            T::ParityZero7bit => codec::parity(input, 0),
+            T::ParityEven7bit => codec::parity(input, 1),
+            T::ParityOdd7bit => codec::parity(input, 2),
+        }
+    }
+
+    /// Applies a chain of transformations in order.
+    pub fn apply_all<'a>(chain: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut value = Cow::Borrowed(input);
+        for t in chain {
+            value = match value {
+                Cow::Borrowed(b) => t.apply(b),
+                Cow::Owned(o) => Cow::Owned(t.apply(&o).into_owned()),
+            };
+        }
+        value
+    }
+
+    /// Every transformation, in declaration order.
+    pub fn all() -> impl Iterator<Item = Transform> {
+        NAMES.iter().map(|(_, _, t)| *t)
+    }
+}
+
+/// `t:lowercase` (ASCII only, like the C locale).
+fn lowercase(input: &[u8]) -> Cow<'_, [u8]> {
+    if !input.iter().any(u8::is_ascii_uppercase) {
+        return Cow::Borrowed(input);
+    }
+    Cow::Owned(input.to_ascii_lowercase())
+}
+
+/// `t:uppercase` (ASCII only).
+fn uppercase(input: &[u8]) -> Cow<'_, [u8]> {
+    if !input.iter().any(u8::is_ascii_lowercase) {
+        return Cow::Borrowed(input);
+    }
+    Cow::Owned(input.to_ascii_uppercase())
+}

@@ -1,0 +1,292 @@
+//! Rule targets: the variable list of a `SecRule` (`ARGS|!ARGS:foo|&TX:x|TX:/re/|XML:/*`),
+//! parsed into [`Var`]s with selectors, exclusions and counts.
+
+use regex::bytes::{Regex, RegexBuilder};
+
+macro_rules! vars {
+    ($($v:ident => $n:literal, $coll:literal;)*) => {
+        /// Every variable or collection the engine can extract.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        pub enum Var { $($v,)* }
+        impl Var {
+            /// Case-insensitive lookup by SecLang name.
+            pub fn from_name(name: &str) -> Option<Var> {
+                $(if name.eq_ignore_ascii_case($n) { return Some(Var::$v); })*
+                None
+            }
+            /// Canonical upper-case name.
+            pub fn name(self) -> &'static str {
+                match self { $(Var::$v => $n,)* }
+            }
+            /// True for collections (key/value sets that take selectors).
+            pub fn is_collection(self) -> bool {
+                match self { $(Var::$v => $coll,)* }
+            }
+        }
+    };
+}
+
+vars! {
+    ARGS => "ARGS", true;
+    ARGS_GET => "ARGS_GET", true;
+    ARGS_POST => "ARGS_POST", true;
+    ARGS_NAMES => "ARGS_NAMES", true;
+    ARGS_GET_NAMES => "ARGS_GET_NAMES", true;
+    ARGS_POST_NAMES => "ARGS_POST_NAMES", true;
+    ARGS_COMBINED_SIZE => "ARGS_COMBINED_SIZE", false;
+    REQUEST_COOKIES => "REQUEST_COOKIES", true;
+    REQUEST_COOKIES_NAMES => "REQUEST_COOKIES_NAMES", true;
+    REQUEST_HEADERS => "REQUEST_HEADERS", true;
+    REQUEST_HEADERS_NAMES => "REQUEST_HEADERS_NAMES", true;
+    REQUEST_FILENAME => "REQUEST_FILENAME", false;
+    REQUEST_BASENAME => "REQUEST_BASENAME", false;
+    REQUEST_URI => "REQUEST_URI", false;
+    REQUEST_URI_RAW => "REQUEST_URI_RAW", false;
+    REQUEST_LINE => "REQUEST_LINE", false;
+    REQUEST_METHOD => "REQUEST_METHOD", false;
+    REQUEST_PROTOCOL => "REQUEST_PROTOCOL", false;
+    QUERY_STRING => "QUERY_STRING", false;
+    PATH_INFO => "PATH_INFO", false;
+    REQUEST_BODY => "REQUEST_BODY", false;
+    REQUEST_BODY_LENGTH => "REQUEST_BODY_LENGTH", false;
+    FULL_REQUEST => "FULL_REQUEST", false;
+    FULL_REQUEST_LENGTH => "FULL_REQUEST_LENGTH", false;
+    REQBODY_PROCESSOR => "REQBODY_PROCESSOR", false;
+    REQBODY_ERROR => "REQBODY_ERROR", false;
+    REQBODY_ERROR_MSG => "REQBODY_ERROR_MSG", false;
+    REQBODY_PROCESSOR_ERROR => "REQBODY_PROCESSOR_ERROR", false;
+    REQBODY_PROCESSOR_ERROR_MSG => "REQBODY_PROCESSOR_ERROR_MSG", false;
+    INBOUND_DATA_ERROR => "INBOUND_DATA_ERROR", false;
+    OUTBOUND_DATA_ERROR => "OUTBOUND_DATA_ERROR", false;
+    FILES => "FILES", true;
+    FILES_NAMES => "FILES_NAMES", true;
+    FILES_SIZES => "FILES_SIZES", true;
+    FILES_COMBINED_SIZE => "FILES_COMBINED_SIZE", false;
+    MULTIPART_PART_HEADERS => "MULTIPART_PART_HEADERS", true;
+    MULTIPART_FILENAME => "MULTIPART_FILENAME", false;
+    MULTIPART_NAME => "MULTIPART_NAME", false;
+    MULTIPART_STRICT_ERROR => "MULTIPART_STRICT_ERROR", false;
+    MULTIPART_UNMATCHED_BOUNDARY => "MULTIPART_UNMATCHED_BOUNDARY", false;
+    MULTIPART_BOUNDARY_QUOTED => "MULTIPART_BOUNDARY_QUOTED", false;
+    MULTIPART_BOUNDARY_WHITESPACE => "MULTIPART_BOUNDARY_WHITESPACE", false;
+    MULTIPART_DATA_BEFORE => "MULTIPART_DATA_BEFORE", false;
+    MULTIPART_DATA_AFTER => "MULTIPART_DATA_AFTER", false;
+    MULTIPART_HEADER_FOLDING => "MULTIPART_HEADER_FOLDING", false;
+    MULTIPART_LF_LINE => "MULTIPART_LF_LINE", false;
+    MULTIPART_CRLF_LF_LINES => "MULTIPART_CRLF_LF_LINES", false;
+    MULTIPART_MISSING_SEMICOLON => "MULTIPART_MISSING_SEMICOLON", false;
+    MULTIPART_INVALID_QUOTING => "MULTIPART_INVALID_QUOTING", false;
+    MULTIPART_INVALID_PART => "MULTIPART_INVALID_PART", false;
+    MULTIPART_INVALID_HEADER_FOLDING => "MULTIPART_INVALID_HEADER_FOLDING", false;
+    MULTIPART_FILE_LIMIT_EXCEEDED => "MULTIPART_FILE_LIMIT_EXCEEDED", false;
+    XML => "XML", true;
+    TX => "TX", true;
+    IP => "IP", true;
+    GLOBAL => "GLOBAL", true;
+    SESSION => "SESSION", true;
+    USER => "USER", true;
+    RESOURCE => "RESOURCE", true;
+    ENV => "ENV", true;
+    MATCHED_VAR => "MATCHED_VAR", false;
+    MATCHED_VARS => "MATCHED_VARS", true;
+    MATCHED_VAR_NAME => "MATCHED_VAR_NAME", false;
+    MATCHED_VARS_NAMES => "MATCHED_VARS_NAMES", true;
+    REMOTE_ADDR => "REMOTE_ADDR", false;
+    REMOTE_HOST => "REMOTE_HOST", false;
+    REMOTE_PORT => "REMOTE_PORT", false;
+    SERVER_ADDR => "SERVER_ADDR", false;
+    SERVER_PORT => "SERVER_PORT", false;
+    SERVER_NAME => "SERVER_NAME", false;
+    UNIQUE_ID => "UNIQUE_ID", false;
+    AUTH_TYPE => "AUTH_TYPE", false;
+    RESPONSE_STATUS => "RESPONSE_STATUS", false;
+    RESPONSE_PROTOCOL => "RESPONSE_PROTOCOL", false;
+    RESPONSE_HEADERS => "RESPONSE_HEADERS", true;
+    RESPONSE_HEADERS_NAMES => "RESPONSE_HEADERS_NAMES", true;
+    RESPONSE_BODY => "RESPONSE_BODY", false;
+    RESPONSE_CONTENT_TYPE => "RESPONSE_CONTENT_TYPE", false;
+    RESPONSE_CONTENT_LENGTH => "RESPONSE_CONTENT_LENGTH", false;
+    HIGHEST_SEVERITY => "HIGHEST_SEVERITY", false;
+    DURATION => "DURATION", false;
+    TIME => "TIME", false;
+    TIME_EPOCH => "TIME_EPOCH", false;
+    RULE => "RULE", true;
+}
+
+impl Var {
+    /// Persistent collections opened with `initcol` (plus TX, which always exists).
+    pub fn is_store(self) -> bool {
+        matches!(self, Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE)
+    }
+}
+
+/// Narrows a collection to some of its members.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    /// `ARGS:name` — compared ASCII-case-insensitively (ModSecurity v3 collections).
+    Key(String),
+    /// `ARGS:/re/` — a regex on the key, case-insensitive.
+    Regex(Regex),
+    /// `XML:/xpath` — the XPath expression as written.
+    XPath(String),
+}
+
+impl Selector {
+    /// Whether a member named `key` is selected.
+    pub fn matches_key(&self, key: &[u8]) -> bool {
+        match self {
+            Selector::Key(k) => k.as_bytes().eq_ignore_ascii_case(key),
+            Selector::Regex(re) => re.is_match(key),
+            Selector::XPath(_) => true,
+        }
+    }
+
+    /// Text as written (for `ctl:ruleRemoveTargetById` comparisons and logs).
+    pub fn text(&self) -> String {
+        match self {
+            Selector::Key(k) => k.clone(),
+            Selector::Regex(re) => format!("/{}/", re.as_str().trim_start_matches("(?s)")),
+            Selector::XPath(x) => x.clone(),
+        }
+    }
+}
+
+/// One element of a target list.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Which variable.
+    pub var: Var,
+    /// Optional `:selector`.
+    pub selector: Option<Selector>,
+    /// `&VAR` — yields the number of members instead of their values.
+    pub count: bool,
+    /// `!VAR:sel` — removes members from the other targets of the same variable.
+    pub exclude: bool,
+}
+
+/// Parses a `|`-separated target list.
+pub fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let (target, next) = parse_one(text, i)?;
+        out.push(target);
+        i = next;
+        if i < bytes.len() {
+            if bytes[i] != b'|' {
+                return Err(format!("unexpected {:?} in variable list {text:?}", &text[i..]));
+            }
+            i += 1;
+            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("empty variable list".into());
+    }
+    Ok(out)
+}
+
+fn parse_one(text: &str, start: usize) -> Result<(Target, usize), String> {
+    let bytes = text.as_bytes();
+    let mut i = start;
+    let (mut count, mut exclude) = (false, false);
+    match bytes.get(i) {
+        Some(b'&') => {
+            count = true;
+            i += 1;
+        }
+        Some(b'!') => {
+            exclude = true;
+            i += 1;
+        }
+        _ => {}
+    }
+    let name_start = i;
+    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+        i += 1;
+    }
+    let name = &text[name_start..i];
+    let var = Var::from_name(name).ok_or_else(|| format!("unknown variable {name:?}"))?;
+    let mut selector = None;
+    if bytes.get(i) == Some(&b':') || bytes.get(i) == Some(&b'.') {
+        i += 1;
+        let (sel, next) = parse_selector(text, i, var)?;
+        selector = Some(sel);
+        i = next;
+    }
+    if selector.is_some() && !var.is_collection() {
+        return Err(format!("variable {name} is not a collection and takes no selector"));
+    }
+    Ok((Target { var, selector, count, exclude }, i))
+}
+
+fn parse_selector(text: &str, start: usize, var: Var) -> Result<(Selector, usize), String> {
+    let bytes = text.as_bytes();
+    if var == Var::XML {
+        let end = text[start..].find('|').map_or(text.len(), |p| start + p);
+        return Ok((Selector::XPath(text[start..end].to_string()), end));
+    }
+    match bytes.get(start) {
+        Some(b'/') => {
+            let mut i = start + 1;
+            let mut close = None;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'\\' => i += 2,
+                    b'/' if i + 1 == bytes.len() || bytes[i + 1] == b'|' => {
+                        close = Some(i);
+                        break;
+                    }
+                    _ => i += 1,
+                }
+            }
+            let close = close.ok_or_else(|| format!("unterminated regex selector in {text:?}"))?;
+            let pattern = &text[start + 1..close];
+            Ok((Selector::Regex(key_regex(pattern)?), close + 1))
+        }
+        Some(b'\'') => {
+            let end = text[start + 1..]
+                .find('\'')
+                .map(|p| start + 1 + p)
+                .ok_or_else(|| format!("unterminated quoted selector in {text:?}"))?;
+            Ok((Selector::Key(text[start + 1..end].to_string()), end + 1))
+        }
+        _ => {
+            let end = text[start..].find('|').map_or(text.len(), |p| start + p);
+            let key = text[start..end].trim();
+            if key.is_empty() {
+                return Err(format!("empty selector in {text:?}"));
+            }
+            Ok((Selector::Key(key.to_string()), end))
+        }
+    }
+}
+
+/// Compiles a key-selector regex (case-insensitive, size-limited).
+pub fn key_regex(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("invalid selector regex /{pattern}/: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_lists() {
+        let t = parse_targets("ARGS|!ARGS:foo|&TX:x|TX:/^a|b$/|XML:/*|REQUEST_HEADERS:User-Agent")
+            .unwrap();
+        assert_eq!(t.len(), 6);
+        assert!(t[1].exclude && t[2].count);
+        assert!(matches!(&t[3].selector, Some(Selector::Regex(r)) if r.is_match(b"B")));
+        assert!(matches!(&t[4].selector, Some(Selector::XPath(x)) if x == "/*"));
+        assert!(parse_targets("NOPE").is_err());
+    }
+}

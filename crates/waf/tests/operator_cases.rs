@@ -1,0 +1,111 @@
+//! Table-driven operator tests: `tests/data/operator_cases.json` (in the spirit of
+//! owasp-modsecurity/secrules-language-tests, whose operator cases it includes). JSON strings
+//! are read as bytes: each character U+0000..U+00FF is one byte.
+
+use std::collections::HashMap;
+
+use portcullis_waf::operator::{Captures, DataFileLoader, MacroExpander, Operator};
+use serde_json::Value;
+
+struct TestFiles;
+
+impl DataFileLoader for TestFiles {
+    fn load(&self, name: &str) -> Result<String, String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name);
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+struct Macros(HashMap<String, String>);
+
+impl MacroExpander for Macros {
+    fn expand(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (k, v) in &self.0 {
+            out = out.replace(&format!("%{{{k}}}"), v);
+        }
+        out
+    }
+}
+
+fn bytes(s: &str) -> Vec<u8> {
+    s.chars().map(|c| c as u32 as u8).collect()
+}
+
+#[test]
+fn operator_table() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/operator_cases.json"
+    );
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let s = |k: &str| {
+            case.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let (op, param, input) = (s("op"), s("param"), bytes(&s("input")));
+        let negated = case
+            .get("negated")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let macros = Macros(
+            case.get("macros")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        );
+        let label = format!("case {i}: @{op} {param:?} on {:?}", s("input"));
+        let compiled = Operator::compile(&op, &param, negated, &TestFiles);
+        if case.get("error").and_then(Value::as_bool).unwrap_or(false) {
+            if compiled.is_ok() {
+                failures.push(format!("{label}: expected a compile error"));
+            }
+            continue;
+        }
+        let operator = match compiled {
+            Ok(o) => o,
+            Err(e) => {
+                failures.push(format!("{label}: compile error {e}"));
+                continue;
+            }
+        };
+        let want = case.get("ret").and_then(Value::as_i64).unwrap_or(0) == 1;
+        let mut caps = Captures::new();
+        let got = operator.evaluate(&input, &macros, Some(&mut caps));
+        if got != want {
+            failures.push(format!("{label}: expected {want}, got {got}"));
+        }
+        if let Some(expected) = case.get("capture").and_then(Value::as_array) {
+            let expected: Vec<Vec<u8>> = expected
+                .iter()
+                .map(|v| bytes(v.as_str().unwrap_or("")))
+                .collect();
+            if caps != expected {
+                failures.push(format!("{label}: captures {caps:?}, expected {expected:?}"));
+            }
+        }
+        // The prefilter contract on every row: a match before negation implies a literal.
+        if !negated && got {
+            if let Some(lits) = operator.prefilter_literals() {
+                let hit = lits
+                    .iter()
+                    .any(|l| input.windows(l.len()).any(|w| w.eq_ignore_ascii_case(l)));
+                if !hit {
+                    failures.push(format!("{label}: matched but no prefilter literal occurs"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

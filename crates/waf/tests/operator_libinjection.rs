@@ -1,0 +1,86 @@
+//! Accuracy of `@detectSQLi` / `@detectXSS` against the C libinjection shipped in
+//! libmodsecurity 3.0.9: `data/operator_libinjection.tsv` holds CRS test payloads and mutations
+//! labelled by the C library (see `data/transform_oracle/generate_libinjection.py`).
+
+use portcullis_waf::operator::{Captures, NoFiles, NoMacros, Operator};
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Minimum agreement with the C library, in percent (measured: see the test output).
+const MIN_AGREEMENT: f64 = 99.0;
+
+#[test]
+fn libinjection_agrees_with_the_c_library() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/operator_libinjection.tsv"
+    );
+    let text = std::fs::read_to_string(path).expect("read table");
+    let sqli = Operator::compile("detectSQLi", "", false, &NoFiles).expect("compile");
+    let xss = Operator::compile("detectXSS", "", false, &NoFiles).expect("compile");
+    // (rows, verdict agreements, fingerprint agreements, false negatives, false positives)
+    let mut stats = [(0usize, 0usize, 0usize, 0usize, 0usize); 2];
+    let mut examples = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (kind, input, expected) = (cols[0], unhex(cols[1]), cols.get(2).copied().unwrap_or(""));
+        let mut caps = Captures::new();
+        let (idx, got, want, fp_ok) = if kind == "sqli" {
+            let got = sqli.evaluate(&input, &NoMacros, Some(&mut caps));
+            let want = expected.starts_with('1');
+            let want_fp = expected.split_once(':').map(|x| x.1).unwrap_or("");
+            let got_fp = caps
+                .first()
+                .map(|c| String::from_utf8_lossy(c).into_owned());
+            (0, got, want, !want || got_fp.as_deref() == Some(want_fp))
+        } else {
+            let got = xss.evaluate(&input, &NoMacros, None);
+            (1, got, expected == "1", true)
+        };
+        let s = &mut stats[idx];
+        s.0 += 1;
+        if got == want {
+            s.1 += 1;
+            if fp_ok {
+                s.2 += 1;
+            }
+        } else if want {
+            s.3 += 1;
+        } else {
+            s.4 += 1;
+        }
+        if (got != want || !fp_ok) && examples.len() < 30 {
+            examples.push(format!(
+                "{kind} {:?}: C says {expected}, we say {got} {:?}",
+                String::from_utf8_lossy(&input),
+                caps.first()
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+            ));
+        }
+    }
+    for (name, s) in ["detectSQLi", "detectXSS"].iter().zip(stats) {
+        eprintln!(
+            "{name}: {} inputs, verdict agreement {:.2}% ({} false negatives, {} false positives), \
+             verdict+fingerprint agreement {:.2}%",
+            s.0,
+            100.0 * s.1 as f64 / s.0 as f64,
+            s.3,
+            s.4,
+            100.0 * s.2 as f64 / s.0 as f64
+        );
+    }
+    for e in &examples {
+        eprintln!("  {e}");
+    }
+    for s in stats {
+        assert!(s.0 > 1000);
+        assert!(100.0 * s.1 as f64 / s.0 as f64 >= MIN_AGREEMENT);
+    }
+}

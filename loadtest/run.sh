@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Side-by-side load test: origin, portcullis, nginx and HAProxy with the same routes (the seed
+# example: Host myapp.com, /blog and /store -> one origin), same requests (wrk/myapp.lua), one
+# run. Prints req/s, p50, p99 per contender and the ratio portcullis/nginx, for plain HTTP/1.1
+# keep-alive and for HTTPS. Everything listens on 127.0.0.1 only; every wrk run is bounded.
+#
+#   loadtest/run.sh                 # defaults: DURATION=8s CONNECTIONS=64 THREADS=2
+#   DURATION=4s loadtest/run.sh     # shorter
+#
+# Needs: nginx haproxy wrk (Debian packages; installed if missing and apt-get is usable).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+DURATION=${DURATION:-8s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+work=$(mktemp -d /tmp/portcullis-loadtest.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  [ -f "$work/nginx-origin.pid" ] && kill "$(cat "$work/nginx-origin.pid")" 2>/dev/null || true
+  [ -f "$work/nginx-proxy.pid" ] && kill "$(cat "$work/nginx-proxy.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+if ! need nginx || ! need haproxy || ! need wrk; then
+  echo "installing nginx haproxy wrk (Debian packages)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light haproxy wrk >/dev/null
+fi
+export PATH="$PATH:/usr/sbin"
+
+echo "building portcullis (release)"
+(cd "$root" && cargo build --release -q -p portcullis)
+bin="$root/target/release/portcullis"
+
+# --- certificates (one self-signed cert for myapp.com shared by every contender) ---
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" \
+  -days 2 -subj "/CN=myapp.com" -addext "subjectAltName=DNS:myapp.com" 2>/dev/null
+cat "$work/tls.crt" "$work/tls.key" > "$work/tls.pem"
+
+# --- origin: nginx answering 200 on 127.0.0.1:9001 (the anchors' origin) ---
+cat > "$work/origin.conf" <<CONF
+worker_processes 1;
+pid $work/nginx-origin.pid;
+error_log $work/origin-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:9001 reuseport backlog=4096;
+    keepalive_requests 1000000;
+    location / { default_type text/plain; return 200 "hello from backend\n"; }
+  }
+}
+CONF
+nginx -c "$work/origin.conf" -p "$work" -g 'daemon on;'
+
+# --- nginx proxy (HTTP 18081, HTTPS 18444), as in ../shared/anchors/nginx-proxy.conf ---
+cat > "$work/nginx-proxy.conf" <<CONF
+worker_processes 2;
+pid $work/nginx-proxy.pid;
+error_log $work/nginx-proxy-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream be { server 127.0.0.1:9001; keepalive 128; }
+  server {
+    listen 127.0.0.1:18081 reuseport backlog=4096;
+    listen 127.0.0.1:18444 ssl reuseport backlog=4096;
+    ssl_certificate $work/tls.crt;
+    ssl_certificate_key $work/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    server_name myapp.com;
+    keepalive_requests 1000000;
+    location /blog { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location /store { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location / { return 404; }
+  }
+}
+CONF
+nginx -c "$work/nginx-proxy.conf" -p "$work" -g 'daemon on;'
+
+# --- HAProxy (HTTP 18082, HTTPS 18445), as in ../shared/anchors/haproxy.cfg ---
+cat > "$work/haproxy.cfg" <<CONF
+global
+  nbthread 2
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:18082
+  bind 127.0.0.1:18445 ssl crt $work/tls.pem
+  acl host_myapp hdr(host) -i myapp.com
+  acl p_blog path_beg /blog
+  acl p_store path_beg /store
+  use_backend be if host_myapp p_blog
+  use_backend be if host_myapp p_store
+  default_backend notfound
+backend be
+  http-reuse always
+  server s1 127.0.0.1:9001
+backend notfound
+  http-request return status 404
+CONF
+haproxy -f "$work/haproxy.cfg" -q &
+pids+=($!)
+
+# --- portcullis (HTTP 18080, HTTPS 18443) with the example Ingress pointed at the origin ---
+mkdir -p "$work/manifests"
+cp "$root/config/manifests/ingressclass.yaml" "$root/config/manifests/myapp-ingress.yaml" "$work/manifests/"
+sed -e 's/port: 910[12]/port: 9001/; s/targetPort: 910[12]/targetPort: 9001/' \
+  "$root/config/manifests/services.yaml" > "$work/manifests/services.yaml"
+crt64=$(base64 -w0 < "$work/tls.crt"); key64=$(base64 -w0 < "$work/tls.key")
+cat > "$work/manifests/myapp-secret.yaml" <<YAML
+apiVersion: v1
+kind: Secret
+metadata: { name: myapp-secret, namespace: default }
+type: kubernetes.io/tls
+data: { tls.crt: $crt64, tls.key: $key64 }
+YAML
+"$bin" run --config "$here/portcullis-bench.yaml" --manifests "$work/manifests" \
+  --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 --admin-addr 127.0.0.1:19180 \
+  > "$work/portcullis.log" 2>&1 &
+pids+=($!)
+
+wait_ready() { # url
+  for _ in $(seq 1 100); do
+    code=$(curl -sk -o /dev/null -w '%{http_code}' -H 'Host: myapp.com' "$1" || true)
+    [ "$code" = 200 ] && return 0
+    sleep 0.1
+  done
+  echo "not ready: $1" >&2; return 1
+}
+for u in http://127.0.0.1:9001/ http://127.0.0.1:18080/blog http://127.0.0.1:18081/blog \
+         http://127.0.0.1:18082/blog https://127.0.0.1:18443/blog https://127.0.0.1:18444/blog \
+         https://127.0.0.1:18445/blog; do
+  wait_ready "$u"
+done
+
+run_wrk() { # name url
+  local out
+  out=$(timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+        -s "$here/wrk/myapp.lua" "$2" 2>&1 | grep PCX_RESULT || true)
+  printf '%s %s\n' "$1" "${out#PCX_RESULT }"
+}
+
+results="$work/results.txt"
+: > "$results"
+run_wrk "origin-direct http" http://127.0.0.1:9001 >> "$results"
+for proto in http https; do
+  case $proto in
+    http) p=18080; n=18081; h=18082 ;;
+    https) p=18443; n=18444; h=18445 ;;
+  esac
+  run_wrk "portcullis $proto" "$proto://127.0.0.1:$p" >> "$results"
+  run_wrk "nginx $proto" "$proto://127.0.0.1:$n" >> "$results"
+  run_wrk "haproxy $proto" "$proto://127.0.0.1:$h" >> "$results"
+done
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+echo
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d$DURATION; all on 127.0.0.1"
+printf '%-22s %10s %9s %9s %7s %7s\n' contender req/s p50_ms p99_ms errors non2xx
+while read -r a b rest; do
+  eval "$rest"
+  printf '%-22s %10s %9.2f %9.2f %7s %7s\n' "$a $b" "$rps" "$(echo "$p50_us/1000" | bc -l)" \
+    "$(echo "$p99_us/1000" | bc -l)" "$errors" "$non2xx"
+done < "$results"
+ratio() { # proto
+  local pc ng
+  pc=$(awk -v k="portcullis $1" '$1" "$2==k {split($3,a,"="); print a[2]}' "$results")
+  ng=$(awk -v k="nginx $1" '$1" "$2==k {split($3,a,"="); print a[2]}' "$results")
+  [ -n "$pc" ] && [ -n "$ng" ] && [ "$ng" != 0 ] && printf 'ratio portcullis/nginx %s: %.2f\n' "$1" "$(echo "$pc/$ng" | bc -l)"
+}
+ratio http; ratio https
+echo "portcullis RSS after load: $(rss_kb "${pids[1]}") kB"
