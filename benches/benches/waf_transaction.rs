@@ -1,1 +1,72 @@
-fn main() {}
+//! WAF transactions with the OWASP CRS v4 (`../shared/crs`) at paranoia level 1 in blocking
+//! mode: rule load (parse + compile, prefilters on), then one whole request transaction
+//! (phases 1, 2 and logging) for a benign GET with 3 arguments, a urlencoded POST with 7
+//! arguments, a 1 KB JSON body, a 10 KB multipart upload and an SQL injection attack.
+//!
+//! Every request is first checked for its expected verdict (pass, or deny 403) with prefilters
+//! on and off, so a broken fast path fails instead of looking fast. The requests and the rule
+//! files are those of `portcullis_benches::waf_requests`, which the libmodsecurity harness
+//! (`benches/modsec/run.sh`) replays too; `benches/waf-compare.sh` prints both side by side.
+//!
+//! Run: `cargo bench -p portcullis-benches --bench waf_transaction`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use portcullis_benches::waf_requests::{BenchRequest, bench_requests, build_engine, crs_files, run};
+use portcullis_waf::{Engine, Outcome};
+
+fn expected_outcome(request: &BenchRequest) -> Outcome {
+    match request.expected_status {
+        0 => Outcome::Pass,
+        status => Outcome::Deny { status },
+    }
+}
+
+fn engine(prefilter: bool) -> Option<Arc<Engine>> {
+    let files = crs_files()?;
+    match build_engine(&files, prefilter) {
+        Ok(engine) => Some(Arc::new(engine)),
+        Err(error) => panic!("loading CRS: {error}"),
+    }
+}
+
+fn bench_load(c: &mut Criterion) {
+    let Some(files) = crs_files() else {
+        eprintln!("SKIPPED: no CRS at ../shared/crs");
+        return;
+    };
+    let mut group = c.benchmark_group("waf-crs-pl1");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("rule-load", |b| {
+        b.iter(|| black_box(build_engine(&files, true).map(|engine| engine.rule_count())))
+    });
+    group.finish();
+}
+
+fn bench_transactions(c: &mut Criterion) {
+    let (Some(on), Some(off)) = (engine(true), engine(false)) else {
+        eprintln!("SKIPPED: no CRS at ../shared/crs");
+        return;
+    };
+    let requests = bench_requests();
+    for request in &requests {
+        let expected = expected_outcome(request);
+        for (label, engine) in [("on", &on), ("off", &off)] {
+            let got = run(engine, &request.case);
+            assert_eq!(got, expected, "{} with prefilters {label}", request.id);
+        }
+    }
+    let mut group = c.benchmark_group("waf-crs-pl1");
+    group.measurement_time(Duration::from_secs(4));
+    for request in &requests {
+        group.bench_function(request.id, |b| b.iter(|| black_box(run(&on, &request.case))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_load, bench_transactions);
+criterion_main!(benches);

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "Kubernetes L7 ingress controller with a WAF")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Kubernetes L7 ingress controller with a WAF"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

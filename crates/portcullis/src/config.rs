@@ -105,16 +105,24 @@ pub struct Settings {
 impl Settings {
     pub fn load(sources: &Sources) -> anyhow::Result<Settings> {
         let (file, base) = match &sources.config {
-            Some(path) => (read_file(path)?, path.parent().unwrap_or(Path::new(".")).to_path_buf()),
+            Some(path) => (
+                read_file(path)?,
+                path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            ),
             None => (FileConfig::default(), PathBuf::from(".")),
         };
         let manifests = match (&sources.manifests, &file.manifests) {
             (Some(flag), _) => flag.clone(),
             (None, Some(rel)) => base.join(rel),
-            (None, None) => bail!("no manifests directory: pass --manifests DIR or set `manifests:` in the config file"),
+            (None, None) => bail!(
+                "no manifests directory: pass --manifests DIR or set `manifests:` in the config file"
+            ),
         };
         if !manifests.is_dir() {
-            bail!("manifests directory {} does not exist or is not a directory", manifests.display());
+            bail!(
+                "manifests directory {} does not exist or is not a directory",
+                manifests.display()
+            );
         }
         let default_certificate = file.tls.default_certificate.map(|c| CertFiles {
             cert: base.join(c.cert),
@@ -150,7 +158,8 @@ mod duration_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
-        portcullis_proxy::config::parse_duration(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid duration {text:?} (use e.g. 100ms, 2s)")))
+        portcullis_proxy::config::parse_duration(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid duration {text:?} (use e.g. 100ms, 2s)"))
+        })
     }
 }

@@ -95,13 +95,23 @@ async fn reflect(req: Request<Incoming>) -> Response<Full<Bytes>> {
     } else {
         match serde_json::from_slice(&bytes) {
             Ok(s) => s,
-            Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("invalid reflect JSON: {e}\n")),
+            Err(e) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    &format!("invalid reflect JSON: {e}\n"),
+                );
+            }
         }
     };
     let body = match (spec.encoded_body, spec.body) {
         (Some(enc), _) => match base64::engine::general_purpose::STANDARD.decode(enc.trim()) {
             Ok(b) => b,
-            Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("invalid encodedBody: {e}\n")),
+            Err(e) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    &format!("invalid encodedBody: {e}\n"),
+                );
+            }
         },
         (None, Some(b)) => b.into_bytes(),
         (None, None) => Vec::new(),
@@ -116,7 +126,12 @@ async fn reflect(req: Request<Incoming>) -> Response<Full<Bytes>> {
     }
     builder
         .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|e| plain(StatusCode::BAD_REQUEST, &format!("invalid reflect header: {e}\n")))
+        .unwrap_or_else(|e| {
+            plain(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid reflect header: {e}\n"),
+            )
+        })
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {

@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use portcullis_control::{ManifestWatcher, ReloadOutcome, Reloader, TranslateOptions, WatchOptions};
+use portcullis_control::{
+    ManifestWatcher, ReloadOutcome, Reloader, TranslateOptions, WatchOptions,
+};
 use portcullis_proxy::{Metrics, Server};
 use portcullis_snapshot::{SharedSnapshot, Snapshot, TlsStore};
 use rustls::sign::CertifiedKey;
@@ -118,7 +120,10 @@ fn record(metrics: &Metrics, outcome: &ReloadOutcome) {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

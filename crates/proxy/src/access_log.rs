@@ -37,17 +37,17 @@ pub struct AccessRecord {
 impl AccessRecord {
     /// The host without port, for metric labels.
     pub fn host_name(&self) -> &str {
-        let host = self.host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
+        let host = self
+            .host
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
         strip_port(host)
     }
 
     /// Emits the access-log line.
     pub fn emit(&self, bytes: u64, duration: Duration) {
-        let path = self
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         tracing::info!(
             target: TARGET,
             ts = %Rfc3339(SystemTime::now()),

@@ -46,9 +46,17 @@ fn answer(state: &ProxyState, req: &Request<Incoming>) -> Response<Full<Bytes>> 
         "/readyz" => {
             let running = *state.lifecycle.borrow() == Lifecycle::Running;
             if generation > 0 && running {
-                (StatusCode::OK, "text/plain", format!("ready generation={generation}\n"))
+                (
+                    StatusCode::OK,
+                    "text/plain",
+                    format!("ready generation={generation}\n"),
+                )
             } else if !running {
-                (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "draining\n".to_string())
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    "draining\n".to_string(),
+                )
             } else {
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -62,7 +70,11 @@ fn answer(state: &ProxyState, req: &Request<Incoming>) -> Response<Full<Bytes>> 
             "text/plain; version=0.0.4",
             state.metrics.render(generation),
         ),
-        _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_string()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found\n".to_string(),
+        ),
     };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;

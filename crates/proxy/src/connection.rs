@@ -25,6 +25,8 @@ use crate::service::ProxyService;
 pub(crate) struct ConnShared {
     pub state: Arc<ProxyState>,
     pub client: SocketAddr,
+    /// `client.ip()` as a header value, for `X-Forwarded-For`.
+    pub client_ip: http::HeaderValue,
     pub tls: bool,
     in_flight: AtomicUsize,
     activity: AtomicU64,
@@ -124,6 +126,7 @@ pub(crate) async fn serve<I>(
     let conn = Arc::new(ConnShared {
         state: state.clone(),
         client,
+        client_ip: crate::headers::client_ip_value(client.ip()),
         tls,
         in_flight: AtomicUsize::new(0),
         activity: AtomicU64::new(0),

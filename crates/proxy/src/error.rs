@@ -185,11 +185,23 @@ mod tests {
             (ProxyError::NoRoute, 404, "no route"),
             (ProxyError::NoEndpoints, 503, "no ready endpoint"),
             (ProxyError::UpstreamConnect, 502, "upstream connect failed"),
-            (ProxyError::UpstreamConnectTimeout, 503, "upstream connect timeout"),
-            (ProxyError::UpstreamHeaderTimeout, 504, "upstream header timeout"),
+            (
+                ProxyError::UpstreamConnectTimeout,
+                503,
+                "upstream connect timeout",
+            ),
+            (
+                ProxyError::UpstreamHeaderTimeout,
+                504,
+                "upstream header timeout",
+            ),
             (ProxyError::BodyTooLarge, 413, "request body too large"),
             (ProxyError::HeaderTooLarge, 431, "request header too large"),
-            (ProxyError::BadPath(PathError::EscapesRoot), 400, "bad request path"),
+            (
+                ProxyError::BadPath(PathError::EscapesRoot),
+                400,
+                "bad request path",
+            ),
         ];
         for (err, code, reason) in cases {
             assert_eq!(err.status().as_u16(), code, "{err}");

@@ -8,6 +8,7 @@
 //! (and so does the 101 answer).
 
 use std::net::IpAddr;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -34,8 +35,25 @@ fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
     })
 }
 
+/// Whether any hop-by-hop header is present (one pass; most requests have none, and then
+/// [`strip_hop_by_hop`] has nothing to do).
+fn has_hop_by_hop(headers: &HeaderMap) -> bool {
+    headers.keys().any(|n| {
+        n == header::CONNECTION
+            || n == header::TE
+            || n == header::TRAILER
+            || n == header::TRANSFER_ENCODING
+            || n == header::UPGRADE
+            || n == KEEP_ALIVE
+            || n.as_str().starts_with("proxy-")
+    })
+}
+
 /// Removes hop-by-hop headers. With `upgrade`, keeps `Upgrade` and sets `Connection: upgrade`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    if !upgrade && !has_hop_by_hop(headers) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         // Names listed in Connection; collected first (the map is borrowed while iterating).
         let mut listed: Vec<HeaderName> = Vec::new();
@@ -82,15 +100,25 @@ fn has_proxy_prefixed(headers: &HeaderMap) -> bool {
     headers.keys().any(|n| n.as_str().starts_with("proxy-"))
 }
 
+/// The client address as a header value; computed once per connection.
+pub fn client_ip_value(client: IpAddr) -> HeaderValue {
+    HeaderValue::from_str(&client.to_string()).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
 /// Sets `X-Forwarded-For` (appending the client address), `X-Forwarded-Proto` and
 /// `X-Forwarded-Host` (the host the client asked for).
-pub fn set_forwarded(headers: &mut HeaderMap, client: IpAddr, tls: bool, host: &HeaderValue) {
-    let client = client.to_string();
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {client}"),
-        _ => client,
+pub fn set_forwarded(headers: &mut HeaderMap, client: &HeaderValue, tls: bool, host: &HeaderValue) {
+    let xff = match headers.get(&X_FORWARDED_FOR).map(|v| v.as_bytes()) {
+        Some(prev) if !prev.trim_ascii().is_empty() => {
+            let mut joined = Vec::with_capacity(prev.len() + 2 + client.len());
+            joined.extend_from_slice(prev);
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(client.as_bytes());
+            HeaderValue::from_bytes(&joined).ok()
+        }
+        _ => Some(client.clone()),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    if let Some(v) = xff {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
     let proto = if tls { "https" } else { "http" };
@@ -195,7 +223,8 @@ mod tests {
     fn forwarded_for_appends() {
         let mut h = map(&[("x-forwarded-for", "10.0.0.1")]);
         let host = HeaderValue::from_static("myapp.com");
-        set_forwarded(&mut h, "127.0.0.1".parse().unwrap(), true, &host);
+        let client = client_ip_value("127.0.0.1".parse().unwrap());
+        set_forwarded(&mut h, &client, true, &host);
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "myapp.com");

@@ -21,8 +21,8 @@ pub const MAX_SERIES: usize = 5_000;
 
 /// Status codes counted individually; anything else falls into its class (`2xx`...).
 const STATUSES: [u16; 28] = [
-    101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 408,
-    409, 413, 429, 431, 499, 500, 501, 502, 503, 504,
+    101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 408, 409,
+    413, 429, 431, 499, 500, 501, 502, 503, 504,
 ];
 const CLASS_BASE: usize = STATUSES.len();
 const SLOTS: usize = CLASS_BASE + 5;
@@ -105,7 +105,10 @@ impl Metrics {
     }
 
     pub fn reloads(&self) -> (u64, u64) {
-        (self.reloads_ok.load(Relaxed), self.reloads_failed.load(Relaxed))
+        (
+            self.reloads_ok.load(Relaxed),
+            self.reloads_failed.load(Relaxed),
+        )
     }
 
     pub fn active_connections(&self) -> i64 {
@@ -133,11 +136,15 @@ impl Metrics {
         let counts = self.series_for(route, host);
         counts.0[slot(status)].fetch_add(1, Relaxed);
         let secs = elapsed.as_secs_f64();
-        let bucket = BUCKETS.iter().position(|b| secs <= *b).unwrap_or(BUCKETS.len());
+        let bucket = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
         self.latency.buckets[bucket].fetch_add(1, Relaxed);
-        self.latency
-            .sum_micros
-            .fetch_add(elapsed.as_micros().min(u128::from(u64::MAX)) as u64, Relaxed);
+        self.latency.sum_micros.fetch_add(
+            elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
+            Relaxed,
+        );
     }
 
     fn series_for(&self, route: &str, host: &str) -> Arc<StatusCounts> {
@@ -176,22 +183,46 @@ impl Metrics {
     pub fn render(&self, generation: u64) -> String {
         let mut out = String::with_capacity(4096);
         let (ok, failed) = self.reloads();
-        gauge(&mut out, "portcullis_snapshot_generation", "Generation of the live snapshot.", generation as f64);
-        counter_head(&mut out, "portcullis_reloads_total", "Snapshot rebuilds by result.");
+        gauge(
+            &mut out,
+            "portcullis_snapshot_generation",
+            "Generation of the live snapshot.",
+            generation as f64,
+        );
+        counter_head(
+            &mut out,
+            "portcullis_reloads_total",
+            "Snapshot rebuilds by result.",
+        );
         let _ = writeln!(out, "portcullis_reloads_total{{result=\"ok\"}} {ok}");
-        let _ = writeln!(out, "portcullis_reloads_total{{result=\"failed\"}} {failed}");
+        let _ = writeln!(
+            out,
+            "portcullis_reloads_total{{result=\"failed\"}} {failed}"
+        );
         gauge(
             &mut out,
             "portcullis_active_connections",
             "Open client connections.",
             self.active_connections() as f64,
         );
-        counter_head(&mut out, "portcullis_upstream_errors_total", "Upstream failures by kind.");
+        counter_head(
+            &mut out,
+            "portcullis_upstream_errors_total",
+            "Upstream failures by kind.",
+        );
         for kind in UpstreamErrorKind::ALL {
             let n = self.upstream_errors[kind as usize].load(Relaxed);
-            let _ = writeln!(out, "portcullis_upstream_errors_total{{kind=\"{}\"}} {n}", kind.label());
+            let _ = writeln!(
+                out,
+                "portcullis_upstream_errors_total{{kind=\"{}\"}} {n}",
+                kind.label()
+            );
         }
-        counter_head(&mut out, "portcullis_requests_total", "Requests by route, host and status.");
+        counter_head(
+            &mut out,
+            "portcullis_requests_total",
+            "Requests by route, host and status.",
+        );
         let series = self.series.load();
         let mut routes: Vec<_> = series.iter().collect();
         routes.sort_by(|a, b| a.0.cmp(b.0));
@@ -214,7 +245,10 @@ impl Metrics {
             }
         }
         let name = "portcullis_request_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} Request duration, head received to body sent.");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Request duration, head received to body sent."
+        );
         let _ = writeln!(out, "# TYPE {name} histogram");
         let mut cumulative = 0;
         for (i, le) in BUCKETS.iter().enumerate() {
@@ -235,12 +269,17 @@ fn counter_head(out: &mut String, name: &str, help: &str) {
 }
 
 fn gauge(out: &mut String, name: &str, help: &str, value: f64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
 }
 
 /// Label value escaping per the exposition format.
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -250,10 +289,25 @@ mod tests {
     #[test]
     fn renders_requests_latency_and_reloads() {
         let m = Metrics::new();
-        m.record_request("myapp.com", Some("myapp.com/blog"), 200, Duration::from_millis(3));
-        m.record_request("myapp.com", Some("myapp.com/blog"), 200, Duration::from_millis(30));
+        m.record_request(
+            "myapp.com",
+            Some("myapp.com/blog"),
+            200,
+            Duration::from_millis(3),
+        );
+        m.record_request(
+            "myapp.com",
+            Some("myapp.com/blog"),
+            200,
+            Duration::from_millis(30),
+        );
         m.record_request("evil", None, 404, Duration::from_micros(100));
-        m.record_request("myapp.com", Some("myapp.com/blog"), 418, Duration::from_millis(1));
+        m.record_request(
+            "myapp.com",
+            Some("myapp.com/blog"),
+            418,
+            Duration::from_millis(1),
+        );
         m.reload_ok();
         m.reload_failed();
         m.upstream_error(UpstreamErrorKind::ConnectFailed);

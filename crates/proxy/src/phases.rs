@@ -20,7 +20,10 @@ use crate::error::ProxyError;
 
 /// Request head inspection (WAF phase 1).
 #[inline]
-pub(crate) fn request_headers(_route: &Route, _head: &mut request::Parts) -> Result<(), ProxyError> {
+pub(crate) fn request_headers(
+    _route: &Route,
+    _head: &mut request::Parts,
+) -> Result<(), ProxyError> {
     Ok(())
 }
 
@@ -36,6 +39,9 @@ pub(crate) async fn request_body(
 
 /// Response head inspection (WAF phase 3).
 #[inline]
-pub(crate) fn response_headers(_route: &Route, _head: &mut response::Parts) -> Result<(), ProxyError> {
+pub(crate) fn response_headers(
+    _route: &Route,
+    _head: &mut response::Parts,
+) -> Result<(), ProxyError> {
     Ok(())
 }

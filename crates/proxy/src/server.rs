@@ -109,9 +109,14 @@ impl Server {
             None => None,
         };
         let admin_listener = bind(config.admin_addr).await?;
-        let http_addr = http_listener.as_ref().zip(config.http_addr).map(|(l, a)| local_addr(l, a));
-        let https_addr =
-            https_listener.as_ref().zip(config.https_addr).map(|(l, a)| local_addr(l, a));
+        let http_addr = http_listener
+            .as_ref()
+            .zip(config.http_addr)
+            .map(|(l, a)| local_addr(l, a));
+        let https_addr = https_listener
+            .as_ref()
+            .zip(config.https_addr)
+            .map(|(l, a)| local_addr(l, a));
         let admin_addr = local_addr(&admin_listener, config.admin_addr);
 
         let (lifecycle_tx, lifecycle_rx) = watch::channel(Lifecycle::Running);
@@ -137,7 +142,12 @@ impl Server {
 
         let mut tasks = Vec::new();
         if let Some(l) = http_listener {
-            tasks.push(tokio::spawn(accept_loop(l, state.clone(), None, drain_tx.clone())));
+            tasks.push(tokio::spawn(accept_loop(
+                l,
+                state.clone(),
+                None,
+                drain_tx.clone(),
+            )));
         }
         if let Some(l) = https_listener {
             tasks.push(tokio::spawn(accept_loop(
@@ -246,7 +256,9 @@ async fn accept_loop(
                         .await
                     {
                         Ok(Ok(s)) => connection::serve(s, state, peer, true, drain).await,
-                        Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "TLS handshake failed"),
+                        Ok(Err(e)) => {
+                            tracing::debug!(client = %peer, error = %e, "TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(client = %peer, "TLS handshake timed out"),
                     }
                 }

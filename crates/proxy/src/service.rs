@@ -106,13 +106,18 @@ async fn proxy(
     let body_limit = read_head(conn, &req)?;
     let host = record.host.clone();
     let host_str = match &host {
-        Some(h) => h.to_str().map_err(|_| ProxyError::BadRequest("invalid host"))?,
+        Some(h) => h
+            .to_str()
+            .map_err(|_| ProxyError::BadRequest("invalid host"))?,
         None => "",
     };
     let (route, path) = route(conn, req.uri(), host_str)?;
     record.route = Some(route.label.clone());
     if route.policy.ssl_redirect && !conn.tls {
-        return Ok((redirect(conn, host_str, req.uri(), &record.request_id), None));
+        return Ok((
+            redirect(conn, host_str, req.uri(), &record.request_id),
+            None,
+        ));
     }
     let limit = min_limit(body_limit, route.policy.max_body_bytes);
     if let (Some(limit), Some(len)) = (limit, content_length(&req)) {
@@ -172,7 +177,7 @@ async fn forward(
     headers::strip_hop_by_hop(&mut head.headers, upgrade);
     if let Some(h) = &host {
         head.headers.insert(header::HOST, h.clone());
-        headers::set_forwarded(&mut head.headers, conn.client.ip(), conn.tls, h);
+        headers::set_forwarded(&mut head.headers, &conn.client_ip, conn.tls, h);
     }
     head.headers
         .insert(headers::X_REQUEST_ID.clone(), record.request_id.clone());
@@ -182,7 +187,11 @@ async fn forward(
         return Err(ProxyError::NoEndpoints);
     }
     let upstream_req = Request::from_parts(head, body);
-    let (mut resp, pooled, addr) = conn.state.upstreams.send(&route.backend, upstream_req).await?;
+    let (mut resp, pooled, addr) = conn
+        .state
+        .upstreams
+        .send(&route.backend, upstream_req)
+        .await?;
     record.upstream = Some(addr);
 
     if let (Some(client_upgrade), StatusCode::SWITCHING_PROTOCOLS) = (client_upgrade, resp.status())
@@ -198,7 +207,10 @@ async fn forward(
     let (mut head, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut head.headers, false);
     phases::response_headers(route, &mut head)?;
-    Ok((Response::from_parts(head, ResponseBody::upstream(body)), Some(pooled)))
+    Ok((
+        Response::from_parts(head, ResponseBody::upstream(body)),
+        Some(pooled),
+    ))
 }
 
 /// The host the client asked for: the URI authority (HTTP/2 `:authority`, absolute-form
@@ -223,8 +235,7 @@ fn upstream_uri(uri: &Uri, path: Option<String>) -> Result<Uri, ProxyError> {
                 Some(q) => format!("{p}?{q}"),
                 None => p,
             };
-            PathAndQuery::try_from(text)
-                .map_err(|_| ProxyError::BadRequest("bad request path"))?
+            PathAndQuery::try_from(text).map_err(|_| ProxyError::BadRequest("bad request path"))?
         }
     };
     Ok(Uri::from(pq))
@@ -249,7 +260,11 @@ fn min_limit(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// 308 to the same host, path and query over https.
 fn redirect(conn: &ConnShared, host: &str, uri: &Uri, id: &HeaderValue) -> Response<ResponseBody> {
     let name = strip_port(host);
-    let name = if name.contains(':') { format!("[{name}]") } else { name.to_string() };
+    let name = if name.contains(':') {
+        format!("[{name}]")
+    } else {
+        name.to_string()
+    };
     let port = match conn.state.redirect_port {
         Some(443) | None => String::new(),
         Some(p) => format!(":{p}"),

@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use portcullis_snapshot::SharedSnapshot;
+use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::ServerConfig;
 
 /// Resolves the certificate from the snapshot current at handshake time.
 #[derive(Debug)]

@@ -158,12 +158,12 @@ impl Upstreams {
 
     async fn connect(&self, pool: Arc<EndpointPool>) -> Result<PooledConn, ConnectError> {
         let addr = pool.addr;
-        let stream = match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(ConnectError::Io(addr, e)),
-            Err(_) => return Err(ConnectError::Timeout(addr)),
-        };
+        let stream =
+            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(ConnectError::Io(addr, e)),
+                Err(_) => return Err(ConnectError::Timeout(addr)),
+            };
         let _ = stream.set_nodelay(true);
         let (conn, driver) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
@@ -200,11 +200,9 @@ impl Upstreams {
                 }
             };
             loop {
-                let sent = tokio::time::timeout(
-                    self.header_timeout,
-                    pooled.conn.try_send_request(req),
-                )
-                .await;
+                let sent =
+                    tokio::time::timeout(self.header_timeout, pooled.conn.try_send_request(req))
+                        .await;
                 match sent {
                     Err(_) => return Err(ProxyError::UpstreamHeaderTimeout),
                     Ok(Ok(resp)) => return Ok((resp, pooled, addr)),

@@ -25,7 +25,11 @@ async fn routes_by_host_and_path_over_http1_and_h2c() {
         let a = get(&client, proxy.http(), "myapp.com", "/blog/post?q=/store").await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text());
         assert_eq!(a.json()["backend"], "blog");
-        assert_eq!(a.json()["uri"], "/blog/post?q=/store", "query kept, not matched");
+        assert_eq!(
+            a.json()["uri"],
+            "/blog/post?q=/store",
+            "query kept, not matched"
+        );
         let a = get(&client, proxy.http(), "MyApp.com:8080", "/store").await;
         assert_eq!(a.json()["backend"], "store");
         let a = get(&client, proxy.http(), "myapp.com", "/blogger").await;
@@ -40,7 +44,11 @@ async fn routes_by_host_and_path_over_http1_and_h2c() {
 #[tokio::test]
 async fn refused_paths_get_400_and_dot_segments_are_resolved_before_matching() {
     let blog = start_backend("blog").await;
-    let snap = snapshot(1, vec![route(Some("a.test"), "/blog", vec![blog.addr])], default_tls());
+    let snap = snapshot(
+        1,
+        vec![route(Some("a.test"), "/blog", vec![blog.addr])],
+        default_tls(),
+    );
     let proxy = start_proxy(snap, test_config()).await;
     let resp = raw(
         proxy.http(),
@@ -55,7 +63,10 @@ async fn refused_paths_get_400_and_dot_segments_are_resolved_before_matching() {
     )
     .await;
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    assert!(resp.contains(r#""uri":"/blog/y""#), "normalised path forwarded: {resp}");
+    assert!(
+        resp.contains(r#""uri":"/blog/y""#),
+        "normalised path forwarded: {resp}"
+    );
     proxy.handle.shutdown().await;
 }
 
@@ -76,7 +87,11 @@ async fn no_endpoints_is_503_and_dead_endpoints_are_skipped() {
     let client = h1_client();
     let a = get(&client, proxy.http(), "empty.test", "/").await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(a.text().starts_with("503 no ready endpoint"), "{}", a.text());
+    assert!(
+        a.text().starts_with("503 no ready endpoint"),
+        "{}",
+        a.text()
+    );
     for _ in 0..6 {
         let a = get(&client, proxy.http(), "retry.test", "/").await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text());
@@ -84,7 +99,11 @@ async fn no_endpoints_is_503_and_dead_endpoints_are_skipped() {
     }
     let a = get(&client, proxy.http(), "down.test", "/").await;
     assert_eq!(a.status, StatusCode::BAD_GATEWAY);
-    assert!(a.text().starts_with("502 upstream connect failed"), "{}", a.text());
+    assert!(
+        a.text().starts_with("502 upstream connect failed"),
+        "{}",
+        a.text()
+    );
     let id = a.headers["x-request-id"].to_str().unwrap();
     assert!(a.text().contains(id), "request id in the body");
     proxy.handle.shutdown().await;
@@ -94,11 +113,18 @@ async fn no_endpoints_is_503_and_dead_endpoints_are_skipped() {
 async fn round_robin_spreads_requests() {
     let one = start_backend("one").await;
     let two = start_backend("two").await;
-    let snap = snapshot(1, vec![route(None, "/", vec![one.addr, two.addr])], default_tls());
+    let snap = snapshot(
+        1,
+        vec![route(None, "/", vec![one.addr, two.addr])],
+        default_tls(),
+    );
     let proxy = start_proxy(snap, test_config()).await;
     let client = h1_client();
     for _ in 0..10 {
-        assert_eq!(get(&client, proxy.http(), "x.test", "/").await.status, StatusCode::OK);
+        assert_eq!(
+            get(&client, proxy.http(), "x.test", "/").await.status,
+            StatusCode::OK
+        );
     }
     let (a, b) = (
         one.hits.load(std::sync::atomic::Ordering::Relaxed),
@@ -132,10 +158,14 @@ async fn ssl_redirect_is_308_to_https_with_path_and_query() {
 #[tokio::test]
 async fn forwarding_headers_request_id_and_hop_by_hop() {
     let blog = start_backend("blog").await;
-    let snap = snapshot(1, vec![route(Some("h.test"), "/", vec![blog.addr])], default_tls());
+    let snap = snapshot(
+        1,
+        vec![route(Some("h.test"), "/", vec![blog.addr])],
+        default_tls(),
+    );
     let proxy = start_proxy(snap, test_config()).await;
     let client = h1_client();
-    let req = Request::get(format!("http://{}/x", proxy.http()))
+    let req = Request::get("/x")
         .header("host", "h.test")
         .header("x-forwarded-for", "10.1.2.3")
         .header("connection", "x-private")
@@ -146,18 +176,27 @@ async fn forwarding_headers_request_id_and_hop_by_hop() {
         .header("x-request-id", "my-id-1")
         .body(Full::new(Bytes::new()))
         .unwrap();
-    let a = send(&client, req).await;
+    let a = send(&client, proxy.http(), req).await;
     let seen = &a.json()["headers"];
     assert_eq!(seen["host"], "h.test", "Host preserved");
     assert_eq!(seen["x-forwarded-for"], "10.1.2.3, 127.0.0.1");
     assert_eq!(seen["x-forwarded-proto"], "http");
     assert_eq!(seen["x-forwarded-host"], "h.test");
     assert_eq!(seen["x-request-id"], "my-id-1");
-    for hop in ["x-private", "keep-alive", "proxy-authorization", "te", "connection"] {
+    for hop in [
+        "x-private",
+        "keep-alive",
+        "proxy-authorization",
+        "te",
+        "connection",
+    ] {
         assert!(seen.get(hop).is_none(), "{hop} forwarded: {seen}");
     }
     assert_eq!(a.headers["x-request-id"], "my-id-1", "echoed");
-    assert!(a.headers.get("x-hop").is_none(), "response hop-by-hop removed");
+    assert!(
+        a.headers.get("x-hop").is_none(),
+        "response hop-by-hop removed"
+    );
     assert!(a.headers.get("keep-alive").is_none());
 
     let a = get(&client, proxy.http(), "h.test", "/").await;
@@ -173,15 +212,28 @@ async fn admin_health_ready_and_metrics() {
     let proxy = start_proxy(snapshot(0, vec![], default_tls()), test_config()).await;
     let admin = proxy.handle.admin_addr();
     let client = h1_client();
-    assert_eq!(get(&client, admin, "x", "/healthz").await.status, StatusCode::OK);
+    assert_eq!(
+        get(&client, admin, "x", "/healthz").await.status,
+        StatusCode::OK
+    );
     assert_eq!(
         get(&client, admin, "x", "/readyz").await.status,
         StatusCode::SERVICE_UNAVAILABLE
     );
-    proxy.swap(snapshot(3, vec![route(Some("m.test"), "/", vec![blog.addr])], default_tls()));
+    proxy.swap(snapshot(
+        3,
+        vec![route(Some("m.test"), "/", vec![blog.addr])],
+        default_tls(),
+    ));
     proxy.metrics.reload_ok();
-    assert_eq!(get(&client, admin, "x", "/readyz").await.status, StatusCode::OK);
-    assert_eq!(get(&client, proxy.http(), "m.test", "/").await.status, StatusCode::OK);
+    assert_eq!(
+        get(&client, admin, "x", "/readyz").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&client, proxy.http(), "m.test", "/").await.status,
+        StatusCode::OK
+    );
     let text = get(&client, admin, "x", "/metrics").await.text();
     for needle in [
         "portcullis_snapshot_generation 3",

@@ -17,8 +17,8 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[(self.next() % items.len() as u64) as usize]
     }
 }
 
@@ -45,7 +45,7 @@ fn random_path(rng: &mut Rng) -> String {
     let mut path = String::new();
     for _ in 0..depth {
         path.push('/');
-        path.push_str(*rng.pick(&SEGMENTS));
+        path.push_str(rng.pick(&SEGMENTS));
     }
     if path.is_empty() || rng.next() % 3 == 0 {
         path.push('/');
@@ -121,16 +121,16 @@ fn lookup_agrees_with_the_naive_model() {
         let mut builder = RouteTableBuilder::new();
         let mut model = Model { rules: Vec::new() };
         for target in 0..(rng.next() % 8) as usize {
-            let host = *rng.pick(&RULE_HOSTS);
+            let host = rng.pick(&RULE_HOSTS);
             let path = random_path(&mut rng);
-            let path_type = *rng.pick(&types);
+            let path_type = rng.pick(&types);
             if builder.add(host, &path, path_type, target).is_ok() {
                 model.rules.push((host, path, path_type, target));
             }
         }
         let table = builder.build();
         for _ in 0..20 {
-            let host = *rng.pick(&REQUEST_HOSTS);
+            let host = rng.pick(&REQUEST_HOSTS);
             let path = random_path(&mut rng);
             let got = table.lookup(host, &path).map(|m| (*m.target, m.kind));
             let want = model.lookup(host, &path);
@@ -151,7 +151,7 @@ fn normalize_never_panics_and_reaches_a_fixed_point() {
     for _ in 0..50_000 {
         let mut raw = String::from("/");
         for _ in 0..(rng.next() % 12) {
-            raw.push_str(*rng.pick(&alphabet));
+            raw.push_str(rng.pick(&alphabet));
         }
         let Ok(out) = normalize_path(&raw) else {
             continue;

@@ -24,3 +24,15 @@ pub fn rule_files(crs_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     files.extend(rules);
     Ok(files)
 }
+
+/// Runs the suite of a CRS checkout (`<crs_dir>/tests`) against its rules, loaded as
+/// [`rule_files`] lists them (plus the bundled setup when `opts.crs_test_setup`).
+pub fn run_crs(crs_dir: &Path, opts: &crate::RunOptions) -> crate::Report {
+    match rule_files(crs_dir) {
+        Ok(rules) => crate::run(&rules, &crs_dir.join("tests"), opts),
+        Err(e) => crate::Report {
+            stages: Vec::new(),
+            load_errors: vec![format!("{}: {e}", crs_dir.join("rules").display())],
+        },
+    }
+}

@@ -12,6 +12,7 @@
 pub mod albedo;
 pub mod crs;
 pub mod engine;
+pub mod frontend;
 pub mod overrides;
 pub mod report;
 pub mod request;

@@ -10,14 +10,18 @@
 //! `Content-Length` are added unless present (Content-Length also for an empty body when the
 //! method matches Go's unanchored `^POST|PUT|PATCH|DELETE$`).
 //!
-//! The built request then goes through [`frame_body`], which stands in for the HTTP front end
+//! The built request then goes through [`crate::frontend::frame_body`], which stands in for the HTTP front end
 //! of the reference setup: it decides which bytes the WAF gets as the body.
 
 use base64::Engine as _;
 use serde_yaml::Value;
 
+use crate::frontend::{frame_body, parse_raw};
 use crate::schema::{Input, scalar_text};
 use crate::template;
+
+/// Header name/value pairs in order.
+pub type HeaderList = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// One HTTP request as the WAF sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,7 +29,7 @@ pub struct HttpRequest {
     pub method: String,
     pub uri: String,
     pub version: String,
-    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub headers: HeaderList,
     pub body: Vec<u8>,
 }
 
@@ -38,7 +42,7 @@ impl HttpRequest {
             .map(|(_, v)| v.as_slice())
     }
 
-    fn has_header(&self, name: &str) -> bool {
+    pub(crate) fn has_header(&self, name: &str) -> bool {
         self.header(name).is_some()
     }
 }
@@ -128,34 +132,6 @@ pub fn build(input: &Input) -> Result<HttpRequest, InputError> {
     Ok(request)
 }
 
-/// What the HTTP front end (Apache in the reference setup) hands to the WAF as the body:
-/// with `Transfer-Encoding: chunked` the de-chunked body, and the Content-Length header is
-/// removed; with a numeric Content-Length that many bytes; with neither, no body at all
-/// (HTTP/1.1 framing: the server does not read one).
-pub fn frame_body(request: &mut HttpRequest) {
-    let chunked = request
-        .header("Transfer-Encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().windows(7).any(|w| w == b"chunked"));
-    if chunked {
-        request.body = dechunk(&request.body);
-        request
-            .headers
-            .retain(|(n, _)| !n.eq_ignore_ascii_case(b"Content-Length"));
-        return;
-    }
-    match request.header("Content-Length") {
-        None => request.body.clear(),
-        Some(value) => {
-            let length = std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if let Some(length) = length {
-                request.body.truncate(length);
-            }
-        }
-    }
-}
-
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// Go's `regexp.MustCompile("^POST|PUT|PATCH|DELETE$")`: the alternatives are not grouped.
@@ -167,7 +143,7 @@ fn method_wants_length(method: &str) -> bool {
 }
 
 /// Map headers are sent sorted by name (go-ftw's `NewHeaderFromMap`); lists keep their order.
-fn headers(input: &Input) -> Result<Vec<(Vec<u8>, Vec<u8>)>, InputError> {
+fn headers(input: &Input) -> Result<HeaderList, InputError> {
     let mut out = Vec::new();
     for source in [&input.headers, &input.ordered_headers]
         .into_iter()
@@ -274,72 +250,4 @@ fn lf_to_crlf(body: &[u8]) -> Vec<u8> {
         out.push(b);
     }
     out
-}
-
-/// Parses a raw request as a lenient HTTP/1 front end would: request line split at spaces
-/// (no version means HTTP/0.9), `Name: value` header lines up to the blank line, then the
-/// body framed by [`frame_body`].
-pub fn parse_raw(raw: &[u8]) -> HttpRequest {
-    let (head, body) = match find(raw, b"\r\n\r\n") {
-        Some(i) => (&raw[..i], &raw[i + 4..]),
-        None => match find(raw, b"\n\n") {
-            Some(i) => (&raw[..i], &raw[i + 2..]),
-            None => (raw, &b""[..]),
-        },
-    };
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let line = String::from_utf8_lossy(lines.next().unwrap_or_default()).into_owned();
-    let parts: Vec<&str> = line.split(' ').filter(|p| !p.is_empty()).collect();
-    let (method, uri, version) = match parts.as_slice() {
-        [] => (String::new(), String::new(), String::new()),
-        [m] => (m.to_string(), String::new(), String::new()),
-        [m, u] => (m.to_string(), u.to_string(), "HTTP/0.9".to_string()),
-        [m, middle @ .., v] => (m.to_string(), middle.join(" "), v.to_string()),
-    };
-    let mut request = HttpRequest {
-        method,
-        uri,
-        version,
-        ..HttpRequest::default()
-    };
-    for line in lines {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let value = line[colon + 1..].trim_ascii();
-        request
-            .headers
-            .push((line[..colon].to_vec(), value.to_vec()));
-    }
-    request.body = body.to_vec();
-    frame_body(&mut request);
-    request
-}
-
-/// Decodes a chunked body; stops at the last chunk or at the first malformed size line.
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = find(body, b"\r\n") else {
-            break;
-        };
-        let size_text = String::from_utf8_lossy(&body[..eol]);
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let Ok(size) = usize::from_str_radix(size_text, 16) else {
-            break;
-        };
-        body = &body[eol + 2..];
-        if size == 0 || size > body.len() {
-            break;
-        }
-        out.extend_from_slice(&body[..size]);
-        body = body.get(size + 2..).unwrap_or_default();
-    }
-    out
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }

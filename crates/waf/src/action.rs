@@ -81,7 +81,11 @@ pub fn split_actions(text: &str) -> Result<Vec<(String, Option<String>)>, String
         while i < chars.len() && chars[i] != ':' && chars[i] != ',' {
             i += 1;
         }
-        let name: String = chars[start..i].iter().collect::<String>().trim().to_string();
+        let name: String = chars[start..i]
+            .iter()
+            .collect::<String>()
+            .trim()
+            .to_string();
         if name.is_empty() {
             return Err(format!("empty action name in {text:?}"));
         }
@@ -140,8 +144,16 @@ fn need(name: &str, value: Option<String>) -> Result<String, String> {
 }
 
 fn severity(v: &str) -> Result<u8, String> {
-    const NAMES: [&str; 8] =
-        ["EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG"];
+    const NAMES: [&str; 8] = [
+        "EMERGENCY",
+        "ALERT",
+        "CRITICAL",
+        "ERROR",
+        "WARNING",
+        "NOTICE",
+        "INFO",
+        "DEBUG",
+    ];
     if let Ok(n) = v.parse::<u8>() {
         if n <= 7 {
             return Ok(n);
@@ -213,7 +225,10 @@ pub fn parse_action(name: &str, value: Option<String>) -> Result<Action, String>
         "redirect" => Action::Disruptive(Disruptive::Redirect(macro_of(&need(name, value)?)?)),
         "status" => {
             let v = need(name, value)?;
-            let s: u16 = v.trim().parse().map_err(|_| format!("invalid status {v:?}"))?;
+            let s: u16 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid status {v:?}"))?;
             if !(100..=999).contains(&s) {
                 return Err(format!("invalid status {v:?}"));
             }
@@ -229,7 +244,10 @@ pub fn parse_action(name: &str, value: Option<String>) -> Result<Action, String>
         "skipafter" => Action::SkipAfter(need(name, value)?),
         "skip" => {
             let v = need(name, value)?;
-            let n: u32 = v.trim().parse().map_err(|_| format!("invalid skip count {v:?}"))?;
+            let n: u32 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid skip count {v:?}"))?;
             if n == 0 {
                 return Err("skip needs a count of at least 1".into());
             }
@@ -237,10 +255,14 @@ pub fn parse_action(name: &str, value: Option<String>) -> Result<Action, String>
         }
         "initcol" => {
             let v = need(name, value)?;
-            let (coll, key) =
-                v.split_once('=').ok_or_else(|| format!("initcol needs collection=key: {v:?}"))?;
+            let (coll, key) = v
+                .split_once('=')
+                .ok_or_else(|| format!("initcol needs collection=key: {v:?}"))?;
             let coll = coll.trim().to_ascii_lowercase();
-            if !matches!(coll.as_str(), "ip" | "global" | "session" | "user" | "resource") {
+            if !matches!(
+                coll.as_str(),
+                "ip" | "global" | "session" | "user" | "resource"
+            ) {
                 return Err(format!("initcol: unsupported collection {coll:?}"));
             }
             Action::InitCol(coll, macro_of(key)?)
@@ -257,7 +279,10 @@ pub fn parse_action(name: &str, value: Option<String>) -> Result<Action, String>
 
 /// Splits and parses a whole action list.
 pub fn parse_actions(text: &str) -> Result<Vec<Action>, String> {
-    split_actions(text)?.into_iter().map(|(n, v)| parse_action(&n, v)).collect()
+    split_actions(text)?
+        .into_iter()
+        .map(|(n, v)| parse_action(&n, v))
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! directives in order (chains, defaults, markers, target updates, removals) and builds an
 //! immutable [`Engine`].
 
-use crate::action::{parse_actions, Action};
+use crate::action::{Action, parse_actions};
 use crate::compile::compile_directive;
 use crate::config::EngineConfig;
-use crate::directive::{parse_directives, Directive};
+use crate::directive::{Directive, parse_directives};
 use crate::engine::Engine;
 use crate::error::{CompileError, CompileResult};
 use crate::rule::Rule;
@@ -50,7 +50,9 @@ fn id_ranges(d: &Directive) -> CompileResult<Vec<(u64, u64)>> {
     for arg in &d.args {
         for part in arg.split([' ', ',']).filter(|p| !p.is_empty()) {
             let parse = |s: &str| {
-                s.trim().parse::<u64>().map_err(|_| d.origin.error(format!("invalid rule id {s:?}")))
+                s.trim()
+                    .parse::<u64>()
+                    .map_err(|_| d.origin.error(format!("invalid rule id {s:?}")))
             };
             out.push(match part.split_once('-') {
                 Some((a, b)) => (parse(a)?, parse(b)?),
@@ -79,9 +81,16 @@ impl EngineBuilder {
     /// Loads a file (and the files it includes).
     pub fn add_file(&mut self, path: &Path) -> Result<&mut Self, CompileError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            CompileError::new(&path.display().to_string(), 0, format!("cannot read file: {e}"))
+            CompileError::new(
+                &path.display().to_string(),
+                0,
+                format!("cannot read file: {e}"),
+            )
         })?;
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         self.add_text(&text, &path.display().to_string(), &base)
     }
 
@@ -101,7 +110,10 @@ impl EngineBuilder {
     fn directive(&mut self, d: &Directive, base: &Path) -> CompileResult<()> {
         let lname = d.name.to_ascii_lowercase();
         if self.open_chain.is_some() && !matches!(lname.as_str(), "secrule") {
-            return Err(d.origin.error(format!("{} found where a chained SecRule was expected", d.name)));
+            return Err(d.origin.error(format!(
+                "{} found where a chained SecRule was expected",
+                d.name
+            )));
         }
         match lname.as_str() {
             "secrule" | "secaction" => self.rule(d, base),
@@ -124,7 +136,9 @@ impl EngineBuilder {
             }
             "secruleremovebytag" => {
                 let [tag] = d.args.as_slice() else {
-                    return Err(d.origin.error("SecRuleRemoveByTag takes exactly one argument"));
+                    return Err(d
+                        .origin
+                        .error("SecRuleRemoveByTag takes exactly one argument"));
                 };
                 self.items.retain(|i| match i {
                     Item::Rule(r) => !r.tags.iter().any(|t| t == tag),
@@ -175,7 +189,9 @@ impl EngineBuilder {
 
     fn default_action(&mut self, d: &Directive) -> CompileResult<()> {
         let [text] = d.args.as_slice() else {
-            return Err(d.origin.error("SecDefaultAction takes exactly one argument"));
+            return Err(d
+                .origin
+                .error("SecDefaultAction takes exactly one argument"));
         };
         let actions = parse_actions(text).map_err(|e| d.origin.error(e))?;
         let mut phase = 2u8;
@@ -184,13 +200,17 @@ impl EngineBuilder {
             match a {
                 Action::Phase(p) => phase = p,
                 Action::Id(_) | Action::Chain | Action::SkipAfter(_) | Action::Skip(_) => {
-                    return Err(d.origin.error("SecDefaultAction cannot hold id, chain or skip"));
+                    return Err(d
+                        .origin
+                        .error("SecDefaultAction cannot hold id, chain or skip"));
                 }
                 other => kept.push(other),
             }
         }
         if !kept.iter().any(|a| matches!(a, Action::Disruptive(_))) {
-            return Err(d.origin.error("SecDefaultAction must name a disruptive action"));
+            return Err(d
+                .origin
+                .error("SecDefaultAction must name a disruptive action"));
         }
         self.defaults[phase as usize] = kept;
         Ok(())
@@ -210,7 +230,10 @@ impl EngineBuilder {
         };
         let full_s = full.display().to_string();
         let mut paths: Vec<PathBuf> = glob::glob(&full_s)
-            .map_err(|e| d.origin.error(format!("invalid Include pattern {pattern:?}: {e}")))?
+            .map_err(|e| {
+                d.origin
+                    .error(format!("invalid Include pattern {pattern:?}: {e}"))
+            })?
             .filter_map(Result::ok)
             .filter(|p| p.is_file())
             .collect();
@@ -228,7 +251,11 @@ impl EngineBuilder {
         let (ids, targets) = match d.args.as_slice() {
             [id, t] => (id, t),
             [id, t, _replace] => (id, t),
-            _ => return Err(d.origin.error("SecRuleUpdateTargetById takes 2 or 3 arguments")),
+            _ => {
+                return Err(d
+                    .origin
+                    .error("SecRuleUpdateTargetById takes 2 or 3 arguments"));
+            }
         };
         let ranges = id_ranges(&Directive {
             name: d.name.clone(),
@@ -253,7 +280,9 @@ impl EngineBuilder {
             }
         }
         if !found {
-            return Err(d.origin.error(format!("SecRuleUpdateTargetById: no rule with id {ids}")));
+            return Err(d
+                .origin
+                .error(format!("SecRuleUpdateTargetById: no rule with id {ids}")));
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! applying the phase's `SecDefaultAction` (transformations, disruptive action for `block`,
 //! log flags, tags, status).
 
-use crate::action::{parse_actions, Action, Disruptive};
+use crate::action::{Action, Disruptive, parse_actions};
 use crate::directive::Directive;
 use crate::error::CompileResult;
 use crate::operator::{DataFileLoader, Operator};
@@ -20,7 +20,11 @@ pub struct FileLoader {
 impl DataFileLoader for FileLoader {
     fn load(&self, name: &str) -> Result<String, String> {
         let p = Path::new(name);
-        let path = if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) };
+        let path = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        };
         std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
@@ -102,7 +106,9 @@ pub fn compile_directive(
         None => Test::Always,
         Some(o) => {
             let (negated, name, arg) = split_operator(o);
-            let loader = FileLoader { base: base_dir.to_path_buf() };
+            let loader = FileLoader {
+                base: base_dir.to_path_buf(),
+            };
             let op = Operator::compile(&name, &arg, negated, &loader)
                 .map_err(|e| d.origin.error(e.to_string()))?;
             Test::Operator(op)
@@ -130,17 +136,26 @@ pub fn compile_directive(
                 _ => None,
             };
             if let Some(what) = bad {
-                return Err(d.origin.error(format!("{what} is only allowed in the chain starter")));
+                return Err(d
+                    .origin
+                    .error(format!("{what} is only allowed in the chain starter")));
             }
         }
         let mut chain = Vec::new();
         apply_transforms(&mut chain, &defaults_for(pp));
         apply_transforms(&mut chain, &actions);
         let link = make_link(d, targets, exclusions, test, chain, &actions, &[]);
-        return Ok(Compiled { link, rule: None, chained });
+        return Ok(Compiled {
+            link,
+            rule: None,
+            chained,
+        });
     }
 
-    let id = id.ok_or_else(|| d.origin.error(format!("{} is missing an id action", d.name)))?;
+    let id = id.ok_or_else(|| {
+        d.origin
+            .error(format!("{} is missing an id action", d.name))
+    })?;
     let phase = phase.unwrap_or(2);
     let defaults = defaults_for(phase);
     let mut chain = Vec::new();
@@ -183,7 +198,11 @@ pub fn compile_directive(
         _ => Disruptive::Pass,
     };
     let link = make_link(d, targets, exclusions, test, chain, &actions, &defaults);
-    Ok(Compiled { link, rule: Some(rule), chained })
+    Ok(Compiled {
+        link,
+        rule: Some(rule),
+        chained,
+    })
 }
 
 fn make_link(
@@ -230,8 +249,14 @@ mod tests {
 
     #[test]
     fn splits_operators() {
-        assert_eq!(split_operator("!@rx ^a b"), (true, "rx".into(), "^a b".into()));
-        assert_eq!(split_operator("@unconditionalMatch"), (false, "unconditionalMatch".into(), "".into()));
+        assert_eq!(
+            split_operator("!@rx ^a b"),
+            (true, "rx".into(), "^a b".into())
+        );
+        assert_eq!(
+            split_operator("@unconditionalMatch"),
+            (false, "unconditionalMatch".into(), "".into())
+        );
         assert_eq!(split_operator("^foo"), (false, "rx".into(), "^foo".into()));
     }
 }

@@ -55,7 +55,11 @@ impl Default for EngineConfig {
             request_body_no_files_limit: 131_072,
             request_body_limit_action: BodyLimitAction::Reject,
             response_body_access: false,
-            response_body_mime_types: vec!["text/plain".into(), "text/html".into(), "text/xml".into()],
+            response_body_mime_types: vec![
+                "text/plain".into(),
+                "text/html".into(),
+                "text/xml".into(),
+            ],
             response_body_limit: 524_288,
             response_body_limit_action: BodyLimitAction::ProcessPartial,
             argument_separator: b'&',
@@ -70,19 +74,26 @@ fn on_off(d: &Directive, v: &str) -> CompileResult<bool> {
     match v.to_ascii_lowercase().as_str() {
         "on" => Ok(true),
         "off" => Ok(false),
-        _ => Err(d.origin.error(format!("{}: expected On or Off, got {v:?}", d.name))),
+        _ => Err(d
+            .origin
+            .error(format!("{}: expected On or Off, got {v:?}", d.name))),
     }
 }
 
 fn number(d: &Directive, v: &str) -> CompileResult<usize> {
-    v.parse().map_err(|_| d.origin.error(format!("{}: expected a number, got {v:?}", d.name)))
+    v.parse().map_err(|_| {
+        d.origin
+            .error(format!("{}: expected a number, got {v:?}", d.name))
+    })
 }
 
 fn limit_action(d: &Directive, v: &str) -> CompileResult<BodyLimitAction> {
     match v.to_ascii_lowercase().as_str() {
         "reject" => Ok(BodyLimitAction::Reject),
         "processpartial" => Ok(BodyLimitAction::ProcessPartial),
-        _ => Err(d.origin.error(format!("{}: expected Reject or ProcessPartial", d.name))),
+        _ => Err(d
+            .origin
+            .error(format!("{}: expected Reject or ProcessPartial", d.name))),
     }
 }
 
@@ -127,7 +138,9 @@ impl EngineConfig {
         let one = || -> CompileResult<&str> {
             match d.args.as_slice() {
                 [v] => Ok(v.as_str()),
-                _ => Err(d.origin.error(format!("{} takes exactly one argument", d.name))),
+                _ => Err(d
+                    .origin
+                    .error(format!("{} takes exactly one argument", d.name))),
             }
         };
         match lname.as_str() {
@@ -137,21 +150,29 @@ impl EngineConfig {
             "secrequestbodyaccess" => self.request_body_access = on_off(d, one()?)?,
             "secrequestbodylimit" => self.request_body_limit = number(d, one()?)?,
             "secrequestbodynofileslimit" => self.request_body_no_files_limit = number(d, one()?)?,
-            "secrequestbodylimitaction" => self.request_body_limit_action = limit_action(d, one()?)?,
+            "secrequestbodylimitaction" => {
+                self.request_body_limit_action = limit_action(d, one()?)?
+            }
             "secresponsebodyaccess" => self.response_body_access = on_off(d, one()?)?,
             "secresponsebodylimit" => self.response_body_limit = number(d, one()?)?,
             "secresponsebodylimitaction" => {
                 self.response_body_limit_action = limit_action(d, one()?)?
             }
             "secresponsebodymimetype" => {
-                self.response_body_mime_types =
-                    d.args.iter().flat_map(|a| a.split_whitespace()).map(str::to_string).collect()
+                self.response_body_mime_types = d
+                    .args
+                    .iter()
+                    .flat_map(|a| a.split_whitespace())
+                    .map(str::to_string)
+                    .collect()
             }
             "secresponsebodymimetypesclear" => self.response_body_mime_types.clear(),
             "secargumentseparator" => {
                 let v = one()?;
                 if v.len() != 1 {
-                    return Err(d.origin.error("SecArgumentSeparator takes a single character"));
+                    return Err(d
+                        .origin
+                        .error("SecArgumentSeparator takes a single character"));
                 }
                 self.argument_separator = v.as_bytes()[0];
             }

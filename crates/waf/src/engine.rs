@@ -43,7 +43,6 @@ pub struct Engine {
     pub(crate) phases: [Vec<PhaseItem>; 6],
     /// For each phase position holding a rule with `skipAfter`, the position to continue at.
     pub(crate) jumps: [Vec<usize>; 6],
-    pub(crate) chains: Vec<Vec<Transform>>,
     pub(crate) prefilters: Vec<Option<ChainPrefilter>>,
     pub(crate) prefilter_on: bool,
     pub(crate) store: PersistentStore,
@@ -109,7 +108,10 @@ impl Engine {
         }
         let jumps = resolve_jumps(&phases, &rules);
 
-        let mut stats = EngineStats { rules: rules.len(), ..Default::default() };
+        let mut stats = EngineStats {
+            rules: rules.len(),
+            ..Default::default()
+        };
         let mut chain_ids: HashMap<Vec<Transform>, u32> = HashMap::new();
         let mut chains: Vec<Vec<Transform>> = Vec::new();
         let mut builders: Vec<PrefilterBuilder> = Vec::new();
@@ -122,7 +124,9 @@ impl Engine {
                     (chains.len() - 1) as u32
                 });
                 link.chain_id = id;
-                let Test::Operator(op) = &link.test else { continue };
+                let Test::Operator(op) = &link.test else {
+                    continue;
+                };
                 let is_rx = op.name().eq_ignore_ascii_case("rx");
                 stats.rx_links += usize::from(is_rx);
                 let own_automaton = matches!(
@@ -156,7 +160,6 @@ impl Engine {
             rules,
             phases,
             jumps,
-            chains,
             prefilters,
             prefilter_on: b.prefilter,
             store: PersistentStore::default(),
@@ -173,7 +176,9 @@ fn resolve_jumps(phases: &[Vec<PhaseItem>; 6], rules: &[Rule]) -> [Vec<usize>; 6
         let mut j = vec![usize::MAX; items.len()];
         for (pos, item) in items.iter().enumerate() {
             let PhaseItem::Rule(ri) = item else { continue };
-            let Some(marker) = &rules[*ri].skip_after else { continue };
+            let Some(marker) = &rules[*ri].skip_after else {
+                continue;
+            };
             let target = items[pos + 1..]
                 .iter()
                 .position(|it| matches!(it, PhaseItem::Marker(m) if m == marker))

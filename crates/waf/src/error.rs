@@ -17,7 +17,11 @@ pub struct CompileError {
 impl CompileError {
     /// Builds an error for `file:line`.
     pub fn new(file: &str, line: usize, reason: impl Into<String>) -> Self {
-        CompileError { file: file.to_string(), line, reason: reason.into() }
+        CompileError {
+            file: file.to_string(),
+            line,
+            reason: reason.into(),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::ctl::{Ctl, RuleEngineMode};
 use crate::macros::expand_text;
 use crate::operator::MacroExpander;
 use crate::rule::{Link, PhaseItem, Rule, Test};
-use crate::setvar::{to_int, SetOp};
+use crate::setvar::{SetOp, to_int};
 use crate::state::{Item, RuleContext, State};
 use crate::transaction::{MatchedRule, Outcome, Transaction};
 use crate::transform::Transform;
@@ -35,7 +35,8 @@ impl Transaction {
                 return o.clone();
             }
         }
-        if self.rule_engine() == RuleEngineMode::Off || (phase != 5 && phase <= self.allowed_through)
+        if self.rule_engine() == RuleEngineMode::Off
+            || (phase != 5 && phase <= self.allowed_through)
         {
             return self.outcome();
         }
@@ -55,7 +56,11 @@ impl Transaction {
                 pos += 1;
                 continue;
             }
-            self.state.rule = RuleContext { id: rule.id, phase, severity: rule.severity };
+            self.state.rule = RuleContext {
+                id: rule.id,
+                phase,
+                severity: rule.severity,
+            };
             self.state.matched_all.clear();
             if !self.eval_link(rule, 0) {
                 pos += 1;
@@ -66,18 +71,25 @@ impl Transaction {
                 match &rule.disruptive {
                     Disruptive::Pass | Disruptive::Block => {}
                     Disruptive::Deny => {
-                        return self.interrupt(Outcome::Deny { status: rule.status.unwrap_or(403) })
+                        return self.interrupt(Outcome::Deny {
+                            status: rule.status.unwrap_or(403),
+                        });
                     }
                     Disruptive::Drop => return self.interrupt(Outcome::Drop),
                     Disruptive::Redirect(m) => {
-                        let status = rule.status.filter(|s| (300..400).contains(s)).unwrap_or(302);
+                        let status = rule
+                            .status
+                            .filter(|s| (300..400).contains(s))
+                            .unwrap_or(302);
                         let location = m.expand(&self.state);
                         return self.interrupt(Outcome::Redirect { status, location });
                     }
                     Disruptive::Allow(scope) => {
                         match scope {
                             AllowScope::All => self.allowed_through = 4,
-                            AllowScope::Request => self.allowed_through = self.allowed_through.max(2),
+                            AllowScope::Request => {
+                                self.allowed_through = self.allowed_through.max(2)
+                            }
                             AllowScope::Phase => {}
                         }
                         return Outcome::Pass;
@@ -107,8 +119,12 @@ impl Transaction {
 
     fn is_removed(&self, rule: &Rule) -> bool {
         let o = &self.overrides;
-        o.removed_ids.iter().any(|(a, b)| (*a..=*b).contains(&rule.id))
-            || o.removed_tags.iter().any(|t| rule.tags.iter().any(|rt| rt == t))
+        o.removed_ids
+            .iter()
+            .any(|(a, b)| (*a..=*b).contains(&rule.id))
+            || o.removed_tags
+                .iter()
+                .any(|t| rule.tags.iter().any(|rt| rt == t))
     }
 
     fn runtime_exclusions(&self, rule: &Rule) -> Vec<Target> {
@@ -137,7 +153,11 @@ impl Transaction {
                 self.run_setvars(link);
             }
             Test::Operator(op) => {
-                let runtime = if li == 0 { self.runtime_exclusions(rule) } else { Vec::new() };
+                let runtime = if li == 0 {
+                    self.runtime_exclusions(rule)
+                } else {
+                    Vec::new()
+                };
                 let mut items: Vec<Item> = Vec::new();
                 for target in &link.targets {
                     let excl: Vec<&Target> = link
@@ -229,7 +249,9 @@ impl Transaction {
 
     /// True when the link's prefilter proves the operator cannot match `value`.
     fn gated_out(&mut self, link: &Link, value: u32) -> bool {
-        let Some(slot) = link.prefilter else { return false };
+        let Some(slot) = link.prefilter else {
+            return false;
+        };
         if !self.engine.prefilter_on {
             return false;
         }
@@ -270,7 +292,9 @@ impl Transaction {
                     Some(v.to_string().into_bytes())
                 }
             };
-            let Some(coll) = self.state.store_mut(&sv.collection) else { continue };
+            let Some(coll) = self.state.store_mut(&sv.collection) else {
+                continue;
+            };
             match new {
                 Some(v) => {
                     coll.insert(key, v);
@@ -285,12 +309,12 @@ impl Transaction {
     fn run_action(&mut self, a: &Action) {
         match a {
             Action::Ctl(c) => self.run_ctl(c),
-            Action::InitCol(coll, key) => {
-                if !self.state.persistent.contains_key(coll) {
-                    let storage = format!("{coll}:{}", key.expand(&self.state));
-                    let contents = self.engine.store.load(&storage);
-                    self.state.persistent.insert(coll.clone(), (storage, contents));
-                }
+            Action::InitCol(coll, key) if !self.state.persistent.contains_key(coll) => {
+                let storage = format!("{coll}:{}", key.expand(&self.state));
+                let contents = self.engine.store.load(&storage);
+                self.state
+                    .persistent
+                    .insert(coll.clone(), (storage, contents));
             }
             _ => {}
         }
@@ -302,15 +326,16 @@ impl Transaction {
             Ctl::RuleEngine(m) => o.engine = Some(*m),
             Ctl::RuleRemoveById(a, b) => o.removed_ids.push((*a, *b)),
             Ctl::RuleRemoveByTag(t) => o.removed_tags.push(t.clone()),
-            Ctl::RuleRemoveTargetById(a, b, ts) => {
-                o.removed_targets_by_id.extend(ts.iter().map(|t| (*a, *b, t.clone())))
-            }
-            Ctl::RuleRemoveTargetByTag(tag, ts) => {
-                o.removed_targets_by_tag.extend(ts.iter().map(|t| (tag.clone(), t.clone())))
-            }
+            Ctl::RuleRemoveTargetById(a, b, ts) => o
+                .removed_targets_by_id
+                .extend(ts.iter().map(|t| (*a, *b, t.clone()))),
+            Ctl::RuleRemoveTargetByTag(tag, ts) => o
+                .removed_targets_by_tag
+                .extend(ts.iter().map(|t| (tag.clone(), t.clone()))),
             Ctl::RequestBodyProcessor(p) => {
                 o.body_processor = Some(*p);
-                self.state.set_single(crate::variable::Var::REQBODY_PROCESSOR, p.name().as_bytes());
+                self.state
+                    .set_single(crate::variable::Var::REQBODY_PROCESSOR, p.name().as_bytes());
             }
             Ctl::ForceRequestBodyVariable(b) => o.force_body_variable = *b,
             Ctl::RequestBodyAccess(b) => o.body_access = Some(*b),

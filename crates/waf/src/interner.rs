@@ -92,7 +92,10 @@ impl Interner {
 
     /// A shared handle to the bytes of `id`.
     pub fn arc(&self, id: u32) -> Arc<[u8]> {
-        self.values.get(id as usize).cloned().unwrap_or_else(|| Arc::from(&[][..]))
+        self.values
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(&[][..]))
     }
 }
 

@@ -29,7 +29,9 @@ impl Macro {
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(pos) = rest.find("%{") {
-            let Some(end) = rest[pos + 2..].find('}') else { break };
+            let Some(end) = rest[pos + 2..].find('}') else {
+                break;
+            };
             if pos > 0 {
                 parts.push(Part::Text(rest[..pos].to_string()));
             }
@@ -59,7 +61,18 @@ impl Macro {
         if self.has_refs() {
             return None;
         }
-        Some(self.parts.iter().map(|p| if let Part::Text(t) = p { t.as_str() } else { "" }).collect())
+        Some(
+            self.parts
+                .iter()
+                .map(|p| {
+                    if let Part::Text(t) = p {
+                        t.as_str()
+                    } else {
+                        ""
+                    }
+                })
+                .collect(),
+        )
     }
 
     /// Expands every reference through `r`.
@@ -119,6 +132,9 @@ mod tests {
         let m = Macro::parse("s=%{tx.score} m=%{MATCHED_VAR} n=%{tx.none}!").unwrap();
         assert_eq!(m.expand(&R), "s=5 m=x n=!");
         assert!(Macro::parse("%{bogus}").is_err());
-        assert_eq!(Macro::parse("plain").unwrap().literal().as_deref(), Some("plain"));
+        assert_eq!(
+            Macro::parse("plain").unwrap().literal().as_deref(),
+            Some("plain")
+        );
     }
 }

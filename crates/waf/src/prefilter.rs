@@ -81,7 +81,11 @@ impl PrefilterBuilder {
             .match_kind(MatchKind::Standard)
             .build(&self.literals)
             .map_err(|e| format!("prefilter automaton: {e}"))?;
-        Ok(Some(ChainPrefilter { ac, slots_of: self.slots_of, slots: self.slots }))
+        Ok(Some(ChainPrefilter {
+            ac,
+            slots_of: self.slots_of,
+            slots: self.slots,
+        }))
     }
 }
 
@@ -94,11 +98,6 @@ pub struct ChainPrefilter {
 }
 
 impl ChainPrefilter {
-    /// Number of gated operators.
-    pub fn slots(&self) -> u32 {
-        self.slots
-    }
-
     /// Number of distinct literals.
     pub fn literals(&self) -> usize {
         self.slots_of.len()

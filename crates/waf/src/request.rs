@@ -31,7 +31,10 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from > hay.len() {
         return None;
     }
-    hay[from..].windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
 }
 
 impl Transaction {
@@ -41,7 +44,10 @@ impl Transaction {
         let raw = uri.as_bytes();
         st.set_single(Var::REQUEST_METHOD, method.as_bytes());
         st.set_single(Var::REQUEST_PROTOCOL, protocol.as_bytes());
-        st.set_single(Var::REQUEST_LINE, format!("{method} {uri} {protocol}").as_bytes());
+        st.set_single(
+            Var::REQUEST_LINE,
+            format!("{method} {uri} {protocol}").as_bytes(),
+        );
         st.set_single(Var::REQUEST_URI_RAW, raw);
         let decoded = uri_decode(raw);
         let mut parsed: &[u8] = &decoded;
@@ -57,7 +63,10 @@ impl Transaction {
         }
         let parsed = parsed.to_vec();
         st.set_single(Var::REQUEST_URI, &parsed);
-        let path_end = decoded.iter().position(|&c| c == b'?').unwrap_or(decoded.len());
+        let path_end = decoded
+            .iter()
+            .position(|&c| c == b'?')
+            .unwrap_or(decoded.len());
         let path = decoded[..path_end].to_vec();
         st.set_single(Var::REQUEST_FILENAME, &path);
         st.set_single(Var::PATH_INFO, &path);
@@ -136,7 +145,8 @@ impl Transaction {
             self.request_body_over_limit = true;
             if cfg.request_body_limit_action == BodyLimitAction::ProcessPartial {
                 let room = limit.saturating_sub(self.request_body.len());
-                self.request_body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                self.request_body
+                    .extend_from_slice(&chunk[..room.min(chunk.len())]);
             }
             return;
         }
@@ -153,19 +163,26 @@ impl Transaction {
             self.interrupted = Some(Outcome::Deny { status: 413 });
             return;
         }
-        if !self.overrides.body_access.unwrap_or(cfg.request_body_access) {
+        if !self
+            .overrides
+            .body_access
+            .unwrap_or(cfg.request_body_access)
+        {
             return;
         }
         let body = std::mem::take(&mut self.request_body);
         let ctype = self.request_content_type.clone().unwrap_or_default();
         let lower = ctype.to_ascii_lowercase();
-        let processor = self.overrides.body_processor.or(if lower.starts_with(b"multipart/form-data") {
-            Some(BodyProcessor::Multipart)
-        } else if lower.starts_with(b"application/x-www-form-urlencoded") {
-            Some(BodyProcessor::UrlEncoded)
-        } else {
-            None
-        });
+        let processor =
+            self.overrides
+                .body_processor
+                .or(if lower.starts_with(b"multipart/form-data") {
+                    Some(BodyProcessor::Multipart)
+                } else if lower.starts_with(b"application/x-www-form-urlencoded") {
+                    Some(BodyProcessor::UrlEncoded)
+                } else {
+                    None
+                });
         let limit = cfg.arguments_limit;
         let mut error: Option<String> = None;
         match processor {
@@ -182,18 +199,17 @@ impl Transaction {
                 let out = body::parse_multipart(&ctype, &body);
                 self.multipart_vars(out, &mut error);
             }
-            Some(BodyProcessor::Json) => {
-                if !body.is_empty() {
-                    match body::parse_json(&body, cfg.json_depth_limit) {
-                        Ok(pairs) => {
-                            for (k, v) in pairs.into_iter().take(limit) {
-                                self.state.push(Var::ARGS_POST, &k, &v);
-                            }
+            Some(BodyProcessor::Json) if !body.is_empty() => {
+                match body::parse_json(&body, cfg.json_depth_limit) {
+                    Ok(pairs) => {
+                        for (k, v) in pairs.into_iter().take(limit) {
+                            self.state.push(Var::ARGS_POST, &k, &v);
                         }
-                        Err(e) => error = Some(e.to_string()),
                     }
+                    Err(e) => error = Some(e.to_string()),
                 }
             }
+            Some(BodyProcessor::Json) => {}
             Some(BodyProcessor::Xml) => match body::parse_xml(&body) {
                 Ok(doc) => {
                     for v in doc.text_values() {
@@ -210,8 +226,10 @@ impl Transaction {
         if let Some(msg) = error {
             self.state.set_single(Var::REQBODY_ERROR, b"1");
             self.state.set_single(Var::REQBODY_PROCESSOR_ERROR, b"1");
-            self.state.set_single(Var::REQBODY_ERROR_MSG, msg.as_bytes());
-            self.state.set_single(Var::REQBODY_PROCESSOR_ERROR_MSG, msg.as_bytes());
+            self.state
+                .set_single(Var::REQBODY_ERROR_MSG, msg.as_bytes());
+            self.state
+                .set_single(Var::REQBODY_PROCESSOR_ERROR_MSG, msg.as_bytes());
         }
         let mut combined = 0usize;
         for var in [Var::ARGS_GET, Var::ARGS_POST] {
@@ -219,11 +237,22 @@ impl Transaction {
                 combined += self.state.vals.get(k).len() + self.state.vals.get(v).len();
             }
         }
-        self.state.set_single(Var::ARGS_COMBINED_SIZE, combined.to_string().as_bytes());
-        if !body.is_empty() {
+        self.state
+            .set_single(Var::ARGS_COMBINED_SIZE, combined.to_string().as_bytes());
+        // REQUEST_BODY holds the raw body for urlencoded and JSON bodies, bodies no processor
+        // parsed, or when `ctl:forceRequestBodyVariable=On` asked for it — not for XML and
+        // multipart (as Coraza does, and what CRS's tests and rule 901340 are written for).
+        // libmodsecurity3 always fills it, which CRS lists as a known source of false
+        // positives on XML bodies.
+        let raw_visible = matches!(
+            processor,
+            None | Some(BodyProcessor::UrlEncoded) | Some(BodyProcessor::Json)
+        ) || self.overrides.force_body_variable;
+        if !body.is_empty() && raw_visible {
             self.state.set_single(Var::REQUEST_BODY, &body);
         }
-        self.state.set_single(Var::REQUEST_BODY_LENGTH, body.len().to_string().as_bytes());
+        self.state
+            .set_single(Var::REQUEST_BODY_LENGTH, body.len().to_string().as_bytes());
         self.request_body = body;
     }
 
@@ -245,7 +274,10 @@ impl Transaction {
         let f = &out.flags;
         let flag = |b: bool| if b { &b"1"[..] } else { &b"0"[..] };
         for (var, on) in [
-            (Var::MULTIPART_STRICT_ERROR, f.strict_error || out.error.is_some()),
+            (
+                Var::MULTIPART_STRICT_ERROR,
+                f.strict_error || out.error.is_some(),
+            ),
             (Var::MULTIPART_UNMATCHED_BOUNDARY, f.unmatched_boundary),
             (Var::MULTIPART_BOUNDARY_QUOTED, f.boundary_quoted),
             (Var::MULTIPART_BOUNDARY_WHITESPACE, f.boundary_whitespace),
@@ -257,7 +289,10 @@ impl Transaction {
             (Var::MULTIPART_MISSING_SEMICOLON, f.missing_semicolon),
             (Var::MULTIPART_INVALID_QUOTING, f.invalid_quoting),
             (Var::MULTIPART_INVALID_PART, f.invalid_part),
-            (Var::MULTIPART_INVALID_HEADER_FOLDING, f.invalid_header_folding),
+            (
+                Var::MULTIPART_INVALID_HEADER_FOLDING,
+                f.invalid_header_folding,
+            ),
             (Var::MULTIPART_FILE_LIMIT_EXCEEDED, f.file_limit_exceeded),
         ] {
             st.set_single(var, flag(on));
@@ -269,8 +304,10 @@ impl Transaction {
 
     /// Sets the response status line.
     pub fn response_status(&mut self, status: u16, protocol: &str) {
-        self.state.set_single(Var::RESPONSE_STATUS, status.to_string().as_bytes());
-        self.state.set_single(Var::RESPONSE_PROTOCOL, protocol.as_bytes());
+        self.state
+            .set_single(Var::RESPONSE_STATUS, status.to_string().as_bytes());
+        self.state
+            .set_single(Var::RESPONSE_PROTOCOL, protocol.as_bytes());
     }
 
     /// Adds a response header.
@@ -279,9 +316,11 @@ impl Transaction {
         if name.eq_ignore_ascii_case(b"content-type") {
             let main = value.split(|&c| c == b';').next().unwrap_or(value);
             let main = String::from_utf8_lossy(main).trim().to_ascii_lowercase();
-            self.state.set_single(Var::RESPONSE_CONTENT_TYPE, main.as_bytes());
+            self.state
+                .set_single(Var::RESPONSE_CONTENT_TYPE, main.as_bytes());
             let types = &self.engine.config.response_body_mime_types;
-            self.response_inspectable = types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&main));
+            self.response_inspectable =
+                types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&main));
         }
     }
 
@@ -295,7 +334,8 @@ impl Transaction {
         if limit > 0 && self.response_body.len() + chunk.len() > limit {
             self.state.set_single(Var::OUTBOUND_DATA_ERROR, b"1");
             let room = limit.saturating_sub(self.response_body.len());
-            self.response_body.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            self.response_body
+                .extend_from_slice(&chunk[..room.min(chunk.len())]);
             return;
         }
         self.response_body.extend_from_slice(chunk);

@@ -42,8 +42,10 @@ impl SetVar {
             .split_once('.')
             .ok_or_else(|| format!("setvar needs collection.name: {text:?}"))?;
         let collection = coll.trim().to_ascii_lowercase();
-        if !matches!(collection.as_str(), "tx" | "ip" | "global" | "session" | "user" | "resource")
-        {
+        if !matches!(
+            collection.as_str(),
+            "tx" | "ip" | "global" | "session" | "user" | "resource"
+        ) {
             return Err(format!("setvar: unsupported collection {coll:?}"));
         }
         let key = Macro::parse(key.trim())?;
@@ -63,7 +65,11 @@ impl SetVar {
                 }
             }
         };
-        Ok(SetVar { collection, key, op })
+        Ok(SetVar {
+            collection,
+            key,
+            op,
+        })
     }
 }
 

@@ -82,7 +82,9 @@ impl State {
         if var == Var::TX {
             return Some(&self.tx);
         }
-        coll_name(var).and_then(|n| self.persistent.get(n)).map(|(_, c)| c)
+        coll_name(var)
+            .and_then(|n| self.persistent.get(n))
+            .map(|(_, c)| c)
     }
 
     /// A store collection by its lower-case name, for `setvar`.
@@ -96,7 +98,11 @@ impl State {
     /// Display name of an item (`ARGS:foo`, `REQUEST_URI`).
     pub fn name_of(&self, item: &Item) -> String {
         match item.key {
-            Some(k) => format!("{}:{}", item.var.name(), String::from_utf8_lossy(self.vals.get(k))),
+            Some(k) => format!(
+                "{}:{}",
+                item.var.name(),
+                String::from_utf8_lossy(self.vals.get(k))
+            ),
             None => item.var.name().to_string(),
         }
     }
@@ -129,7 +135,11 @@ impl State {
             let n = out.len() - start;
             out.truncate(start);
             let value = self.vals.intern(n.to_string().as_bytes());
-            out.push(Item { var: target.var, key: None, value });
+            out.push(Item {
+                var: target.var,
+                key: None,
+                value,
+            });
         }
     }
 
@@ -137,7 +147,11 @@ impl State {
         let keyed = |s: &State, pairs: &[(u32, u32)], names: bool, out: &mut Vec<Item>| {
             for &(k, v) in pairs {
                 if sel.is_none_or(|sel| sel.matches_key(s.vals.get(k))) {
-                    out.push(Item { var, key: Some(k), value: if names { k } else { v } });
+                    out.push(Item {
+                        var,
+                        key: Some(k),
+                        value: if names { k } else { v },
+                    });
                 }
             }
         };
@@ -147,9 +161,15 @@ impl State {
                 keyed(self, self.coll(Var::ARGS_GET), names, out);
                 keyed(self, self.coll(Var::ARGS_POST), names, out);
             }
-            Var::ARGS_GET | Var::ARGS_POST | Var::REQUEST_COOKIES | Var::REQUEST_HEADERS
-            | Var::FILES | Var::FILES_SIZES | Var::MULTIPART_PART_HEADERS
-            | Var::RESPONSE_HEADERS | Var::ENV => keyed(self, self.coll(var), false, out),
+            Var::ARGS_GET
+            | Var::ARGS_POST
+            | Var::REQUEST_COOKIES
+            | Var::REQUEST_HEADERS
+            | Var::FILES
+            | Var::FILES_SIZES
+            | Var::MULTIPART_PART_HEADERS
+            | Var::RESPONSE_HEADERS
+            | Var::ENV => keyed(self, self.coll(var), false, out),
             Var::ARGS_GET_NAMES => keyed(self, self.coll(Var::ARGS_GET), true, out),
             Var::ARGS_POST_NAMES => keyed(self, self.coll(Var::ARGS_POST), true, out),
             Var::REQUEST_COOKIES_NAMES => keyed(self, self.coll(Var::REQUEST_COOKIES), true, out),
@@ -162,7 +182,11 @@ impl State {
                 let attrs = matches!(sel, Some(Selector::XPath(x)) if x.contains('@'));
                 for &(k, v) in self.coll(Var::XML) {
                     if (self.vals.get(k) == b"@") == attrs {
-                        out.push(Item { var, key: None, value: v });
+                        out.push(Item {
+                            var,
+                            key: None,
+                            value: v,
+                        });
                     }
                 }
             }
@@ -196,29 +220,50 @@ impl State {
                 }
             }
             Var::MATCHED_VAR => {
-                if let Some((_, v)) = &self.matched {
-                    out.push(Item { var, key: None, value: *v });
-                }
+                let value = match &self.matched {
+                    Some((_, v)) => *v,
+                    None => self.vals.intern(b""),
+                };
+                out.push(Item {
+                    var,
+                    key: None,
+                    value,
+                });
             }
             Var::MATCHED_VAR_NAME => {
-                if let Some((n, _)) = self.matched.clone() {
-                    let value = self.vals.intern(n.as_bytes());
-                    out.push(Item { var, key: None, value });
-                }
+                let name = self
+                    .matched
+                    .as_ref()
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_default();
+                let value = self.vals.intern(name.as_bytes());
+                out.push(Item {
+                    var,
+                    key: None,
+                    value,
+                });
             }
             Var::MATCHED_VARS | Var::MATCHED_VARS_NAMES => {
                 for (n, v) in self.matched_all.clone() {
                     let k = self.vals.intern(n.as_bytes());
                     if sel.is_none_or(|s| s.matches_key(n.as_bytes())) {
                         let value = if var == Var::MATCHED_VARS { v } else { k };
-                        out.push(Item { var, key: Some(k), value });
+                        out.push(Item {
+                            var,
+                            key: Some(k),
+                            value,
+                        });
                     }
                 }
             }
             Var::RULE => {
                 if let Some(v) = self.first_value(var, sel.map(|s| s.text()).as_deref()) {
                     let value = self.vals.intern_vec(v);
-                    out.push(Item { var, key: None, value });
+                    out.push(Item {
+                        var,
+                        key: None,
+                        value,
+                    });
                 }
             }
             Var::TIME_EPOCH | Var::TIME | Var::DURATION => {
@@ -226,12 +271,24 @@ impl State {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
                 let value = self.vals.intern(now.to_string().as_bytes());
-                out.push(Item { var, key: None, value });
+                out.push(Item {
+                    var,
+                    key: None,
+                    value,
+                });
             }
             _ => {
-                if let Some(&v) = self.singles.get(&var) {
-                    out.push(Item { var, key: None, value: v });
-                }
+                // Like ModSecurity v3's anchored variables, a single-valued variable always
+                // yields one value: empty when it was never set.
+                let value = match self.singles.get(&var) {
+                    Some(&v) => v,
+                    None => self.vals.intern(b""),
+                };
+                out.push(Item {
+                    var,
+                    key: None,
+                    value,
+                });
             }
         }
     }
@@ -239,9 +296,13 @@ impl State {
 
 impl Resolve for State {
     fn first_value(&self, var: Var, key: Option<&str>) -> Option<Vec<u8>> {
-        let matches = |k: u32| key.is_none_or(|key| self.vals.get(k).eq_ignore_ascii_case(key.as_bytes()));
+        let matches =
+            |k: u32| key.is_none_or(|key| self.vals.get(k).eq_ignore_ascii_case(key.as_bytes()));
         let first_of = |pairs: &[(u32, u32)], names: bool| {
-            pairs.iter().find(|(k, _)| matches(*k)).map(|&(k, v)| self.vals.get(if names { k } else { v }).to_vec())
+            pairs
+                .iter()
+                .find(|(k, _)| matches(*k))
+                .map(|&(k, v)| self.vals.get(if names { k } else { v }).to_vec())
         };
         match var {
             Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
@@ -253,16 +314,23 @@ impl Resolve for State {
             }
             Var::ARGS | Var::ARGS_NAMES => {
                 let names = var == Var::ARGS_NAMES;
-                first_of(self.coll(Var::ARGS_GET), names).or_else(|| first_of(self.coll(Var::ARGS_POST), names))
+                first_of(self.coll(Var::ARGS_GET), names)
+                    .or_else(|| first_of(self.coll(Var::ARGS_POST), names))
             }
             Var::ARGS_GET_NAMES => first_of(self.coll(Var::ARGS_GET), true),
             Var::ARGS_POST_NAMES => first_of(self.coll(Var::ARGS_POST), true),
             Var::REQUEST_HEADERS_NAMES => first_of(self.coll(Var::REQUEST_HEADERS), true),
             Var::REQUEST_COOKIES_NAMES => first_of(self.coll(Var::REQUEST_COOKIES), true),
             Var::FILES_NAMES => first_of(self.coll(Var::FILES), true),
-            Var::MATCHED_VAR => self.matched.as_ref().map(|(_, v)| self.vals.get(*v).to_vec()),
+            Var::MATCHED_VAR => self
+                .matched
+                .as_ref()
+                .map(|(_, v)| self.vals.get(*v).to_vec()),
             Var::MATCHED_VAR_NAME => self.matched.as_ref().map(|(n, _)| n.as_bytes().to_vec()),
-            Var::MATCHED_VARS => self.matched_all.first().map(|(_, v)| self.vals.get(*v).to_vec()),
+            Var::MATCHED_VARS => self
+                .matched_all
+                .first()
+                .map(|(_, v)| self.vals.get(*v).to_vec()),
             Var::MATCHED_VARS_NAMES => self.matched_all.first().map(|(n, _)| n.as_bytes().to_vec()),
             Var::RULE => {
                 let k = key.unwrap_or("id").to_ascii_lowercase();

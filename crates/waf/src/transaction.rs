@@ -124,7 +124,9 @@ impl Transaction {
 
     /// Effective rule engine mode (SecRuleEngine, possibly changed by `ctl:ruleEngine`).
     pub fn rule_engine(&self) -> RuleEngineMode {
-        self.overrides.engine.unwrap_or(self.engine.config.rule_engine)
+        self.overrides
+            .engine
+            .unwrap_or(self.engine.config.rule_engine)
     }
 
     /// Every rule that matched so far (logged ones and `nolog` ones, flagged).
@@ -139,7 +141,10 @@ impl Transaction {
 
     /// Value of a TX variable (lower-cased name), for tests and logging.
     pub fn tx_var(&self, name: &str) -> Option<&[u8]> {
-        self.state.tx.get(&name.to_ascii_lowercase()).map(Vec::as_slice)
+        self.state
+            .tx
+            .get(&name.to_ascii_lowercase())
+            .map(Vec::as_slice)
     }
 
     /// Phase 1: request headers.
@@ -165,7 +170,10 @@ impl Transaction {
         if self.engine.config.response_body_access && self.response_inspectable {
             let body = std::mem::take(&mut self.response_body);
             self.state.set_single(Var::RESPONSE_BODY, &body);
-            self.state.set_single(Var::RESPONSE_CONTENT_LENGTH, body.len().to_string().as_bytes());
+            self.state.set_single(
+                Var::RESPONSE_CONTENT_LENGTH,
+                body.len().to_string().as_bytes(),
+            );
             self.response_body = body;
         }
         self.run_phase(4)

@@ -114,13 +114,6 @@ vars! {
     RULE => "RULE", true;
 }
 
-impl Var {
-    /// Persistent collections opened with `initcol` (plus TX, which always exists).
-    pub fn is_store(self) -> bool {
-        matches!(self, Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE)
-    }
-}
-
 /// Narrows a collection to some of its members.
 #[derive(Debug, Clone)]
 pub enum Selector {
@@ -176,7 +169,10 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, String> {
         i = next;
         if i < bytes.len() {
             if bytes[i] != b'|' {
-                return Err(format!("unexpected {:?} in variable list {text:?}", &text[i..]));
+                return Err(format!(
+                    "unexpected {:?} in variable list {text:?}",
+                    &text[i..]
+                ));
             }
             i += 1;
             while i < bytes.len() && bytes[i].is_ascii_whitespace() {
@@ -219,9 +215,19 @@ fn parse_one(text: &str, start: usize) -> Result<(Target, usize), String> {
         i = next;
     }
     if selector.is_some() && !var.is_collection() {
-        return Err(format!("variable {name} is not a collection and takes no selector"));
+        return Err(format!(
+            "variable {name} is not a collection and takes no selector"
+        ));
     }
-    Ok((Target { var, selector, count, exclude }, i))
+    Ok((
+        Target {
+            var,
+            selector,
+            count,
+            exclude,
+        },
+        i,
+    ))
 }
 
 fn parse_selector(text: &str, start: usize, var: Var) -> Result<(Selector, usize), String> {

@@ -52,7 +52,11 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 #[test]
 fn processors_never_panic() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for round in 0..20_000 {
+    let rounds: usize = std::env::var("BODY_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20_000);
+    for round in 0..rounds {
         let input = mutate(&mut rng, SEEDS[round % SEEDS.len()]);
         let _ = parse_urlencoded(&input, b'&');
         let _ = parse_json(&input, 4);

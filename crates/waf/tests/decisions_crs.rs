@@ -1,7 +1,9 @@
 //! Decision tables against the OWASP CRS v4 (`../shared/crs`) in blocking mode at paranoia
 //! level 1: every request of `data/decisions/attack` must be denied with 403 and every
 //! request of `data/decisions/benign` must pass, with prefilters on and off agreeing.
-//! Skipped, with a message, when the CRS directory is absent.
+//! `data/decisions/benign-crs-fp` holds realistic benign requests that CRS itself blocks at
+//! PL1 (libmodsecurity 3 blocks them too, same rule ids): they must be denied here as well,
+//! for parity. Skipped, with a message, when the CRS directory is absent.
 
 mod decisions_common;
 
@@ -53,4 +55,11 @@ fn crs_pl1_passes_benign_requests() {
     assert!(cases.len() >= 200, "only {} benign cases", cases.len());
     let failures = check(on, off, &cases, Expect::Pass);
     assert_no_failures("CRS PL1 benign requests", &failures);
+}
+
+#[test]
+fn crs_pl1_blocks_its_known_false_positives_like_modsecurity() {
+    let Some((on, off)) = engines() else { return };
+    let failures = check(on, off, &load("benign-crs-fp"), Expect::Deny403);
+    assert_no_failures("CRS PL1 known false positives", &failures);
 }

@@ -1,7 +1,8 @@
 //! Decision tables against our own baseline rule set (`rules/portcullis.conf`) in blocking
-//! mode: at paranoia level 1 every request of `data/decisions/attack` must be denied with 403
-//! and every request of `data/decisions/benign` must pass; at paranoia level 2 the attacks of
-//! `data/decisions/attack-pl2` are denied too. Prefilters on and off must agree.
+//! mode: at paranoia level 1 every request of `data/decisions/attack` and `attack-own` must be
+//! denied with 403 and every request of `benign` and `benign-crs-fp` (benign requests that
+//! CRS PL1 blocks) must pass; at paranoia level 2 the attacks of `attack-pl2` are denied too.
+//! Prefilters on and off must agree.
 
 mod decisions_common;
 
@@ -35,15 +36,18 @@ fn pl2() -> &'static (Arc<Engine>, Arc<Engine>) {
 #[test]
 fn own_rules_pl1_deny_attacks_with_403() {
     let (on, off) = pl1();
-    let failures = check(on, off, &load("attack"), Expect::Deny403);
+    let mut cases = load("attack");
+    cases.extend(load("attack-own"));
+    let failures = check(on, off, &cases, Expect::Deny403);
     assert_no_failures("own rules PL1 attacks", &failures);
 }
 
 #[test]
 fn own_rules_pl1_pass_benign_requests() {
     let (on, off) = pl1();
-    let cases = load("benign");
+    let mut cases = load("benign");
     assert!(cases.len() >= 200, "only {} benign cases", cases.len());
+    cases.extend(load("benign-crs-fp"));
     let failures = check(on, off, &cases, Expect::Pass);
     assert_no_failures("own rules PL1 benign requests", &failures);
 }
@@ -52,6 +56,7 @@ fn own_rules_pl1_pass_benign_requests() {
 fn own_rules_pl2_deny_attacks_with_403() {
     let (on, off) = pl2();
     let mut cases = load("attack");
+    cases.extend(load("attack-own"));
     cases.extend(load("attack-pl2"));
     let failures = check(on, off, &cases, Expect::Deny403);
     assert_no_failures("own rules PL2 attacks", &failures);
@@ -64,4 +69,12 @@ fn own_rules_have_private_ids() {
     let outside: Vec<u64> =
         on.rule_ids().filter(|id| !(9_500_000..=9_509_999).contains(id)).collect();
     assert!(outside.is_empty(), "rule ids outside 9500000-9509999: {outside:?}");
+}
+
+/// The paranoia-level gate works: what only PL2 rules catch passes at PL1.
+#[test]
+fn own_rules_pl1_skip_pl2_rules() {
+    let (on, off) = pl1();
+    let failures = check(on, off, &load("attack-pl2"), Expect::Pass);
+    assert_no_failures("own rules PL1 on PL2-only attacks", &failures);
 }

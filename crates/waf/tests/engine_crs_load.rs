@@ -17,7 +17,8 @@ fn crs_dir() -> Option<PathBuf> {
 fn load(dir: &Path, prefilter: bool) -> Engine {
     let mut b = Engine::builder();
     b.prefilter(prefilter);
-    b.add_text(MODSECURITY_RECOMMENDED, "recommended", dir).unwrap();
+    b.add_text(MODSECURITY_RECOMMENDED, "recommended", dir)
+        .unwrap();
     b.add_file(&dir.join("crs-setup.conf.example")).unwrap();
     let include = format!("Include {}/rules/*.conf", dir.display());
     b.add_text(&include, "include", dir).unwrap();
@@ -32,7 +33,11 @@ fn crs_compiles_with_zero_errors() {
     let elapsed = started.elapsed();
     let stats = engine.stats();
     eprintln!("CRS loaded in {elapsed:?}: {stats:?}");
-    assert!(engine.rule_count() > 600, "only {} rules", engine.rule_count());
+    assert!(
+        engine.rule_count() > 600,
+        "only {} rules",
+        engine.rule_count()
+    );
     assert!(stats.rx_links > 300);
 }
 
@@ -50,14 +55,22 @@ fn run(engine: &std::sync::Arc<Engine>, uri: &str) -> (portcullis_waf::Outcome, 
     let mut tx = engine.transaction(conn());
     tx.request_line("GET", uri, "HTTP/1.1");
     tx.request_header(b"Host", b"localhost");
-    tx.request_header(b"User-Agent", b"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0");
+    tx.request_header(
+        b"User-Agent",
+        b"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+    );
     tx.request_header(b"Accept", b"text/html,application/xhtml+xml");
     let mut out = tx.process_request_headers();
     if out == portcullis_waf::Outcome::Pass {
         out = tx.process_request_body();
     }
     tx.process_logging();
-    let ids = tx.matched_rules().iter().filter(|m| m.log).map(|m| m.id).collect();
+    let ids = tx
+        .matched_rules()
+        .iter()
+        .filter(|m| m.log)
+        .map(|m| m.id)
+        .collect();
     (out, ids)
 }
 
@@ -68,7 +81,10 @@ fn crs_blocks_sqli_and_passes_benign() {
         let engine = std::sync::Arc::new(load(&dir, prefilter));
         let (out, ids) = run(&engine, "/search?q=hello+world&page=2");
         assert_eq!(out, portcullis_waf::Outcome::Pass, "benign matched {ids:?}");
-        let (out, ids) = run(&engine, "/?id=1%27%20UNION%20SELECT%20password%20FROM%20users--");
+        let (out, ids) = run(
+            &engine,
+            "/?id=1%27%20UNION%20SELECT%20password%20FROM%20users--",
+        );
         eprintln!("sqli: {ids:?}");
         assert_eq!(out, portcullis_waf::Outcome::Deny { status: 403 });
         assert!(ids.contains(&949110), "{ids:?}");

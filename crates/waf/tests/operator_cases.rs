@@ -109,3 +109,22 @@ fn operator_table() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn operators_are_shareable_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Operator>();
+}
+
+#[test]
+fn negated_and_macro_operators_do_not_gate() {
+    let files = TestFiles;
+    let negated = Operator::compile("rx", "abc", true, &files).expect("compile");
+    assert_eq!(negated.prefilter_literals(), None);
+    let with_macro = Operator::compile("contains", "%{tx.x}", false, &files).expect("compile");
+    assert_eq!(with_macro.prefilter_literals(), None);
+    let rx = Operator::compile("rx", "(?i)union\\s+select", false, &files).expect("compile");
+    assert_eq!(rx.prefilter_literals(), Some(vec![b"union".to_vec()]));
+    let pm = Operator::compile("pm", "Foo bar", false, &files).expect("compile");
+    assert_eq!(pm.prefilter_literals(), Some(vec![b"bar".to_vec(), b"foo".to_vec()]));
+}

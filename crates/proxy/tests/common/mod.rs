@@ -85,10 +85,8 @@ async fn backend_answer(
             )
             .await;
             while let Some(Ok(msg)) = ws.next().await {
-                if msg.is_text() || msg.is_binary() {
-                    if ws.send(msg).await.is_err() {
-                        break;
-                    }
+                if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                    break;
                 }
             }
         });
@@ -117,10 +115,12 @@ async fn backend_answer(
             .and_then(|n| n.parse().ok())
             .unwrap_or(1);
         let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
-        let stream = futures_util::stream::iter(
-            (0..mib * 16).map(move |_| Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Frame::data(chunk.clone()))),
-        );
-        return Ok(Response::new(BoxBody::new(http_body_util::StreamBody::new(stream))));
+        let stream = futures_util::stream::iter((0..mib * 16).map(move |_| {
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Frame::data(chunk.clone()))
+        }));
+        return Ok(Response::new(BoxBody::new(
+            http_body_util::StreamBody::new(stream),
+        )));
     }
     let headers: BTreeMap<String, String> = req
         .headers()
@@ -160,7 +160,11 @@ pub struct RouteSpec {
     pub policy: RoutePolicy,
 }
 
-pub fn route(host: Option<&'static str>, path: &'static str, endpoints: Vec<SocketAddr>) -> RouteSpec {
+pub fn route(
+    host: Option<&'static str>,
+    path: &'static str,
+    endpoints: Vec<SocketAddr>,
+) -> RouteSpec {
     RouteSpec {
         host,
         path,
@@ -200,7 +204,9 @@ pub fn cert(names: &[&str]) -> (Arc<CertifiedKey>, CertificateDer<'static>) {
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     let generated = rcgen::generate_simple_self_signed(names).unwrap();
     let der = generated.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der()));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        generated.signing_key.serialize_der(),
+    ));
     let signer = rustls::crypto::ring::sign::any_supported_type(&key).unwrap();
     (Arc::new(CertifiedKey::new(vec![der.clone()], signer)), der)
 }
@@ -255,14 +261,66 @@ pub async fn start_proxy(snap: Snapshot, config: ProxyConfig) -> TestProxy {
 
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-pub fn h1_client() -> HttpClient {
-    Client::builder(TokioExecutor::new()).build_http()
+/// HTTP/1.1 through hyper's pooled client, or h2c by prior knowledge on one connection
+/// (for h2 the host travels in `:authority`, so the URI carries it).
+pub enum TestClient {
+    H1(Box<HttpClient>),
+    H2c(tokio::sync::OnceCell<hyper::client::conn::http2::SendRequest<Full<Bytes>>>),
 }
 
-pub fn h2c_client() -> HttpClient {
-    Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http()
+pub fn h1_client() -> TestClient {
+    TestClient::H1(Box::new(Client::builder(TokioExecutor::new()).build_http()))
+}
+
+pub fn h2c_client() -> TestClient {
+    TestClient::H2c(tokio::sync::OnceCell::new())
+}
+
+pub async fn get(client: &TestClient, addr: SocketAddr, host: &str, path: &str) -> Answer {
+    let req = Request::get(path)
+        .header("host", host)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    send(client, addr, req).await
+}
+
+/// Sends `req` (origin-form URI; its Host header names the virtual host) to `addr`.
+pub async fn send(client: &TestClient, addr: SocketAddr, mut req: Request<Full<Bytes>>) -> Answer {
+    let resp = match client {
+        TestClient::H1(c) => {
+            let pq = req.uri().path_and_query().unwrap().as_str().to_string();
+            *req.uri_mut() = format!("http://{addr}{pq}").parse().unwrap();
+            c.request(req).await.unwrap()
+        }
+        TestClient::H2c(cell) => {
+            let sender = cell
+                .get_or_init(|| async {
+                    let tcp = TcpStream::connect(addr).await.unwrap();
+                    let (sender, conn) = hyper::client::conn::http2::handshake(
+                        TokioExecutor::new(),
+                        TokioIo::new(tcp),
+                    )
+                    .await
+                    .unwrap();
+                    tokio::spawn(conn);
+                    sender
+                })
+                .await;
+            let host = req.headers_mut().remove("host").unwrap();
+            let pq = req.uri().path_and_query().unwrap().as_str().to_string();
+            *req.uri_mut() = format!("http://{}{pq}", host.to_str().unwrap())
+                .parse()
+                .unwrap();
+            sender.clone().send_request(req).await.unwrap()
+        }
+    };
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
 }
 
 pub struct Answer {
@@ -278,25 +336,6 @@ impl Answer {
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-pub async fn get(client: &HttpClient, addr: SocketAddr, host: &str, path: &str) -> Answer {
-    let req = Request::get(format!("http://{addr}{path}"))
-        .header("host", host)
-        .body(Full::new(Bytes::new()))
-        .unwrap();
-    send(client, req).await
-}
-
-pub async fn send(client: &HttpClient, req: Request<Full<Bytes>>) -> Answer {
-    let resp = client.request(req).await.unwrap();
-    let (parts, body) = resp.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
     }
 }
 
@@ -330,7 +369,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -338,7 +382,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()

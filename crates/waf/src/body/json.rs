@@ -209,7 +209,9 @@ impl Scanner<'_> {
             Some(b'0') => self.pos += 1,
             Some(b'1'..=b'9') => self.digits(),
             _ => {
-                return Err(self.error("malformed number, a digit is required after the minus sign"));
+                return Err(
+                    self.error("malformed number, a digit is required after the minus sign")
+                );
             }
         }
         if self.peek() == Some(b'.') {

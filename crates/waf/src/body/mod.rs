@@ -58,7 +58,9 @@ pub struct MultipartFlags {
     pub invalid_part: bool,
     /// `MULTIPART_INVALID_HEADER_FOLDING`.
     pub invalid_header_folding: bool,
-    /// `MULTIPART_FILE_LIMIT_EXCEEDED`.
+    /// `MULTIPART_FILE_LIMIT_EXCEEDED`. ModSecurity only sets it while storing uploaded files
+    /// on disk (SecUploadKeepFiles / SecTmpSaveUploadedFiles), which portcullis never does,
+    /// so the parser leaves it false.
     pub file_limit_exceeded: bool,
     /// `MULTIPART_UNMATCHED_BOUNDARY`.
     pub unmatched_boundary: bool,

@@ -30,12 +30,31 @@ pub fn parse_multipart(content_type: &[u8], body: &[u8]) -> MultipartOutput {
     parser.complete(body.is_empty())
 }
 
+/// One part header.
+#[derive(Clone)]
+struct PartHeader {
+    name: Vec<u8>,
+    value: Vec<u8>,
+    /// The line as received (with its line ending) until a folded line extends it.
+    raw: Option<Vec<u8>>,
+}
+
+impl PartHeader {
+    /// The `MULTIPART_PART_HEADERS` value, as ModSecurity 3.0.9 gives it: the raw line with
+    /// its line ending, or `Name: value` without one for a folded header.
+    fn line(&self) -> Vec<u8> {
+        self.raw
+            .clone()
+            .unwrap_or_else(|| [&self.name[..], b": ", &self.value[..]].concat())
+    }
+}
+
 /// The part being built.
 #[derive(Default)]
 struct Part {
     in_data: bool,
-    /// Headers in order: (name, value); folded lines are appended to the last one.
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Headers in order; folded lines are appended to the last one.
+    headers: Vec<PartHeader>,
     name: Vec<u8>,
     filename: Option<Vec<u8>>,
     value: Vec<u8>,
@@ -58,7 +77,11 @@ struct Parser {
     /// 0 = never, 1 = unmatched boundary-like line, 2 = matched after an earlier boundary.
     unmatched: u8,
     /// The last unprocessed line when the body ended without a newline.
-    pending: Vec<u8>,
+    tail: Vec<u8>,
+    /// `MULTIPART_PART_HEADERS` lines waiting for the end of a part's headers. As in
+    /// ModSecurity 3.0.9 this list outlives a part whose headers never complete (so its lines
+    /// are reported under the next valid part's name) and keeps the first line per header name.
+    header_lines: Vec<PartHeader>,
 }
 
 impl Parser {
@@ -79,7 +102,7 @@ impl Parser {
                         // End of body without a newline: ModSecurity leaves these bytes in its
                         // buffer and only `complete` looks at them (a final boundary without CRLF).
                         if contains_line {
-                            self.pending = body[pos..].to_vec();
+                            self.tail = body[pos..].to_vec();
                         }
                         return;
                     }
@@ -200,10 +223,10 @@ impl Parser {
             return;
         };
         if line == b"\r\n" || line == b"\n" {
-            let Some((_, cd)) = part
+            let Some(PartHeader { value: cd, .. }) = part
                 .headers
                 .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(b"Content-Disposition"))
+                .find(|h| h.name.eq_ignore_ascii_case(b"Content-Disposition"))
             else {
                 self.error = Some("Multipart: Part missing Content-Disposition header.".into());
                 return;
@@ -234,11 +257,10 @@ impl Parser {
             }
             part.name = disposition.name;
             part.in_data = true;
-            for (name, value) in &part.headers {
-                let mut line = name.clone();
-                line.extend_from_slice(b": ");
-                line.extend_from_slice(value);
-                self.out.part_headers.push((part.name.clone(), line));
+            for header in self.header_lines.drain(..) {
+                self.out
+                    .part_headers
+                    .push((part.name.clone(), header.line()));
             }
             return;
         }
@@ -248,13 +270,17 @@ impl Parser {
             if line[..ws].iter().any(|&c| c != b'\t' && c != b' ') {
                 self.out.flags.invalid_header_folding = true;
             }
-            let Some((_, last)) = part.headers.last_mut() else {
+            let Some(last) = part.headers.last_mut() else {
                 self.error = Some("Multipart: Invalid part header (folding error).".into());
                 return;
             };
-            last.push(b' ');
-            last.extend_from_slice(chomp(&line[ws..]));
-            if last.len() > BUF_SIZE {
+            last.value.push(b' ');
+            last.value.extend_from_slice(chomp(&line[ws..]));
+            if let Some(pending) = self.header_lines.iter_mut().find(|h| h.name == last.name) {
+                pending.raw = None;
+                pending.value = last.value.clone();
+            }
+            if last.value.len() > BUF_SIZE {
                 self.error = Some("Multipart: Part header too long.".into());
             }
             return;
@@ -278,12 +304,24 @@ impl Parser {
         if part
             .headers
             .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+            .any(|h| h.name.eq_ignore_ascii_case(name))
         {
             // ModSecurity returns without recording an error message here.
             return;
         }
-        part.headers.push((name.to_vec(), chomp(value).to_vec()));
+        let header = PartHeader {
+            name: name.to_vec(),
+            value: chomp(value).to_vec(),
+            raw: Some(line.to_vec()),
+        };
+        if !self
+            .header_lines
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case(name))
+        {
+            self.header_lines.push(header.clone());
+        }
+        part.headers.push(header);
     }
 
     /// Finishes the part being built and, unless final, starts a new one.
@@ -295,8 +333,8 @@ impl Parser {
                 let content_type = part
                     .headers
                     .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(b"Content-Type"))
-                    .map(|(_, v)| v.clone())
+                    .find(|h| h.name.eq_ignore_ascii_case(b"Content-Type"))
+                    .map(|h| h.value.clone())
                     .unwrap_or_default();
                 self.out.files.push(MultipartFile {
                     name: part.name,
@@ -335,7 +373,7 @@ impl Parser {
                 let mut last = b"--".to_vec();
                 last.extend_from_slice(&self.boundary);
                 last.extend_from_slice(b"--");
-                if self.pending == last {
+                if self.tail == last {
                     self.process_boundary(true);
                     self.complete = true;
                 } else {

@@ -39,7 +39,7 @@ impl PhraseSet {
             Some(m) => {
                 if let Some(out) = captures {
                     out.clear();
-                    out.push(input[m.start()..m.end()].to_vec());
+                    out.push(self.phrases[m.pattern().as_usize()].clone());
                 }
                 true
             }

@@ -82,6 +82,8 @@ pub fn build(pattern: &str) -> Result<Regex, String> {
 pub fn evaluate(re: &Regex, input: &[u8], captures: Option<&mut Captures>) -> bool {
     match captures {
         None => re.is_match(input),
+        // The lazy DFA answers most (non-matching) inputs; group extraction only on a match.
+        Some(_) if !re.is_match(input) => false,
         Some(out) => match re.captures(input) {
             None => false,
             Some(caps) => {

@@ -167,18 +167,17 @@ pub(crate) fn sql_hex_decode(input: &[u8]) -> Cow<'_, [u8]> {
         if !(count < len && at(input, r) != 0) {
             break;
         }
-        if at(input, r) == b'0' {
-            if at(input, r + 1).to_ascii_lowercase() == b'x'
-                && is_hex(at(input, r + 2))
-                && is_hex(at(input, r + 3))
-            {
+        if at(input, r) == b'0'
+            && at(input, r + 1).eq_ignore_ascii_case(&b'x')
+            && is_hex(at(input, r + 2))
+            && is_hex(at(input, r + 3))
+        {
+            r += 2;
+            count += 2;
+            while is_hex(at(input, r)) && is_hex(at(input, r + 1)) {
+                out.push(x2c(input[r], input[r + 1]));
                 r += 2;
                 count += 2;
-                while is_hex(at(input, r)) && is_hex(at(input, r + 1)) {
-                    out.push(x2c(input[r], input[r + 1]));
-                    r += 2;
-                    count += 2;
-                }
             }
         }
         out.push(at(input, r));

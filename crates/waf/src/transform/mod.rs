@@ -131,6 +131,13 @@ impl Transform {
 
     /// Applies the transformation; `Cow::Borrowed` when the value is unchanged.
     pub fn apply(self, input: &[u8]) -> Cow<'_, [u8]> {
+        match self.apply_raw(input) {
+            Cow::Owned(out) if out == input => Cow::Borrowed(input),
+            other => other,
+        }
+    }
+
+    fn apply_raw(self, input: &[u8]) -> Cow<'_, [u8]> {
         use Transform as T;
         match self {
             T::Lowercase => lowercase(input),
