@@ -44,7 +44,15 @@ pub struct Resolved {
 pub struct BackendResolver<'a> {
     services: HashMap<(&'a str, &'a str), &'a Service>,
     slices: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
-    cache: HashMap<BackendKey, Resolved>,
+    cache: HashMap<(&'a str, &'a str, PortRef<'a>), Resolved>,
+}
+
+/// The Service port as an Ingress names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PortRef<'a> {
+    Number(i32),
+    Name(&'a str),
+    Unset,
 }
 
 impl<'a> BackendResolver<'a> {
@@ -71,26 +79,28 @@ impl<'a> BackendResolver<'a> {
         }
     }
 
-    /// The backend for `service` in `namespace` (cached).
-    pub fn resolve(&mut self, namespace: &str, service: &IngressServiceBackend) -> &Resolved {
+    /// The backend for `service` in `namespace` (cached; a cache hit allocates nothing).
+    pub fn resolve(&mut self, namespace: &'a str, service: &'a IngressServiceBackend) -> &Resolved {
         let port = service.port.as_ref();
-        let port_label = match (
-            port.and_then(|p| p.number),
-            port.and_then(|p| p.name.as_deref()),
-        ) {
-            (Some(n), _) => n.to_string(),
-            (None, Some(name)) => name.to_string(),
-            (None, None) => String::new(),
+        let port_ref = match (port.and_then(|p| p.number), port.and_then(|p| p.name.as_deref())) {
+            (Some(n), _) => PortRef::Number(n),
+            (None, Some(name)) => PortRef::Name(name),
+            (None, None) => PortRef::Unset,
         };
-        let key = BackendKey {
-            namespace: namespace.to_string(),
-            service: service.name.clone(),
-            port: port_label,
-        };
+        let key = (namespace, service.name.as_str(), port_ref);
         if !self.cache.contains_key(&key) {
             let (endpoints, notes) = self.endpoints(namespace, service);
-            let backend = Arc::new(Backend::new(key.clone(), endpoints));
-            self.cache.insert(key.clone(), Resolved { backend, notes });
+            let backend_key = BackendKey {
+                namespace: namespace.to_string(),
+                service: service.name.clone(),
+                port: match port_ref {
+                    PortRef::Number(n) => n.to_string(),
+                    PortRef::Name(name) => name.to_string(),
+                    PortRef::Unset => String::new(),
+                },
+            };
+            let backend = Arc::new(Backend::new(backend_key, endpoints));
+            self.cache.insert(key, Resolved { backend, notes });
         }
         &self.cache[&key]
     }

@@ -9,6 +9,7 @@
 //! certificate is still served: clients decide). An entry without hosts is ignored with a
 //! warning: hosts without a configured certificate get the default one anyway.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use rustls::sign::CertifiedKey;
 
 use crate::diagnostics::Diagnostic;
 use crate::objects::{ObjectSet, namespace_of};
-use crate::tls::{certified_key_from_secret, covers_host};
+use crate::tls::{certified_key_from_secret, covers_host_parsed};
 
 /// The hosts that have TLS (with a configured certificate or the default one).
 #[derive(Debug, Clone, Default)]
@@ -61,99 +62,122 @@ pub fn build_tls(
     let secrets: HashMap<(&str, &str), &Secret> = objects
         .secrets
         .iter()
-        .filter_map(|s| {
-            Some((
-                (namespace_of(&s.metadata), s.metadata.name.as_deref()?),
-                &**s,
-            ))
-        })
+        .filter_map(|s| Some(((namespace_of(&s.metadata), s.metadata.name.as_deref()?), &**s)))
         .collect();
-    let mut loaded: HashMap<(String, String), Result<Arc<CertifiedKey>, String>> = HashMap::new();
-    // host → `namespace/secret` that provided its certificate.
-    let mut owners: HashMap<String, String> = HashMap::new();
+    let entries = || {
+        served.iter().flat_map(|ingress| {
+            let namespace = namespace_of(&ingress.metadata);
+            let tls = ingress.spec.as_ref().and_then(|s| s.tls.as_deref());
+            tls.unwrap_or_default()
+                .iter()
+                .map(move |entry| (*ingress, namespace, entry))
+        })
+    };
 
-    for ingress in served {
-        let Some(entries) = ingress.spec.as_ref().and_then(|s| s.tls.as_deref()) else {
+    // Load every referenced Secret once, then parse each leaf once for the host checks.
+    let mut loaded: HashMap<(&str, &str), Result<Arc<CertifiedKey>, String>> = HashMap::new();
+    for (_, namespace, entry) in entries() {
+        let Some(name) = entry.secret_name.as_deref().filter(|s| !s.is_empty()) else {
             continue;
         };
-        let namespace = namespace_of(&ingress.metadata);
+        loaded.entry((namespace, name)).or_insert_with(|| {
+            match secrets.get(&(namespace, name)) {
+                None => Err(format!(
+                    "Secret {namespace}/{name} not found (or not of type kubernetes.io/tls)"
+                )),
+                Some(secret) => certified_key_from_secret(secret)
+                    .map(Arc::new)
+                    .map_err(|e| format!("Secret {namespace}/{name}: {e}")),
+            }
+        });
+    }
+    let leaves: HashMap<(&str, &str), Option<webpki::EndEntityCert<'_>>> = loaded
+        .iter()
+        .filter_map(|(id, key)| Some((*id, leaf(key.as_ref().ok()?))))
+        .collect();
+
+    // host → (namespace, secret) that provided its certificate.
+    let mut owners: HashMap<Cow<'_, str>, (&str, &str)> = HashMap::new();
+    for (ingress, namespace, entry) in entries() {
         let source = || objects.source("Ingress", &ingress.metadata);
-        for entry in entries {
-            let entry_hosts: Vec<String> = entry
+        let entry_hosts = || {
+            entry
                 .hosts
                 .iter()
                 .flatten()
                 .filter(|h| !h.is_empty())
-                .map(|h| h.to_ascii_lowercase())
-                .collect();
-            if entry_hosts.is_empty() {
-                diagnostics.push(Diagnostic::warning(
+                .map(|h| lower(h))
+        };
+        let shown = || entry_hosts().collect::<Vec<_>>().join(", ");
+        if entry_hosts().next().is_none() {
+            diagnostics.push(Diagnostic::warning(
+                source(),
+                "spec.tls entry without hosts: ignored (unlisted hosts get the default certificate)",
+            ));
+            continue;
+        }
+        entry_hosts().for_each(|h| hosts.insert(&h));
+        let Some(name) = entry.secret_name.as_deref().filter(|s| !s.is_empty()) else {
+            diagnostics.push(Diagnostic::warning(
+                source(),
+                format!(
+                    "spec.tls entry for {} has no secretName: the default certificate is served",
+                    shown()
+                ),
+            ));
+            continue;
+        };
+        let key = match &loaded[&(namespace, name)] {
+            Ok(key) => key,
+            Err(reason) => {
+                diagnostics.push(Diagnostic::error(
                     source(),
-                    "spec.tls entry without hosts: ignored (unlisted hosts get the default certificate)",
+                    format!("{reason}: {} served with the default certificate", shown()),
                 ));
                 continue;
             }
-            entry_hosts.iter().for_each(|h| hosts.insert(h));
-            let Some(secret_name) = entry.secret_name.as_deref().filter(|s| !s.is_empty()) else {
+        };
+        let parsed = leaves.get(&(namespace, name)).and_then(Option::as_ref);
+        for host in entry_hosts() {
+            if !parsed.is_some_and(|cert| covers_host_parsed(cert, &host)) {
                 diagnostics.push(Diagnostic::warning(
                     source(),
-                    format!(
-                        "spec.tls entry for {} has no secretName: the default certificate is served",
-                        entry_hosts.join(", ")
-                    ),
+                    format!("the certificate of Secret {namespace}/{name} does not cover host {host}"),
                 ));
-                continue;
-            };
-            let id = format!("{namespace}/{secret_name}");
-            let key = loaded
-                .entry((namespace.to_string(), secret_name.to_string()))
-                .or_insert_with(|| match secrets.get(&(namespace, secret_name)) {
-                    None => Err(format!(
-                        "Secret {id} not found (or not of type kubernetes.io/tls)"
-                    )),
-                    Some(secret) => certified_key_from_secret(secret)
-                        .map(Arc::new)
-                        .map_err(|e| format!("Secret {id}: {e}")),
-                })
-                .clone();
-            let key = match key {
-                Ok(key) => key,
-                Err(reason) => {
-                    diagnostics.push(Diagnostic::error(
-                        source(),
-                        format!(
-                            "{reason}: {} served with the default certificate",
-                            entry_hosts.join(", ")
-                        ),
-                    ));
-                    continue;
+            }
+            match owners.get(&host) {
+                None => {
+                    store.insert(&host, key.clone());
+                    owners.insert(host, (namespace, name));
                 }
-            };
-            for host in &entry_hosts {
-                if !covers_host(&key, host) {
+                Some(&(ns, owner)) if (ns, owner) != (namespace, name) => {
                     diagnostics.push(Diagnostic::warning(
                         source(),
-                        format!("the certificate of Secret {id} does not cover host {host}"),
-                    ));
-                }
-                match owners.get(host) {
-                    None => {
-                        store.insert(host, key.clone());
-                        owners.insert(host.clone(), id.clone());
-                    }
-                    Some(owner) if *owner != id => diagnostics.push(Diagnostic::warning(
-                        source(),
                         format!(
-                            "host {host} already has the certificate of Secret {owner} \
-                             (older Ingress): Secret {id} ignored for it"
+                            "host {host} already has the certificate of Secret {ns}/{owner} \
+                             (older Ingress): Secret {namespace}/{name} ignored for it"
                         ),
-                    )),
-                    Some(_) => {}
+                    ))
                 }
+                Some(_) => {}
             }
         }
     }
     (store, hosts)
+}
+
+/// The parsed leaf certificate of a key, for name checks.
+fn leaf(key: &CertifiedKey) -> Option<webpki::EndEntityCert<'_>> {
+    webpki::EndEntityCert::try_from(key.cert.first()?).ok()
+}
+
+/// Lower-cases a host, borrowing when it already is.
+fn lower(host: &str) -> Cow<'_, str> {
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
 }
 
 #[cfg(test)]

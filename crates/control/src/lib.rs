@@ -9,7 +9,8 @@
 //! - [`manifests`]: the file provider (a directory of YAML/JSON manifests → [`ObjectSet`]).
 //! - [`translate`]: the ONE translation shared by the file provider and the Kubernetes
 //!   watcher. It never fails: problems become [`Diagnostic`]s and the rest is applied.
-//! - [`class`], [`annotations`], [`backends`], [`certificates`], [`tls`]: its parts.
+//! - [`class`], [`annotations`], [`backends`], [`certificates`], [`tls`] and the route pass
+//!   (`routes.rs`): its parts.
 //! - [`watch`]: debounced directory watching; [`reload`]: generation numbering and the one
 //!   store into the [`SharedSnapshot`]; [`check`]: validation for `portcullis check`.
 //!
@@ -28,6 +29,7 @@ pub mod legacy;
 pub mod manifests;
 pub mod objects;
 pub mod reload;
+mod routes;
 pub mod tls;
 pub mod translate;
 pub mod watch;

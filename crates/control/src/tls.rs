@@ -82,6 +82,11 @@ pub fn covers_host(key: &CertifiedKey, host: &str) -> bool {
     let Ok(cert) = webpki::EndEntityCert::try_from(leaf) else {
         return false;
     };
+    covers_host_parsed(&cert, host)
+}
+
+/// [`covers_host`] for an already parsed leaf certificate.
+pub fn covers_host_parsed(cert: &webpki::EndEntityCert<'_>, host: &str) -> bool {
     let probe = match host.strip_prefix("*.") {
         Some(parent) => format!("portcullis-wildcard-probe.{parent}"),
         None => host.to_string(),

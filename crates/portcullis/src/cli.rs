@@ -57,6 +57,45 @@ pub struct RunArgs {
     /// Also start the demo backends listed under `demo_backends:` in the config file.
     #[arg(long)]
     pub demo_backends: bool,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// Kubernetes mode: watch the API server instead of a manifests directory.
+#[derive(Debug, Args, Clone)]
+pub struct KubeArgs {
+    /// Watch the Kubernetes API with the in-cluster configuration (or $KUBECONFIG) instead of
+    /// a manifests directory.
+    #[arg(long, conflicts_with = "manifests")]
+    pub kubernetes: bool,
+    /// Watch the Kubernetes API with this kubeconfig (implies --kubernetes).
+    #[arg(long, value_name = "PATH", conflicts_with = "manifests")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch only this namespace (IngressClasses are cluster-scoped and always watched).
+    #[arg(long, value_name = "NS")]
+    pub watch_namespace: Option<String>,
+    /// Publish this Service's load-balancer addresses in the status of served Ingresses.
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "publish_address")]
+    pub publish_service: Option<String>,
+    /// Publish these addresses (IPs or DNS names, comma-separated) in the Ingress status.
+    #[arg(long, value_name = "ADDR[,ADDR...]")]
+    pub publish_address: Option<String>,
+    /// Name of the coordination.k8s.io/v1 Lease used for leader election.
+    #[arg(long, value_name = "NAME", default_value = "portcullis-leader")]
+    pub election_id: String,
+    /// Namespace of the Lease (default: $POD_NAMESPACE, else the client's namespace).
+    #[arg(long, value_name = "NS")]
+    pub lease_namespace: Option<String>,
+    /// Lease duration in seconds (renew deadline and retry period are derived from it).
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub lease_duration: u64,
+}
+
+impl KubeArgs {
+    /// Whether Kubernetes mode is on.
+    pub fn enabled(&self) -> bool {
+        self.kubernetes || self.kubeconfig.is_some()
+    }
 }
 
 #[derive(Debug, Args)]

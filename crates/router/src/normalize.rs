@@ -56,34 +56,49 @@ pub fn normalize_path(raw: &str) -> Result<Cow<'_, str>, PathError> {
     resolve_segments(&encoded).map(Cow::Owned)
 }
 
-/// True when `raw` (starting with `/`) is already in canonical form.
+/// True when `raw` (starting with `/`) is already in canonical form. One pass over the bytes:
+/// escapes and raw bytes are checked as they come, each segment when its `/` (or the end) is
+/// reached.
 fn is_canonical(raw: &str) -> Result<bool, PathError> {
     let bytes = raw.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            if !is_canonical_escape(bytes.get(i + 1..i + 3)) {
+    let mut segment_start = 1;
+    // A `;` or an escape in the current segment: it needs the ambiguity check.
+    let mut delimited = false;
+    let mut i = 1;
+    loop {
+        let b = bytes.get(i).copied();
+        if matches!(b, None | Some(b'/')) {
+            let segment = &bytes[segment_start..i];
+            if (segment.is_empty() && b.is_some()) || is_dot(segment) {
                 return Ok(false);
             }
-            i += 3;
-        } else if RAW_ALLOWED[usize::from(b)] {
+            if delimited && is_ambiguous(segment) {
+                return Err(PathError::AmbiguousDotSegment);
+            }
+            if b.is_none() {
+                return Ok(true);
+            }
             i += 1;
-        } else {
-            return Ok(false);
+            segment_start = i;
+            delimited = false;
+            continue;
+        }
+        match b {
+            Some(b'%') => {
+                if !is_canonical_escape(bytes.get(i + 1..i + 3)) {
+                    return Ok(false);
+                }
+                delimited = true;
+                i += 3;
+            }
+            Some(b';') => {
+                delimited = true;
+                i += 1;
+            }
+            Some(b) if RAW_ALLOWED[usize::from(b)] => i += 1,
+            _ => return Ok(false),
         }
     }
-    let mut segments = raw[1..].split('/').peekable();
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
-        if (segment.is_empty() && !last) || is_dot(segment.as_bytes()) {
-            return Ok(false);
-        }
-        if is_ambiguous(segment.as_bytes()) {
-            return Err(PathError::AmbiguousDotSegment);
-        }
-    }
-    Ok(true)
 }
 
 /// Rewrites every byte and escape into its canonical encoding (steps 2-4).
@@ -232,6 +247,28 @@ mod tests {
             assert!(matches!(normalize_path(path), Ok(Cow::Borrowed(p)) if p == path));
         }
         assert!(matches!(normalize_path("/a%2fb"), Ok(Cow::Owned(_))));
+    }
+
+    /// The fast path says "canonical" exactly when the slow path would return the input.
+    #[test]
+    fn fast_path_agrees_with_slow_path() {
+        let alphabet = ["/", ".", "a", "%2F", "%2f", "%41", "%C3", ";", " ", "%", "%00"];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..50_000 {
+            let mut raw = String::from("/");
+            for _ in 0..(state % 9) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                raw.push_str(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let slow = canonical_encoding(&raw).and_then(|e| resolve_segments(&e));
+            match is_canonical(&raw) {
+                Ok(true) => assert_eq!(slow.as_deref(), Ok(raw.as_str()), "{raw:?}"),
+                Ok(false) => assert_ne!(slow.as_deref(), Ok(raw.as_str()), "{raw:?}"),
+                Err(e) => assert_eq!(slow, Err(e), "{raw:?}"),
+            }
+        }
     }
 
     #[test]

@@ -6,10 +6,8 @@
 //! host hash probes and one path probe per `/`-separated element of the request path: it does
 //! not grow with the number of Ingresses.
 
-use std::collections::HashMap;
-
 use crate::host::{MAX_HOST_LEN, canonical_host_in, wildcard_suffix};
-use crate::path_set::PathSet;
+use crate::path_set::{Map, PathSet};
 
 /// How the request matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +30,8 @@ pub struct RouteMatch<'a, T> {
 /// The compiled table, immutable once built (see [`crate::RouteTableBuilder`]).
 #[derive(Debug)]
 pub struct RouteTable<T> {
-    pub(crate) exact_hosts: HashMap<Box<str>, PathSet<T>>,
-    pub(crate) wildcard_hosts: HashMap<Box<str>, PathSet<T>>,
+    pub(crate) exact_hosts: Map<Box<str>, PathSet<T>>,
+    pub(crate) wildcard_hosts: Map<Box<str>, PathSet<T>>,
     pub(crate) any_host: PathSet<T>,
     pub(crate) default: Option<T>,
     pub(crate) rules: usize,
@@ -42,8 +40,8 @@ pub struct RouteTable<T> {
 impl<T> Default for RouteTable<T> {
     fn default() -> Self {
         RouteTable {
-            exact_hosts: HashMap::new(),
-            wildcard_hosts: HashMap::new(),
+            exact_hosts: Map::default(),
+            wildcard_hosts: Map::default(),
             any_host: PathSet::default(),
             default: None,
             rules: 0,

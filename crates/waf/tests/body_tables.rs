@@ -1,7 +1,8 @@
 //! Table-driven tests for the request body processors; the cases live in `data/body_*.json`.
 
 use portcullis_waf::body::{
-    MultipartFlags, Pairs, parse_json, parse_multipart, parse_urlencoded, parse_xml,
+    MultipartFlags, Pairs, parse_json, parse_json_partial, parse_multipart, parse_urlencoded,
+    parse_xml,
 };
 use serde_json::Value;
 

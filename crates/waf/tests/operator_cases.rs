@@ -126,5 +126,51 @@ fn negated_and_macro_operators_do_not_gate() {
     let rx = Operator::compile("rx", "(?i)union\\s+select", false, &files).expect("compile");
     assert_eq!(rx.prefilter_literals(), Some(vec![b"union".to_vec()]));
     let pm = Operator::compile("pm", "Foo bar", false, &files).expect("compile");
-    assert_eq!(pm.prefilter_literals(), Some(vec![b"bar".to_vec(), b"foo".to_vec()]));
+    assert_eq!(
+        pm.prefilter_literals(),
+        Some(vec![b"bar".to_vec(), b"foo".to_vec()])
+    );
+}
+
+/// Random bytes through the non-regex operators (libinjection above all): no panic.
+#[test]
+fn random_inputs_never_panic() {
+    const ALPHABET: &[u8] =
+        b"'\"`<>/=()-#;*%&|\\ \t\n\x00\xff\xc3selectunionorand1xscriptonerror.:";
+    let ops: Vec<Operator> = [
+        ("detectSQLi", ""),
+        ("detectXSS", ""),
+        ("validateUtf8Encoding", ""),
+        ("validateUrlEncoding", ""),
+        ("validateByteRange", "32-126"),
+        ("ipMatch", "10.0.0.0/8,::1"),
+        ("containsWord", "select"),
+        ("pm", "union select"),
+        ("eq", "5"),
+    ]
+    .iter()
+    .map(|(n, a)| Operator::compile(n, a, false, &TestFiles).expect("compile"))
+    .collect();
+    let mut state: u64 = 0x0bad_5eed_1234_5678;
+    for _ in 0..3000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let len = (state % 120) as usize;
+        let mut s = state;
+        let input: Vec<u8> = (0..len)
+            .map(|_| {
+                s = s.rotate_left(7) ^ 0x9e37_79b9;
+                if s % 5 == 0 {
+                    (s >> 11) as u8
+                } else {
+                    ALPHABET[(s >> 11) as usize % ALPHABET.len()]
+                }
+            })
+            .collect();
+        for op in &ops {
+            let mut caps = Captures::new();
+            let _ = op.evaluate(&input, &Macros(HashMap::new()), Some(&mut caps));
+        }
+    }
 }

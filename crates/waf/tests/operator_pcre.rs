@@ -93,7 +93,7 @@ fn compare_rx_with_pcre() {
     let (mut agree, mut ours_only, mut pcre_only) = (0usize, 0usize, 0usize);
     let mut per_pattern = std::collections::BTreeMap::<usize, (usize, usize, Vec<usize>)>::new();
     for (pi, p) in patterns.iter().enumerate() {
-        let re = portcullis_waf::operator::rx::build(p).expect("compiles");
+        let re = portcullis_waf::operator::rx::RxMatcher::new(p).expect("compiles");
         for (qi, q) in payloads.iter().enumerate() {
             let ours = re.is_match(q);
             let theirs = pcre.contains(&(pi, qi));

@@ -12,10 +12,26 @@ use super::{BodyError, Pairs};
 
 /// Argument names as ModSecurity v3 names them (e.g. `json.a.b`, arrays per ModSecurity v3).
 pub fn parse_json(body: &[u8], depth_limit: usize) -> Result<Pairs, BodyError> {
+    match parse_json_partial(body, depth_limit) {
+        (pairs, None) => Ok(pairs),
+        (_, Some(error)) => Err(error),
+    }
+}
+
+/// Like [`parse_json`], but keeps the arguments found before an error, as ModSecurity does
+/// (its yajl callbacks add each argument as soon as it is parsed): a malformed document still
+/// has its well-formed prefix inspected, and the error becomes `REQBODY_ERROR`.
+pub fn parse_json_partial(body: &[u8], depth_limit: usize) -> (Pairs, Option<BodyError>) {
     if body.is_empty() {
-        return Ok(Vec::new());
+        return (Vec::new(), None);
     }
     let mut namer = Namer::default();
+    let error = scan(body, depth_limit, &mut namer).err();
+    (namer.pairs, error)
+}
+
+/// Walks the document, reporting values to `namer`; stops at the first error.
+fn scan(body: &[u8], depth_limit: usize, namer: &mut Namer) -> Result<(), BodyError> {
     let mut scanner = Scanner {
         input: body,
         pos: 0,
@@ -95,7 +111,7 @@ pub fn parse_json(body: &[u8], depth_limit: usize) -> Result<Pairs, BodyError> {
     if !done {
         return Err(scanner.error("premature EOF"));
     }
-    Ok(namer.pairs)
+    Ok(())
 }
 
 /// Builds argument names from container events, exactly as ModSecurity's JSON processor.

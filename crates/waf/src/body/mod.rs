@@ -10,7 +10,7 @@ mod multipart_header;
 mod urlencoded;
 mod xml;
 
-pub use json::parse_json;
+pub use json::{parse_json, parse_json_partial};
 pub use multipart::parse_multipart;
 pub use urlencoded::parse_urlencoded;
 pub use xml::{XmlDocument, parse_xml};

@@ -4,9 +4,11 @@
 //! `\n` or when a 4 KiB buffer fills up; a line starting with `--boundary` closes the current
 //! part; the lines after a boundary are part headers up to an empty line, then data. Like
 //! ModSecurity, some header errors record an error message (REQBODY_ERROR) but let parsing go
-//! on, and the part without a name is dropped with `MULTIPART_INVALID_PART`. One deliberate
-//! difference: line breaks inside a form field's value are kept (ModSecurity v3 drops them
-//! through a buffer bug).
+//! on, the part without a name is dropped with `MULTIPART_INVALID_PART`, and a body without
+//! its final boundary yields no arguments or files at all. Flags, errors, arguments and part
+//! headers were compared with libmodsecurity 3.0.9 on the table cases and on mutated bodies.
+//! One deliberate difference: line breaks inside a form field's value are kept (libmodsecurity
+//! 3.0.9 drops them through a buffer bug; ModSecurity v2 keeps them).
 
 use super::multipart_header::{find, is_c_space, parse_boundary, parse_content_disposition};
 use super::{MultipartFile, MultipartOutput};
@@ -78,10 +80,18 @@ struct Parser {
     unmatched: u8,
     /// The last unprocessed line when the body ended without a newline.
     tail: Vec<u8>,
-    /// `MULTIPART_PART_HEADERS` lines waiting for the end of a part's headers. As in
-    /// ModSecurity 3.0.9 this list outlives a part whose headers never complete (so its lines
-    /// are reported under the next valid part's name) and keeps the first line per header name.
+    /// How the previous line ended: Some(true) CRLF, Some(false) bare LF, None no newline.
+    prev_ending: Option<bool>,
+    /// The part closed by the final boundary had no name: libmodsecurity 3.0.9 then
+    /// publishes no arguments at all.
+    final_part_invalid: bool,
+    /// `MULTIPART_PART_HEADERS` lines waiting for their part to end. As in libmodsecurity
+    /// 3.0.9 this list outlives a nameless part (whose lines are then reported under the next
+    /// named part) and keeps the first line per header name.
     header_lines: Vec<PartHeader>,
+    /// Completed form fields and files, published by `complete`.
+    args: super::Pairs,
+    files: Vec<MultipartFile>,
 }
 
 impl Parser {
@@ -115,6 +125,11 @@ impl Parser {
             }
             pos += len;
             contains_line = ended_on_newline;
+            self.prev_ending = match line {
+                [.., b'\r', b'\n'] => Some(true),
+                [.., b'\n'] => Some(false),
+                _ => None,
+            };
             if self.complete && pos < body.len() {
                 self.out.flags.data_after = true;
                 return;
@@ -126,6 +141,12 @@ impl Parser {
     fn process_line(&mut self, line: &[u8], contains_line: bool, buffer_full: bool) -> bool {
         let b = self.boundary.len();
         if contains_line && line.len() > 3 && line.starts_with(b"--") {
+            // libmodsecurity 3.0.9 also judges the line ending in front of a boundary-like line.
+            match self.prev_ending {
+                Some(true) => self.crlf_line = true,
+                Some(false) => self.out.flags.lf_line = true,
+                None => {}
+            }
             if line.len() >= b + 2 && line[2..].starts_with(&self.boundary) {
                 if self.boundary_count > 0 {
                     self.unmatched = 2;
@@ -192,7 +213,9 @@ impl Parser {
                 ));
                 return false;
             }
-            self.process_part_header(line);
+            if !self.process_part_header(line) {
+                return false;
+            }
         } else {
             let part = self.part.as_mut().expect("checked above");
             let (content, reserve) = split_terminator(line);
@@ -207,12 +230,14 @@ impl Parser {
         true
     }
 
-    /// A header line or the empty line that ends the headers. Errors here are recorded but,
-    /// as in ModSecurity, do not stop parsing.
-    fn process_part_header(&mut self, line: &[u8]) {
+    /// A header line or the empty line that ends the headers. Most errors here are recorded
+    /// and parsing goes on; as libmodsecurity 3.0.9 does (checked against it), a bad or
+    /// nameless Content-Disposition and an over-long folded header stop parsing (false) and
+    /// flag the part as invalid.
+    fn process_part_header(&mut self, line: &[u8]) -> bool {
         if line.contains(&0) {
             self.error = Some("Multipart: Nul byte in part headers.".into());
-            return;
+            return true;
         }
         if line.len() > 1 && line[line.len() - 2] == b'\r' {
             self.crlf_line = true;
@@ -220,7 +245,7 @@ impl Parser {
             self.out.flags.lf_line = true;
         }
         let Some(part) = self.part.as_mut() else {
-            return;
+            return true;
         };
         if line == b"\r\n" || line == b"\n" {
             let Some(PartHeader { value: cd, .. }) = part
@@ -229,7 +254,7 @@ impl Parser {
                 .find(|h| h.name.eq_ignore_ascii_case(b"Content-Disposition"))
             else {
                 self.error = Some("Multipart: Part missing Content-Disposition header.".into());
-                return;
+                return true;
             };
             let cd = cd.clone();
             let disposition = match parse_content_disposition(&cd, &mut self.out.flags) {
@@ -239,30 +264,25 @@ impl Parser {
                         "Multipart: Invalid Content-Disposition header ({code}): {}",
                         String::from_utf8_lossy(&cd)
                     ));
-                    return;
+                    return self.invalid_part();
                 }
             };
             if disposition.name.is_empty() {
                 self.error =
                     Some("Multipart: Content-Disposition header missing name field.".into());
-                return;
+                return self.invalid_part();
             }
             if !disposition.filename.is_empty() {
                 if find(&cd, b"filename=").is_none() {
                     self.error =
                         Some("Multipart: Invalid Content-Disposition header (filename).".into());
-                    return;
+                    return self.invalid_part();
                 }
                 part.filename = Some(disposition.filename);
             }
             part.name = disposition.name;
             part.in_data = true;
-            for header in self.header_lines.drain(..) {
-                self.out
-                    .part_headers
-                    .push((part.name.clone(), header.line()));
-            }
-            return;
+            return true;
         }
         if is_c_space(line[0]) {
             self.out.flags.header_folding = true;
@@ -272,7 +292,7 @@ impl Parser {
             }
             let Some(last) = part.headers.last_mut() else {
                 self.error = Some("Multipart: Invalid part header (folding error).".into());
-                return;
+                return true;
             };
             last.value.push(b' ');
             last.value.extend_from_slice(chomp(&line[ws..]));
@@ -282,19 +302,20 @@ impl Parser {
             }
             if last.value.len() > BUF_SIZE {
                 self.error = Some("Multipart: Part header too long.".into());
+                return self.invalid_part();
             }
-            return;
+            return true;
         }
         let Some(colon) = line.iter().position(|&c| c == b':') else {
             self.error = Some(format!(
                 "Multipart: Invalid part header (colon missing): {}",
                 String::from_utf8_lossy(line)
             ));
-            return;
+            return true;
         };
         if colon == 0 {
             self.error = Some("Multipart: Invalid part header (header name missing).".into());
-            return;
+            return true;
         }
         let name = &line[..colon];
         let mut value = &line[colon + 1..];
@@ -307,7 +328,7 @@ impl Parser {
             .any(|h| h.name.eq_ignore_ascii_case(name))
         {
             // ModSecurity returns without recording an error message here.
-            return;
+            return true;
         }
         let header = PartHeader {
             name: name.to_vec(),
@@ -322,28 +343,45 @@ impl Parser {
             self.header_lines.push(header.clone());
         }
         part.headers.push(header);
+        true
     }
 
-    /// Finishes the part being built and, unless final, starts a new one.
+    /// A fatal error in a part's headers: the part is flagged invalid and parsing stops.
+    fn invalid_part(&mut self) -> bool {
+        self.out.flags.invalid_part = true;
+        false
+    }
+
+    /// Finishes the part being built and, unless final, starts a new one. A named part's
+    /// header lines become `MULTIPART_PART_HEADERS` now; its value waits for `complete`.
     fn process_boundary(&mut self, is_final: bool) {
         if let Some(part) = self.part.take() {
             if part.name.is_empty() {
                 self.out.flags.invalid_part = true;
-            } else if let Some(filename) = part.filename {
-                let content_type = part
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(b"Content-Type"))
-                    .map(|h| h.value.clone())
-                    .unwrap_or_default();
-                self.out.files.push(MultipartFile {
-                    name: part.name,
-                    filename,
-                    size: part.size,
-                    content_type,
-                });
+                self.final_part_invalid = is_final;
             } else {
-                self.out.args.push((part.name, part.value));
+                for header in self.header_lines.drain(..) {
+                    self.out
+                        .part_headers
+                        .push((part.name.clone(), header.line()));
+                }
+                match part.filename {
+                    Some(filename) => {
+                        let content_type = part
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case(b"Content-Type"))
+                            .map(|h| h.value.clone())
+                            .unwrap_or_default();
+                        self.files.push(MultipartFile {
+                            name: part.name,
+                            filename,
+                            size: part.size,
+                            content_type,
+                        });
+                    }
+                    None => self.args.push((part.name, part.value)),
+                }
             }
         }
         if !is_final {
@@ -351,6 +389,8 @@ impl Parser {
         }
     }
 
+    /// ModSecurity's `multipart_complete`: flags first, then the final-boundary check; the
+    /// arguments and files are only published when the body was complete.
     fn complete(mut self, empty_body: bool) -> MultipartOutput {
         let f = &mut self.out.flags;
         f.crlf_lf_lines = self.crlf_line && f.lf_line;
@@ -367,6 +407,7 @@ impl Parser {
             || f.invalid_part
             || f.invalid_header_folding
             || f.file_limit_exceeded;
+        let flags = f.clone();
         let seen_data = !empty_body && !self.boundary.is_empty();
         if seen_data && !self.complete {
             if self.boundary_count > 0 {
@@ -383,6 +424,14 @@ impl Parser {
                 self.error = Some("Multipart: No boundaries found in payload.".into());
             }
         }
+        if self.final_part_invalid && self.error.is_none() {
+            self.error = Some("Multipart: Final boundary missing.".into());
+        }
+        if (!seen_data || self.complete) && !self.final_part_invalid {
+            self.out.args = self.args;
+            self.out.files = self.files;
+        }
+        self.out.flags = flags;
         self.out.error = self.error;
         self.out
     }

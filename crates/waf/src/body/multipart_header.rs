@@ -202,9 +202,8 @@ pub(super) fn parse_content_disposition(
             }
             param.extend_from_slice(&value[start..p]);
         }
-        if param.contains(&b'\'') {
-            flags.invalid_quoting = true;
-        }
+        // Newer ModSecurity releases also flag a `'` inside a value; libmodsecurity 3.0.9
+        // (the reference here) only flags single-quote delimiters.
         match name {
             b"name" => {
                 if !d.name.is_empty() {

@@ -46,6 +46,12 @@ pub fn parse_xml(body: &[u8]) -> Result<XmlDocument, BodyError> {
     if std::str::from_utf8(body).is_err() {
         return Err(BodyError::Xml("document is not valid UTF-8".into()));
     }
+    if let Some(pos) = body
+        .iter()
+        .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+    {
+        return Err(err(pos as u64, &"control character not allowed in XML"));
+    }
     let mut reader = Reader::from_reader(body);
     reader.config_mut().check_end_names = true;
     let mut doc = XmlDocument::default();
@@ -58,6 +64,9 @@ pub fn parse_xml(body: &[u8]) -> Result<XmlDocument, BodyError> {
         match event {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let empty = matches!(event, Event::Empty(_));
+                if !is_xml_name(start.name().as_ref()) {
+                    return Err(err(pos, &"invalid element name"));
+                }
                 if depth == 0 {
                     roots += 1;
                     if roots > 1 {
@@ -66,9 +75,14 @@ pub fn parse_xml(body: &[u8]) -> Result<XmlDocument, BodyError> {
                 }
                 for attr in start.attributes().with_checks(true) {
                     let attr = attr.map_err(|e| err(pos, &e))?;
-                    let value = match attr.unescape_value() {
+                    if !is_xml_name(attr.key.as_ref()) {
+                        return Err(err(pos, &"invalid attribute name"));
+                    }
+                    // Attribute-value normalization: literal line ends and tabs become spaces.
+                    let raw = normalize_line_ends(&attr.value).replace(['\n', '\t'], " ");
+                    let value = match quick_xml::escape::unescape(&raw) {
                         Ok(v) => v.into_owned().into_bytes(),
-                        Err(_) if has_doctype => attr.value.into_owned(),
+                        Err(_) if has_doctype => raw.into_bytes(),
                         Err(e) => return Err(err(pos, &e)),
                     };
                     doc.attributes.push(value);
@@ -85,9 +99,13 @@ pub fn parse_xml(body: &[u8]) -> Result<XmlDocument, BodyError> {
                     }
                     return Err(err(pos, &"content outside the root element"));
                 }
-                let value = match text.unescape() {
+                if text.windows(3).any(|w| w == b"]]>") {
+                    return Err(err(pos, &"sequence ']]>' not allowed in content"));
+                }
+                let raw = normalize_line_ends(&text);
+                let value = match quick_xml::escape::unescape(&raw) {
                     Ok(v) => v.into_owned().into_bytes(),
-                    Err(_) if has_doctype => text.to_vec(),
+                    Err(_) if has_doctype => raw.into_bytes(),
                     Err(e) => return Err(err(pos, &e)),
                 };
                 doc.texts.push(value);
@@ -99,7 +117,29 @@ pub fn parse_xml(body: &[u8]) -> Result<XmlDocument, BodyError> {
                 doc.texts.push(data.to_vec());
             }
             Event::DocType(_) => has_doctype = true,
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Decl(decl) => {
+                let version = decl.version().map_err(|e| err(pos, &e))?;
+                if !is_version_number(&version) {
+                    return Err(err(pos, &"malformed declaration: bad version"));
+                }
+                if let Some(encoding) = decl.encoding() {
+                    encoding.map_err(|e| err(pos, &e))?;
+                }
+                if let Some(standalone) = decl.standalone() {
+                    standalone.map_err(|e| err(pos, &e))?;
+                }
+            }
+            Event::PI(pi) => {
+                // The target must be a name, and `xml` is reserved for the declaration.
+                let target = pi
+                    .split(|c| c.is_ascii_whitespace())
+                    .next()
+                    .unwrap_or_default();
+                if !is_xml_name(target) || target.eq_ignore_ascii_case(b"xml") {
+                    return Err(err(pos, &"invalid processing instruction target"));
+                }
+            }
+            Event::Comment(_) => {}
             Event::Eof => break,
         }
     }
@@ -112,4 +152,35 @@ pub fn parse_xml(body: &[u8]) -> Result<XmlDocument, BodyError> {
         return Err(BodyError::Xml("document is empty".into()));
     }
     Ok(doc)
+}
+
+/// An XML `Name` (ASCII rules; any non-ASCII byte is accepted as a name character).
+fn is_xml_name(name: &[u8]) -> bool {
+    let start = |c: u8| c.is_ascii_alphabetic() || c == b'_' || c == b':' || c >= 0x80;
+    match name.split_first() {
+        Some((&first, rest)) => {
+            start(first)
+                && rest
+                    .iter()
+                    .all(|&c| start(c) || c.is_ascii_digit() || c == b'-' || c == b'.')
+        }
+        None => false,
+    }
+}
+
+/// `VersionNum ::= [0-9]+ '.' [0-9]+` as libxml2 parses it.
+fn is_version_number(version: &[u8]) -> bool {
+    let Some(dot) = version.iter().position(|&c| c == b'.') else {
+        return false;
+    };
+    let digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
+    digits(&version[..dot]) && digits(&version[dot + 1..])
+}
+
+/// XML end-of-line handling: CRLF and lone CR become LF. The input is valid UTF-8 (checked
+/// up front), so the lossy conversion never replaces anything.
+fn normalize_line_ends(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw)
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
 }

@@ -6,13 +6,20 @@
 //! returns the result after negation; [`Operator::prefilter_literals`] tells the engine which
 //! literals any matching input must contain (see [`prefilter`]).
 //!
+//! Captures (`Some(&mut Captures)` when the rule has `capture`), filled only on a match:
+//! `@rx` TX:0 = the match and TX:1..9 = groups (a group that did not take part is empty; the
+//! vector stops at the last group that did); `@pm`/`@pmFromFile` TX:0 = the phrase as written;
+//! `@detectSQLi` TX:0 = the libinjection fingerprint; `@detectXSS` TX:0 = the input; string
+//! operators TX:0 = the operand (`@within`: the input). Other operators leave it untouched.
+//!
+//! Names are matched case-insensitively; unknown operators, bad regexes (including
+//! PCRE-only syntax), bad IP lists or byte ranges and missing data files are compile errors.
+//!
 //! One file per family: [`rx`] (regex semantics and limits), [`prefilter`] (literal
 //! extraction), `pm` (phrase sets), `numeric`, `string`, `ip`, `validate`, `injection`
-//! (libinjection).
+//! (libinjection through the `libinjectionrs` crate).
 
 use std::fmt;
-
-use regex::bytes::Regex;
 
 mod injection;
 mod ip;
@@ -100,7 +107,7 @@ impl Arg {
 }
 
 enum Kind {
-    Rx(Regex),
+    Rx(Box<rx::RxMatcher>),
     /// `@rx` whose pattern contains a macro: compiled per evaluation.
     RxMacro(String),
     Pm(PhraseSet),
@@ -187,7 +194,7 @@ impl Operator {
         let err = |reason: String| invalid(canonical, argument, reason);
         let kind = match canonical {
             "rx" if argument.contains("%{") => Kind::RxMacro(argument.to_string()),
-            "rx" => Kind::Rx(rx::build(argument).map_err(err)?),
+            "rx" => Kind::Rx(Box::new(rx::RxMatcher::new(argument).map_err(err)?)),
             "pm" => Kind::Pm(
                 pm::parse_pm_argument(argument)
                     .and_then(PhraseSet::new)
@@ -263,9 +270,9 @@ impl Operator {
             }
         };
         match &self.kind {
-            Kind::Rx(re) => rx::evaluate(re, input, captures),
-            Kind::RxMacro(pattern) => match rx::build(&macros.expand(pattern)) {
-                Ok(re) => rx::evaluate(&re, input, captures),
+            Kind::Rx(re) => re.evaluate(input, captures),
+            Kind::RxMacro(pattern) => match rx::RxMatcher::new(&macros.expand(pattern)) {
+                Ok(re) => re.evaluate(input, captures),
                 Err(_) => false,
             },
             Kind::Pm(set) => set.evaluate(input, captures),

@@ -148,6 +148,24 @@ fn cross(a: &Set, b: &Set) -> Option<Set> {
     Some(out)
 }
 
+/// The union of `set^k` for `k` in `min..=max`, if it stays small.
+fn exact_powers(set: &Set, min: u32, max: u32) -> Option<Set> {
+    let mut power: Set = std::iter::once(Vec::new()).collect();
+    let mut union = Set::new();
+    for k in 0..=max {
+        if k >= min {
+            union.extend(power.iter().cloned());
+            if union.len() > MAX_SET {
+                return None;
+            }
+        }
+        if k < max {
+            power = cross(&power, set)?;
+        }
+    }
+    Some(union)
+}
+
 fn empty_exact() -> Info {
     Info::Exact(std::iter::once(Vec::new()).collect())
 }
@@ -172,33 +190,16 @@ fn analyze(hir: &Hir) -> Info {
         HirKind::Capture(cap) => analyze(&cap.sub),
         HirKind::Repetition(rep) => {
             let sub = analyze(&rep.sub);
-            if rep.min == 0 {
-                // `x?` over a small exact set stays exact (with the empty string).
-                return match (sub, rep.max) {
-                    (Info::Exact(mut set), Some(1)) if set.len() < MAX_SET => {
-                        set.insert(Vec::new());
-                        Info::Exact(set)
-                    }
-                    _ => Info::Any,
-                };
-            }
+            // A small bounded repetition of an exact set stays exact: the union of its powers.
             if let (Info::Exact(set), Some(max)) = (&sub, rep.max) {
-                if max == rep.min && rep.min <= 4 {
-                    let mut acc: Set = std::iter::once(Vec::new()).collect();
-                    let mut ok = true;
-                    for _ in 0..rep.min {
-                        match cross(&acc, set) {
-                            Some(next) => acc = next,
-                            None => {
-                                ok = false;
-                                break;
-                            }
-                        }
-                    }
-                    if ok {
-                        return Info::Exact(acc);
+                if max <= 4 {
+                    if let Some(powers) = exact_powers(set, rep.min, max) {
+                        return Info::Exact(powers);
                     }
                 }
+            }
+            if rep.min == 0 {
+                return Info::Any;
             }
             match as_required(&sub) {
                 Some(set) => Info::Required(set),

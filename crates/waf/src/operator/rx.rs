@@ -14,6 +14,8 @@
 //! `\K`, ...) do not compile; they become an [`OperatorError`](super::OperatorError) naming the
 //! pattern and the reason. OWASP CRS v4.28 uses none of them (checked by `tests/operator_crs.rs`).
 
+use std::sync::OnceLock;
+
 use regex::bytes::{Regex, RegexBuilder};
 
 use super::Captures;
@@ -61,9 +63,53 @@ pub(crate) fn translate(pattern: &str) -> String {
     out
 }
 
-/// Builds the regex for an `@rx` pattern.
-pub fn build(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(&translate(pattern))
+/// Replaces every `^` that is an assertion (not escaped, not inside a class) by `\A`.
+fn caret_to_text_start(pattern: &str) -> Option<String> {
+    let bytes = pattern.as_bytes();
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let (mut i, mut in_class, mut changed) = (0, false, false);
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'\\' {
+            let end = (i + 2).min(bytes.len());
+            out.push_str(&pattern[i..end]);
+            i = end;
+            continue;
+        }
+        if in_class {
+            if c == b']' {
+                in_class = false;
+            }
+        } else if c == b'[' {
+            in_class = true;
+            out.push('[');
+            i += 1;
+            // A leading `^` negates, and a `]` right after `[` or `[^` is a literal.
+            if bytes.get(i) == Some(&b'^') {
+                out.push('^');
+                i += 1;
+            }
+            if bytes.get(i) == Some(&b']') {
+                out.push(']');
+                i += 1;
+            }
+            continue;
+        } else if c == b'^' {
+            out.push_str("\\A");
+            changed = true;
+            i += 1;
+            continue;
+        }
+        // Copy one UTF-8 character.
+        let len = pattern[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&pattern[i..i + len]);
+        i += len;
+    }
+    changed.then_some(out)
+}
+
+fn builder(pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
         .unicode(false)
         .dot_matches_new_line(true)
         .multi_line(true)
@@ -77,30 +123,90 @@ pub fn build(pattern: &str) -> Result<Regex, String> {
         })
 }
 
-/// Runs the regex; fills `captures` (TX:0 = whole match, TX:1.. = groups, up to TX:9) when
-/// asked. Groups that did not take part in the match are left empty.
-pub fn evaluate(re: &Regex, input: &[u8], captures: Option<&mut Captures>) -> bool {
-    match captures {
-        None => re.is_match(input),
-        // The lazy DFA answers most (non-matching) inputs; group extraction only on a match.
-        Some(_) if !re.is_match(input) => false,
-        Some(out) => match re.captures(input) {
-            None => false,
-            Some(caps) => {
-                out.clear();
-                let last = (0..caps.len().min(10))
-                    .rev()
-                    .find(|&i| caps.get(i).is_some())
-                    .unwrap_or(0);
-                for i in 0..=last {
-                    out.push(
-                        caps.get(i)
-                            .map(|m| m.as_bytes().to_vec())
-                            .unwrap_or_default(),
-                    );
-                }
-                true
-            }
-        },
+/// A compiled `@rx`.
+///
+/// One PCRE difference needs care: in MULTILINE mode PCRE's `^` does not match after a newline
+/// that ends the subject, while the regex crate's does. That only changes the outcome when the
+/// leftmost match is the empty string at the very end of an input that ends in `\n` (e.g.
+/// `^$` on `"a\n"`); for that case we re-check with a variant where `^` means start of text.
+/// (A match that consumes a newline and then asserts `^` at the end, like `a\n^`, is not
+/// corrected; CRS has no such pattern.)
+pub struct RxMatcher {
+    re: Regex,
+    /// The pattern with `^` as `\A`, when it has a `^`; compiled on first use.
+    at_end_pattern: Option<String>,
+    at_end: OnceLock<Option<Regex>>,
+}
+
+impl RxMatcher {
+    pub fn new(pattern: &str) -> Result<RxMatcher, String> {
+        let translated = translate(pattern);
+        let re = builder(&translated)?;
+        Ok(RxMatcher {
+            re,
+            at_end_pattern: caret_to_text_start(&translated),
+            at_end: OnceLock::new(),
+        })
+    }
+
+    /// The regex as the regex crate sees it.
+    pub fn regex(&self) -> &Regex {
+        &self.re
+    }
+
+    /// For inputs ending in a newline: the regex to use instead when the leftmost match is
+    /// the empty string at the end (see the type docs), or None when `re` is right.
+    fn end_check(&self, input: &[u8]) -> Option<&Regex> {
+        let pattern = self.at_end_pattern.as_ref()?;
+        if input.last() != Some(&b'\n') {
+            return None;
+        }
+        let m = self.re.find(input)?;
+        if m.start() != input.len() {
+            return None;
+        }
+        // Same syntax and size as `re`, so it compiles; if it did not, `re` decides.
+        self.at_end.get_or_init(|| builder(pattern).ok()).as_ref()
+    }
+
+    /// Whether the pattern matches (PCRE semantics, see the type docs).
+    pub fn is_match(&self, input: &[u8]) -> bool {
+        if !self.re.is_match(input) {
+            return false;
+        }
+        match self.end_check(input) {
+            None => true,
+            Some(variant) => variant.is_match_at(input, input.len()),
+        }
+    }
+
+    /// Runs the regex; fills `captures` (TX:0 = whole match, TX:1.. = groups, up to TX:9)
+    /// when asked. Groups that did not take part in the match are left empty.
+    pub fn evaluate(&self, input: &[u8], captures: Option<&mut Captures>) -> bool {
+        let Some(out) = captures else {
+            return self.is_match(input);
+        };
+        // The lazy DFA answers most (non-matching) inputs; groups only on a match.
+        if !self.re.is_match(input) {
+            return false;
+        }
+        let caps = match self.end_check(input) {
+            None => self.re.captures(input),
+            Some(variant) => variant.captures_at(input, input.len()),
+        };
+        let Some(caps) = caps else { return false };
+        out.clear();
+        let last = (0..caps.len().min(10))
+            .rev()
+            .find(|&i| caps.get(i).is_some())
+            .unwrap_or(0);
+        for i in 0..=last {
+            out.push(
+                caps.get(i)
+                    .map(|m| m.as_bytes().to_vec())
+                    .unwrap_or_default(),
+            );
+        }
+        true
     }
 }
