@@ -1,6 +1,9 @@
 //! Route lookup with 10, 1,000 and 10,000 Ingresses (target: flat, under 1 µs), plus
 //! `normalize_path` on a canonical and a dirty path, and the table build.
 //!
+//! The peer measured in the same run is a linear scan over the same rules (see
+//! `linear_lookup`): compare ratios, not absolute numbers, on a shared machine.
+//!
 //! Every benchmark first checks its own answer (expected target and match kind) so that a
 //! broken fast path fails instead of looking fast.
 //!
@@ -24,8 +27,12 @@ struct Target {
     name: &'static str,
 }
 
-fn build_table(ingresses: usize) -> RouteTable<Target> {
-    let mut builder = RouteTableBuilder::new();
+/// One rule: host (`None` = no host), path, type, target.
+type Rule = (Option<String>, &'static str, PathType, Target);
+
+/// The rules of `ingresses` Ingresses, oldest first.
+fn rules(ingresses: usize) -> Vec<Rule> {
+    let mut rules = Vec::with_capacity(ingresses * 5 + 1);
     for i in 0..ingresses {
         let host = format!("app-{i}.example.com");
         let paths = [
@@ -36,9 +43,7 @@ fn build_table(ingresses: usize) -> RouteTable<Target> {
         ];
         for (path, path_type, name) in paths {
             let target = Target { ingress: i, name };
-            builder
-                .add(Some(&host), path, path_type, target)
-                .expect("valid rule");
+            rules.push((Some(host.clone()), path, path_type, target));
         }
         if i % 10 == 0 {
             let wildcard = format!("*.tenant-{i}.example.net");
@@ -46,24 +51,67 @@ fn build_table(ingresses: usize) -> RouteTable<Target> {
                 ingress: i,
                 name: "wildcard",
             };
-            builder
-                .add(Some(&wildcard), "/", PathType::Prefix, target)
-                .expect("valid rule");
+            rules.push((Some(wildcard), "/", PathType::Prefix, target));
         }
     }
     let catch_all = Target {
         ingress: usize::MAX,
         name: "catch-all",
     };
-    builder
-        .add(None, "/", PathType::Prefix, catch_all)
-        .expect("valid rule");
-    let default = Target {
-        ingress: usize::MAX,
-        name: "default",
-    };
-    builder.set_default_backend(default).expect("first default");
+    rules.push((None, "/", PathType::Prefix, catch_all));
+    rules
+}
+
+const DEFAULT: Target = Target {
+    ingress: usize::MAX,
+    name: "default",
+};
+
+fn build_table(ingresses: usize) -> RouteTable<Target> {
+    let mut builder = RouteTableBuilder::new();
+    for (host, path, path_type, target) in rules(ingresses) {
+        builder
+            .add(host.as_deref(), path, path_type, target)
+            .expect("valid rule");
+    }
+    builder.set_default_backend(DEFAULT).expect("first default");
     builder.build()
+}
+
+/// The peer measured in the same run: the same rules in a list scanned linearly (exact hosts
+/// only, which is all its benchmark case needs), as a naive router would do. Its time grows
+/// with the number of Ingresses; the ratio shows what the indexed table saves.
+fn linear_lookup(rules: &[Rule], host: &str, path: &str) -> Option<(Target, MatchKind)> {
+    let host = host.split(':').next().unwrap_or_default();
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    let mut best: Option<(usize, Target, MatchKind)> = None;
+    for (rule_host, rule_path, path_type, target) in rules {
+        if !rule_host
+            .as_deref()
+            .is_some_and(|h| h.eq_ignore_ascii_case(host))
+        {
+            continue;
+        }
+        let score = match path_type {
+            PathType::Exact => (*rule_path == path).then_some((usize::MAX, MatchKind::Exact)),
+            _ => {
+                let key = rule_path.strip_suffix('/').unwrap_or(rule_path);
+                let hit = key.is_empty()
+                    || trimmed == key
+                    || trimmed
+                        .strip_prefix(key)
+                        .is_some_and(|r| r.starts_with('/'));
+                hit.then_some((key.len(), MatchKind::Prefix))
+            }
+        };
+        if let Some((len, kind)) = score {
+            if best.is_none_or(|(l, _, _)| len > l) {
+                best = Some((len, *target, kind));
+            }
+        }
+    }
+    best.map(|(_, t, k)| (t, k))
+        .or(Some((DEFAULT, MatchKind::DefaultBackend)))
 }
 
 /// One request of the benchmark with its expected answer.
@@ -142,6 +190,24 @@ fn bench_lookup(c: &mut Criterion) {
                 })
             });
         }
+    }
+    for ingresses in SIZES {
+        let rules = rules(ingresses);
+        let case = &cases(ingresses)[0];
+        let path = normalize_path(case.raw_path).expect("valid path");
+        let got = linear_lookup(&rules, &case.host, &path);
+        assert_eq!(
+            got,
+            Some(case.expected),
+            "linear scan, {ingresses} Ingresses"
+        );
+        let id = BenchmarkId::new("peer_linear_scan_exact_host_deep_prefix", ingresses);
+        group.bench_with_input(id, case, |b, case| {
+            b.iter(|| {
+                let path = normalize_path(black_box(case.raw_path)).ok()?;
+                linear_lookup(black_box(&rules), black_box(&case.host), &path)
+            })
+        });
     }
     group.finish();
 }

@@ -16,7 +16,7 @@
 //! Results are cached per [`BackendKey`] for one translation, so every route to the same
 //! Service port shares one [`Backend`] (and its round-robin cursor).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 

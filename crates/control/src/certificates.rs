@@ -10,7 +10,7 @@
 //! warning: hosts without a configured certificate get the default one anyway.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -24,17 +24,23 @@ use crate::tls::{certified_key_from_secret, covers_host_parsed};
 
 /// The hosts that have TLS (with a configured certificate or the default one).
 #[derive(Debug, Clone, Default)]
-pub struct TlsHosts {
-    exact: HashSet<String>,
+pub struct TlsHosts<'a> {
+    exact: HashSet<Cow<'a, str>>,
     /// Parents of wildcard hosts: `*.foo.com` is stored as `foo.com`.
-    wildcard_parents: HashSet<String>,
+    wildcard_parents: HashSet<Cow<'a, str>>,
 }
 
-impl TlsHosts {
-    fn insert(&mut self, host: &str) {
-        match host.strip_prefix("*.") {
-            Some(parent) => self.wildcard_parents.insert(parent.to_string()),
-            None => self.exact.insert(host.to_string()),
+impl<'a> TlsHosts<'a> {
+    fn insert(&mut self, host: Cow<'a, str>) {
+        match host {
+            Cow::Borrowed(h) => match h.strip_prefix("*.") {
+                Some(parent) => self.wildcard_parents.insert(Cow::Borrowed(parent)),
+                None => self.exact.insert(Cow::Borrowed(h)),
+            },
+            Cow::Owned(h) => match h.strip_prefix("*.") {
+                Some(parent) => self.wildcard_parents.insert(Cow::Owned(parent.to_string())),
+                None => self.exact.insert(Cow::Owned(h)),
+            },
         };
     }
 
@@ -51,12 +57,12 @@ impl TlsHosts {
 }
 
 /// Builds the certificate store for the served Ingresses (already sorted oldest first).
-pub fn build_tls(
-    objects: &ObjectSet,
-    served: &[&Ingress],
+pub fn build_tls<'a>(
+    objects: &'a ObjectSet,
+    served: &[&'a Ingress],
     default: Arc<CertifiedKey>,
     diagnostics: &mut Vec<Diagnostic>,
-) -> (TlsStore, TlsHosts) {
+) -> (TlsStore, TlsHosts<'a>) {
     let mut store = TlsStore::new(default);
     let mut hosts = TlsHosts::default();
     let secrets: HashMap<(&str, &str), &Secret> = objects
@@ -116,7 +122,7 @@ pub fn build_tls(
             ));
             continue;
         }
-        entry_hosts().for_each(|h| hosts.insert(&h));
+        entry_hosts().for_each(|h| hosts.insert(h));
         let Some(name) = entry.secret_name.as_deref().filter(|s| !s.is_empty()) else {
             diagnostics.push(Diagnostic::warning(
                 source(),
@@ -187,8 +193,8 @@ mod tests {
     #[test]
     fn wildcard_tls_hosts_cover_one_label() {
         let mut h = TlsHosts::default();
-        h.insert("*.foo.com");
-        h.insert("bar.com");
+        h.insert("*.foo.com".into());
+        h.insert("bar.com".into());
         assert!(h.covers("a.foo.com"));
         assert!(h.covers("*.foo.com"));
         assert!(!h.covers("a.b.foo.com"));

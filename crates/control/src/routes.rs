@@ -17,7 +17,7 @@
 //! rebuild with thousands of Ingresses.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
@@ -39,7 +39,7 @@ type OwnerKey<'a> = (Option<Cow<'a, str>>, &'a str, bool);
 /// State of the route pass.
 pub(crate) struct RouteBuild<'a, 'd> {
     objects: &'a ObjectSet,
-    tls_hosts: &'a TlsHosts,
+    tls_hosts: &'a TlsHosts<'a>,
     builder: RouteTableBuilder<Arc<Route>>,
     resolver: BackendResolver<'a>,
     owners: HashMap<OwnerKey<'a>, Arc<str>>,
@@ -61,7 +61,7 @@ struct IngressContext<'a> {
 impl<'a, 'd> RouteBuild<'a, 'd> {
     pub(crate) fn new(
         objects: &'a ObjectSet,
-        tls_hosts: &'a TlsHosts,
+        tls_hosts: &'a TlsHosts<'a>,
         diagnostics: &'d mut Vec<Diagnostic>,
     ) -> Self {
         RouteBuild {
@@ -97,7 +97,7 @@ impl<'a, 'd> RouteBuild<'a, 'd> {
         };
         let name = meta.name.as_deref().unwrap_or("");
         let mut cx = IngressContext {
-            id: Arc::from(format!("{namespace}/{name}")),
+            id: Arc::from(concat(&[namespace, "/", name])),
             meta,
             namespace,
             plain,
@@ -282,9 +282,13 @@ fn lower(host: &str) -> Cow<'_, str> {
 
 /// `host/path` for labels and messages (`host path` when the path is not absolute).
 fn join(host: &str, path: &str) -> String {
-    if path.starts_with('/') {
-        format!("{host}{path}")
-    } else {
-        format!("{host} {path}")
-    }
+    let sep = if path.starts_with('/') { "" } else { " " };
+    concat(&[host, sep, path])
+}
+
+/// Concatenation without the formatting machinery (this runs per route).
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| out.push_str(p));
+    out
 }

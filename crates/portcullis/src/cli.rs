@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve traffic: HTTP/HTTPS listeners, admin endpoints, hot reload of the manifests.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Validate a config file and a manifests directory; exit 1 when there are errors.
     Check(CheckArgs),
     /// Run one demo origin (albedo-compatible: any path → 200, POST /reflect).

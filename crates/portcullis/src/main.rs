@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod config;
 mod demo_backend;
+mod kube_mode;
 mod logging;
 mod run;
 
@@ -22,7 +23,7 @@ use crate::cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Check(args) => check::check(args),
         Command::DemoBackend(args) => run::demo_backend(args),
     };

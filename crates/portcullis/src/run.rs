@@ -1,7 +1,9 @@
-//! `portcullis run`: wires the file provider to the data plane.
+//! `portcullis run`: wires a provider (the manifests directory, or the Kubernetes API with
+//! `--kubernetes`/`--kubeconfig`, see [`crate::kube_mode`]) to the data plane.
 //!
 //! ```text
-//! manifests dir ──ManifestWatcher──► Reloader (translate) ──store──► ArcSwap<Snapshot>
+//! manifests dir ──ManifestWatcher──┐
+//! kube API ─────KubeProvider───────┴─► Reloader (translate) ──store──► ArcSwap<Snapshot>
 //!                                                                        │ load per request
 //!                                          listeners ◄── portcullis_proxy::Server
 //! ```
@@ -18,9 +20,9 @@ use portcullis_proxy::{Metrics, Server};
 use portcullis_snapshot::{SharedSnapshot, Snapshot, TlsStore};
 use rustls::sign::CertifiedKey;
 
-use crate::cli::{DemoBackendArgs, RunArgs};
+use crate::cli::{DemoBackendArgs, KubeArgs, RunArgs};
 use crate::config::Settings;
-use crate::{demo_backend, logging};
+use crate::{demo_backend, kube_mode, logging};
 
 /// The certificate for SNI names without one: from the config file, else self-signed.
 pub fn default_certificate(settings: &Settings) -> anyhow::Result<Arc<CertifiedKey>> {
@@ -40,7 +42,14 @@ pub fn default_certificate(settings: &Settings) -> anyhow::Result<Arc<CertifiedK
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::load(&args.sources)?;
+    let kube = args.kube.enabled().then(|| args.kube.clone());
+    let mut sources = args.sources.clone();
+    if kube.is_some() {
+        // Settings requires a manifests directory; Kubernetes mode reads none (clap rejects
+        // --manifests with --kubernetes), so any existing directory satisfies the check.
+        sources.manifests = Some(".".into());
+    }
+    let mut settings = Settings::load(&sources)?;
     logging::init(&settings.logging);
     if let Some(a) = args.http_addr {
         settings.proxy.http_addr = Some(a);
@@ -55,10 +64,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    runtime.block_on(serve(settings, args.demo_backends))
+    runtime.block_on(serve(settings, args.demo_backends, kube))
 }
 
-async fn serve(settings: Settings, demo_backends: bool) -> anyhow::Result<ExitCode> {
+/// The running provider, stopped on shutdown.
+enum Provider {
+    Files(ManifestWatcher),
+    Kube(portcullis_kube_provider::KubeProvider),
+}
+
+async fn serve(
+    settings: Settings,
+    demo_backends: bool,
+    kube: Option<KubeArgs>,
+) -> anyhow::Result<ExitCode> {
     let default_cert = default_certificate(&settings)?;
     let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(Snapshot::empty(TlsStore::new(
         default_cert.clone(),
@@ -74,11 +93,46 @@ async fn serve(settings: Settings, demo_backends: bool) -> anyhow::Result<ExitCo
 
     let mut opts = TranslateOptions::new(default_cert);
     opts.watch_ingress_without_class = settings.watch_ingress_without_class;
-    let mut reloader = Reloader::new(shared.clone(), opts);
-    record(&metrics, &reloader.reload_dir(&settings.manifests));
+    let reloader = Reloader::new(shared.clone(), opts);
+    let provider = match &kube {
+        Some(args) => Provider::Kube(kube_mode::start(args, reloader, metrics.clone()).await?),
+        None => Provider::Files(watch_files(&settings, reloader, &metrics)?),
+    };
 
+    let handle = Server::start(settings.proxy.clone(), shared, metrics)
+        .await
+        .context("cannot start the listeners")?;
+    tracing::info!(
+        http = ?handle.http_addr(),
+        https = ?handle.https_addr(),
+        admin = %handle.admin_addr(),
+        source = %match &provider {
+            Provider::Files(_) => settings.manifests.display().to_string(),
+            Provider::Kube(_) => "kubernetes".to_string(),
+        },
+        "portcullis is serving"
+    );
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: no new connections, draining in-flight requests");
+    match provider {
+        Provider::Files(watcher) => watcher.stop(),
+        Provider::Kube(p) => p.stop().await,
+    }
+    let report = handle.shutdown().await;
+    tracing::info!(?report, "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// File mode: load the directory once, then watch it.
+fn watch_files(
+    settings: &Settings,
+    mut reloader: Reloader,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<ManifestWatcher> {
+    record(metrics, &reloader.reload_dir(&settings.manifests));
     let watch_metrics = metrics.clone();
-    let watcher = ManifestWatcher::spawn(
+    ManifestWatcher::spawn(
         settings.manifests.clone(),
         WatchOptions {
             debounce: settings.debounce,
@@ -89,28 +143,10 @@ async fn serve(settings: Settings, demo_backends: bool) -> anyhow::Result<ExitCo
             record(&watch_metrics, &outcome);
         },
     )
-    .with_context(|| format!("cannot watch {}", settings.manifests.display()))?;
-
-    let handle = Server::start(settings.proxy.clone(), shared, metrics)
-        .await
-        .context("cannot start the listeners")?;
-    tracing::info!(
-        http = ?handle.http_addr(),
-        https = ?handle.https_addr(),
-        admin = %handle.admin_addr(),
-        manifests = %settings.manifests.display(),
-        "portcullis is serving"
-    );
-
-    wait_for_signal().await;
-    tracing::info!("shutting down: no new connections, draining in-flight requests");
-    watcher.stop();
-    let report = handle.shutdown().await;
-    tracing::info!(?report, "stopped");
-    Ok(ExitCode::SUCCESS)
+    .with_context(|| format!("cannot watch {}", settings.manifests.display()))
 }
 
-fn record(metrics: &Metrics, outcome: &ReloadOutcome) {
+pub(crate) fn record(metrics: &Metrics, outcome: &ReloadOutcome) {
     if outcome.is_applied() {
         metrics.reload_ok();
     } else {

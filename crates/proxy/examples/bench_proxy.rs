@@ -1,7 +1,8 @@
 //! Minimal proxy for load tests of the data plane alone (no control plane): routes
 //! `myapp.com` `/blog` and `/store` to one origin, like the anchors' nginx configuration.
 //!
-//! `cargo run --release -p portcullis-proxy --example bench_proxy -- 127.0.0.1:18080 127.0.0.1:19001`
+//! `WORKERS=2 cargo run --release -p portcullis-proxy --example bench_proxy -- 127.0.0.1:18080 127.0.0.1:19001`
+//! (`WORKERS` unset: the multi-threaded tokio runtime of `main`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,11 +64,15 @@ fn main() {
             tls: TlsStore::new(certified),
             built_at: SystemTime::now(),
         };
-        let mut config = ProxyConfig::default();
-        config.http_addr = Some(listen);
-        config.https_addr = Some(SocketAddr::new(listen.ip(), listen.port() + 1));
-        config.admin_addr = SocketAddr::new(listen.ip(), 0);
-        config.access_log = false;
+        let workers = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok());
+        let config = ProxyConfig {
+            http_addr: Some(listen),
+            https_addr: Some(SocketAddr::new(listen.ip(), listen.port() + 1)),
+            admin_addr: SocketAddr::new(listen.ip(), 0),
+            access_log: false,
+            workers,
+            ..ProxyConfig::default()
+        };
         let shared = Arc::new(arc_swap::ArcSwap::from_pointee(snapshot));
         let handle = Server::start(config, shared, Arc::new(Metrics::new()))
             .await

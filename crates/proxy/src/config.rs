@@ -29,6 +29,26 @@ pub struct ProxyConfig {
     pub drain_timeout: Duration,
     /// Emit one JSON line per request on the `access` tracing target.
     pub access_log: bool,
+    /// Thread-per-core mode: `"auto"` (one worker per CPU) or a number of worker threads,
+    /// each with its own runtime, `SO_REUSEPORT` listeners and upstream pools. Absent or
+    /// `0`: serve on the caller's tokio runtime.
+    #[serde(deserialize_with = "workers")]
+    pub workers: Option<usize>,
+}
+
+impl ProxyConfig {
+    /// Number of worker threads to start, `None` for the caller's runtime.
+    pub fn worker_threads(&self) -> Option<usize> {
+        match self.workers {
+            None | Some(0) => None,
+            Some(usize::MAX) => Some(
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
+            ),
+            Some(n) => Some(n),
+        }
+    }
 }
 
 impl Default for ProxyConfig {
@@ -42,6 +62,7 @@ impl Default for ProxyConfig {
             limits: Limits::default(),
             drain_timeout: Duration::from_secs(30),
             access_log: true,
+            workers: None,
         }
     }
 }
@@ -143,6 +164,24 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     }
 }
 
+/// `"auto"` → `usize::MAX` (resolved by [`ProxyConfig::worker_threads`]), or a number.
+fn workers<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Count(usize),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Count(n)) => Ok(Some(n)),
+        Some(Raw::Text(t)) if t == "auto" => Ok(Some(usize::MAX)),
+        Some(Raw::Text(t)) => Err(serde::de::Error::custom(format!(
+            "invalid workers {t:?} (expected \"auto\" or a number)"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +195,32 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("abc"), None);
         assert_eq!(parse_duration("5 parsecs"), None);
+    }
+
+    #[test]
+    fn deserializes_with_defaults_and_rejects_unknown_fields() {
+        let c: ProxyConfig = serde_json::from_str(
+            r#"{"http_addr": "127.0.0.1:80", "https_addr": null,
+                "timeouts": {"connect": "2s", "idle": 90},
+                "limits": {"max_body_bytes": 1048576}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.http_addr, Some("127.0.0.1:80".parse().unwrap()));
+        assert_eq!(c.https_addr, None);
+        assert_eq!(c.timeouts.connect, Duration::from_secs(2));
+        assert_eq!(c.timeouts.idle, Duration::from_secs(90));
+        assert_eq!(
+            c.timeouts.upstream_header,
+            Timeouts::default().upstream_header
+        );
+        assert_eq!(c.limits.max_body_bytes, Some(1_048_576));
+        assert_eq!(c.admin_addr, ProxyConfig::default().admin_addr);
+        assert!(serde_json::from_str::<ProxyConfig>(r#"{"timeouts": {"conect": "1s"}}"#).is_err());
+        assert!(serde_json::from_str::<ProxyConfig>(r#"{"drain_timeout": "soon"}"#).is_err());
+        let auto: ProxyConfig = serde_json::from_str(r#"{"workers": "auto"}"#).unwrap();
+        assert!(auto.worker_threads().unwrap() >= 1);
+        let two: ProxyConfig = serde_json::from_str(r#"{"workers": 2}"#).unwrap();
+        assert_eq!(two.worker_threads(), Some(2));
+        assert_eq!(c.worker_threads(), None);
     }
 }

@@ -52,6 +52,7 @@ mod service;
 pub mod tls;
 mod upgrade;
 mod upstream;
+mod workers;
 
 pub use config::{Limits, ProxyConfig, Timeouts};
 pub use error::ProxyError;

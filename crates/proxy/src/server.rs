@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::ProxyConfig;
 use crate::metrics::Metrics;
 use crate::upstream::Upstreams;
-use crate::{admin, connection, tls};
+use crate::{admin, connection, tls, workers};
 
 /// Where the server is in its life; connections watch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,13 +57,17 @@ pub enum ServerError {
     },
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
+    #[error("cannot start a worker: {0}")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// The data plane.
 #[derive(Debug)]
 pub struct Server;
 
-/// A running server: bound addresses and shutdown.
+/// A running server: bound addresses and shutdown. Dropping the handle without calling
+/// [`Handle::shutdown`] also stops the server (listeners close, connections are asked to
+/// finish), but without waiting for the drain.
 #[derive(Debug)]
 pub struct Handle {
     http_addr: Option<SocketAddr>,
@@ -92,81 +96,112 @@ fn local_addr(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     l.local_addr().unwrap_or(fallback)
 }
 
-impl Server {
-    /// Binds every configured listener (port 0 allowed: see the bound addresses on the
-    /// handle) and starts serving. Must be called inside a tokio runtime.
-    pub async fn start(
-        config: ProxyConfig,
-        shared: SharedSnapshot,
-        metrics: Arc<Metrics>,
-    ) -> Result<Handle, ServerError> {
-        let http_listener = match config.http_addr {
-            Some(a) => Some(bind(a).await?),
-            None => None,
-        };
-        let https_listener = match config.https_addr {
-            Some(a) => Some(bind(a).await?),
-            None => None,
-        };
-        let admin_listener = bind(config.admin_addr).await?;
-        let http_addr = http_listener
-            .as_ref()
-            .zip(config.http_addr)
-            .map(|(l, a)| local_addr(l, a));
-        let https_addr = https_listener
-            .as_ref()
-            .zip(config.https_addr)
-            .map(|(l, a)| local_addr(l, a));
-        let admin_addr = local_addr(&admin_listener, config.admin_addr);
-
-        let (lifecycle_tx, lifecycle_rx) = watch::channel(Lifecycle::Running);
-        let (drain_tx, drained) = mpsc::channel(1);
-        let tls_acceptor = match &https_listener {
-            Some(_) => Some(TlsAcceptor::from(tls::server_config(shared.clone())?)),
-            None => None,
-        };
-        let state = Arc::new(ProxyState {
-            redirect_port: config.https_redirect_port.or(https_addr.map(|a| a.port())),
+impl ProxyState {
+    fn new(
+        config: &ProxyConfig,
+        shared: &SharedSnapshot,
+        metrics: &Arc<Metrics>,
+        lifecycle: &watch::Receiver<Lifecycle>,
+        redirect_port: Option<u16>,
+    ) -> Self {
+        ProxyState {
+            redirect_port,
             upstreams: Upstreams::new(
                 config.timeouts.connect,
                 config.timeouts.upstream_header,
                 config.timeouts.upstream_idle,
                 config.limits.upstream_idle_per_endpoint,
             ),
-            http: http_builder(&config),
-            config,
-            shared,
-            metrics,
-            lifecycle: lifecycle_rx,
-        });
+            http: http_builder(config),
+            config: config.clone(),
+            shared: shared.clone(),
+            metrics: metrics.clone(),
+            lifecycle: lifecycle.clone(),
+        }
+    }
+}
+
+impl Server {
+    /// Binds every configured listener (port 0 allowed: see the bound addresses on the
+    /// handle) and starts serving, on the caller's tokio runtime or, with `workers` set, on
+    /// worker threads of its own. Must be called inside a tokio runtime.
+    pub async fn start(
+        config: ProxyConfig,
+        shared: SharedSnapshot,
+        metrics: Arc<Metrics>,
+    ) -> Result<Handle, ServerError> {
+        let workers = config.worker_threads();
+        let copies = workers.unwrap_or(1);
+        let http = match config.http_addr {
+            Some(a) => Some(workers::bind_set(a, copies)?),
+            None => None,
+        };
+        let https = match config.https_addr {
+            Some(a) => Some(workers::bind_set(a, copies)?),
+            None => None,
+        };
+        let admin_listener = bind(config.admin_addr).await?;
+        let http_addr = http.as_ref().map(|(a, _)| *a);
+        let https_addr = https.as_ref().map(|(a, _)| *a);
+        let admin_addr = local_addr(&admin_listener, config.admin_addr);
+
+        let (lifecycle_tx, lifecycle_rx) = watch::channel(Lifecycle::Running);
+        let (drain_tx, drained) = mpsc::channel(1);
+        let tls_acceptor = match &https {
+            Some(_) => Some(TlsAcceptor::from(tls::server_config(shared.clone())?)),
+            None => None,
+        };
+        let redirect_port = config.https_redirect_port.or(https_addr.map(|a| a.port()));
+        let new_state = || {
+            Arc::new(ProxyState::new(
+                &config,
+                &shared,
+                &metrics,
+                &lifecycle_rx,
+                redirect_port,
+            ))
+        };
+        // Listener copy `i` of every address, with its TLS acceptor.
+        let mut per_copy: Vec<Vec<workers::WorkerListener>> =
+            (0..copies).map(|_| Vec::new()).collect();
+        for (set, tls) in [(http, None), (https, tls_acceptor)] {
+            if let Some((_, listeners)) = set {
+                for (i, l) in listeners.into_iter().enumerate() {
+                    per_copy[i].push((l, tls.clone()));
+                }
+            }
+        }
 
         let mut tasks = Vec::new();
-        if let Some(l) = http_listener {
-            tasks.push(tokio::spawn(accept_loop(
-                l,
-                state.clone(),
-                None,
-                drain_tx.clone(),
-            )));
+        let main_state = new_state();
+        match workers {
+            Some(_) => {
+                for (i, listeners) in per_copy.into_iter().enumerate() {
+                    workers::spawn(i, listeners, new_state(), drain_tx.clone())?;
+                }
+            }
+            None => {
+                for (listener, tls) in per_copy.into_iter().flatten() {
+                    let listener = TcpListener::from_std(listener).map_err(ServerError::Runtime)?;
+                    tasks.push(tokio::spawn(accept_loop(
+                        listener,
+                        main_state.clone(),
+                        tls,
+                        drain_tx.clone(),
+                    )));
+                }
+            }
         }
-        if let Some(l) = https_listener {
-            tasks.push(tokio::spawn(accept_loop(
-                l,
-                state.clone(),
-                tls_acceptor,
-                drain_tx.clone(),
-            )));
-        }
-        tasks.push(tokio::spawn(admin::serve(admin_listener, state.clone())));
+        tasks.push(tokio::spawn(admin::serve(admin_listener, main_state)));
         drop(drain_tx);
-        tracing::info!(?http_addr, ?https_addr, %admin_addr, "proxy listening");
+        tracing::info!(?http_addr, ?https_addr, %admin_addr, ?workers, "proxy listening");
         Ok(Handle {
             http_addr,
             https_addr,
             admin_addr,
             lifecycle: lifecycle_tx,
             drained,
-            drain_timeout: state.config.drain_timeout,
+            drain_timeout: config.drain_timeout,
             tasks,
         })
     }
@@ -221,7 +256,7 @@ impl Handle {
     }
 }
 
-async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: TcpListener,
     state: Arc<ProxyState>,
     tls: Option<TlsAcceptor>,
@@ -277,6 +312,6 @@ impl Drop for OpenConnection {
 }
 
 /// Resolves once the server leaves `Running`.
-async fn stopped(rx: &mut watch::Receiver<Lifecycle>) {
+pub(crate) async fn stopped(rx: &mut watch::Receiver<Lifecycle>) {
     let _ = rx.wait_for(|l| *l != Lifecycle::Running).await;
 }

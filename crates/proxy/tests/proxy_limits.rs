@@ -245,15 +245,39 @@ async fn idle_connections_are_closed() {
     let b = start_backend("b").await;
     let mut config = test_config();
     config.timeouts.idle = Duration::from_millis(300);
-    let proxy = start_proxy(snapshot(1, vec![route(None, "/", vec![b.addr])], default_tls()), config).await;
+    let proxy = start_proxy(
+        snapshot(1, vec![route(None, "/", vec![b.addr])], default_tls()),
+        config,
+    )
+    .await;
     let tcp = TcpStream::connect(proxy.http()).await.unwrap();
-    let (mut h2, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.unwrap();
+    let (mut h2, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
     let driver = tokio::spawn(conn);
-    let resp = h2.send_request(Request::get("http://x/").body(Full::new(Bytes::new())).unwrap()).await.unwrap();
+    let resp = h2
+        .send_request(
+            Request::get("http://x/")
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     drop(resp);
     // Closed by the proxy (GOAWAY) well before this deadline.
-    tokio::time::timeout(Duration::from_secs(3), driver).await.expect("connection closed").unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(3), driver)
+        .await
+        .expect("connection closed")
+        .unwrap()
+        .unwrap();
+    for _ in 0..50 {
+        if proxy.metrics.active_connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(proxy.metrics.active_connections(), 0);
     proxy.handle.shutdown().await;
 }

@@ -27,7 +27,8 @@
 //!
 //! Hosts must be DNS-1123 subdomains or `*.` + one; IP addresses and ports are refused. Paths
 //! must start with `/`; `Exact` and `Prefix` paths must not contain `//`, `/./`, `/../`, `%2f`,
-//! `%2F` nor end with `/..` or `/.`. Beyond the API server, a rule path that
+//! `%2F` nor end with `/..` or `/.`; `ImplementationSpecific` paths may be empty and are
+//! otherwise only required to start with `/`. Beyond the API server, a rule path that
 //! [`normalize_path`] refuses (bad `%`, `%00`, `..` above `/`, `..;`) is invalid, since no
 //! request could ever match it.
 //!
@@ -55,9 +56,10 @@
 //!    `/projects/group%2Fname` rely on it). A segment that would become a dot segment once they
 //!    are decoded (`..%2F`, `%5C..`) or once `;params` are stripped (`..;x`) is refused
 //!    ([`PathError::AmbiguousDotSegment`], → 400), so no upstream can climb out of the prefix the
-//!    router chose. Remaining caveat, documented for operators: an upstream that decodes `%2F`
-//!    into `/` sees `/admin%2Fx` as `/admin/x`; do not protect paths of such an upstream with
-//!    path rules alone.
+//!    router chose. Remaining caveats, documented for operators: an upstream that decodes
+//!    `%2F` into `/` sees `/admin%2Fx` as `/admin/x`, and one that strips `;params` from every
+//!    segment (Tomcat, Jetty) sees `/admin;x/y` as `/admin/y`, while the router matches those
+//!    paths literally; do not protect paths of such upstreams with path rules alone.
 //! 4. **`//` is merged, `.` and `..` are resolved** (RFC 3986 §5.2.4, like nginx's default
 //!    `merge_slashes on`); a trailing slash is kept (it matters to `Exact`). `..` above `/` is
 //!    refused ([`PathError::EscapesRoot`]), as nginx answers 400.
@@ -66,6 +68,12 @@
 //!
 //! Rule paths go through the same function, so a rule and a request are always compared in
 //! the same form.
+//!
+//! # Helpers for the proxy
+//!
+//! [`split_host_port`] parses a `Host`/`:authority` value (IPv6 literals included);
+//! [`canonical_host`] gives the host as the router compares it (for logs and metrics);
+//! [`RouteTable::has_host`] tells whether a host rule covers a host.
 //!
 //! # Performance
 //!

@@ -252,7 +252,9 @@ mod tests {
     /// The fast path says "canonical" exactly when the slow path would return the input.
     #[test]
     fn fast_path_agrees_with_slow_path() {
-        let alphabet = ["/", ".", "a", "%2F", "%2f", "%41", "%C3", ";", " ", "%", "%00"];
+        let alphabet = [
+            "/", ".", "a", "%2F", "%2f", "%41", "%C3", ";", " ", "%", "%00",
+        ];
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         for _ in 0..50_000 {
             let mut raw = String::from("/");

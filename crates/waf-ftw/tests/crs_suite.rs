@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use portcullis_waf_ftw::{RunOptions, crs};
 
 /// Floor for passed / (passed + failed), overridden stages excluded. Achieved when written:
-/// 3710 / 3740 = 0.9920 (22 overridden); the target is 0.995.
-const MIN_PASS_RATE: f64 = 0.99;
+/// 3740 / 3740 (22 overridden); the floor is the target, 0.995.
+const MIN_PASS_RATE: f64 = 0.995;
 
 fn crs_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs");

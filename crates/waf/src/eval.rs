@@ -13,12 +13,13 @@ use crate::macros::expand_text;
 use crate::operator::MacroExpander;
 use crate::rule::{Link, PhaseItem, Rule, Test};
 use crate::setvar::{SetOp, to_int};
-use crate::state::{Item, RuleContext, State};
-use crate::transaction::{MatchedRule, Outcome, Transaction};
+use crate::state::{RuleContext, State};
+use crate::transaction::{Outcome, RawMatch, Transaction};
 use crate::transform::Transform;
 use crate::variable::Target;
 use std::borrow::Cow;
-use std::sync::Arc;
+
+const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 struct Expander<'a>(&'a State);
 
@@ -66,7 +67,7 @@ impl Transaction {
                 pos += 1;
                 continue;
             }
-            self.record(rule);
+            self.record(ri, rule);
             if self.rule_engine() == RuleEngineMode::On {
                 match &rule.disruptive {
                     Disruptive::Pass | Disruptive::Block => {}
@@ -153,12 +154,9 @@ impl Transaction {
                 self.run_setvars(link);
             }
             Test::Operator(op) => {
-                let runtime = if li == 0 {
-                    self.runtime_exclusions(rule)
-                } else {
-                    Vec::new()
-                };
-                let mut items: Vec<Item> = Vec::new();
+                let runtime = if li == 0 { self.runtime_exclusions(rule) } else { Vec::new() };
+                let mut items = std::mem::take(&mut self.items_buf);
+                items.clear();
                 for target in &link.targets {
                     let excl: Vec<&Target> = link
                         .exclusions
@@ -168,17 +166,28 @@ impl Transaction {
                         .collect();
                     self.state.extract(target, &excl, &mut items);
                 }
-                let mut values = Vec::with_capacity(4);
-                for item in items {
+                let mut values = std::mem::take(&mut self.values_buf);
+                for item in &items {
                     values.clear();
-                    self.transformed(item.value, link, &mut values);
-                    for &tv in &values {
-                        if self.gated_out(link, tv) {
+                    if link.multi_match {
+                        self.transformed_each(item.value, link, &mut values);
+                    } else {
+                        let (tv, scan) = self.through_chain(item.value, link);
+                        if scan.is_some_and(|set| !self.scan_sets[set as usize].contains_opt(link.prefilter)) {
                             continue;
                         }
-                        let bytes = self.state.vals.arc(tv);
+                        values.push(tv);
+                    }
+                    for &tv in &values {
+                        if link.multi_match && self.gated_out(link, tv) {
+                            continue;
+                        }
                         let mut caps = link.capture.then(Vec::new);
-                        let hit = op.evaluate(&bytes, &Expander(&self.state), caps.as_mut());
+                        let hit = op.evaluate(
+                            self.state.vals.get(tv),
+                            &Expander(&self.state),
+                            caps.as_mut(),
+                        );
                         if !hit {
                             continue;
                         }
@@ -186,19 +195,21 @@ impl Transaction {
                         if let Some(caps) = caps {
                             if !caps.is_empty() {
                                 for i in 0..10 {
-                                    self.state.tx.remove(&i.to_string());
+                                    self.state.tx.remove(DIGITS[i]);
                                 }
                                 for (i, c) in caps.into_iter().take(10).enumerate() {
-                                    self.state.tx.insert(i.to_string(), c);
+                                    self.state.tx.insert(DIGITS[i].to_string(), c);
                                 }
                             }
                         }
-                        let name = self.state.name_of(&item);
+                        let name = self.state.name_of(item);
                         self.state.matched = Some((name.clone(), tv));
                         self.state.matched_all.push((name, tv));
                         self.run_setvars(link);
                     }
                 }
+                self.items_buf = items;
+                self.values_buf = values;
             }
         }
         if !any {
@@ -215,22 +226,42 @@ impl Transaction {
         true
     }
 
-    /// Values to test for `value` under the link's chain: the final result, or with
-    /// `multiMatch` the original and every result that changed.
-    fn transformed(&mut self, value: u32, link: &Link, out: &mut Vec<u32>) {
-        let mut cur = value;
-        if link.multi_match {
-            out.push(cur);
+    /// The value after the link's whole chain, and (when the link is gated) the index of the
+    /// prefilter scan of that result; both cached per (value, chain).
+    fn through_chain(&mut self, value: u32, link: &Link) -> (u32, Option<u32>) {
+        let key = (value, link.chain_id);
+        let gated = link.prefilter.is_some() && self.engine.prefilter_on;
+        if let Some(&(tv, scan)) = self.chain_cache.get(&key) {
+            if !gated || scan != u32::MAX {
+                return (tv, gated.then_some(scan));
+            }
         }
+        let mut tv = value;
+        for &t in &link.transforms {
+            tv = self.step(tv, t);
+        }
+        let mut scan = u32::MAX;
+        if gated {
+            if let Some(Some(pf)) = self.engine.prefilters.get(link.chain_id as usize) {
+                scan = self.scan_sets.len() as u32;
+                let set = pf.scan(self.state.vals.get(tv));
+                self.scan_sets.push(set);
+            }
+        }
+        self.chain_cache.insert(key, (tv, scan));
+        (tv, (scan != u32::MAX).then_some(scan))
+    }
+
+    /// `multiMatch`: the original value and every transformation result that changed it.
+    fn transformed_each(&mut self, value: u32, link: &Link, out: &mut Vec<u32>) {
+        let mut cur = value;
+        out.push(cur);
         for &t in &link.transforms {
             let next = self.step(cur, t);
-            if link.multi_match && next != cur {
+            if next != cur {
                 out.push(next);
             }
             cur = next;
-        }
-        if !link.multi_match {
-            out.push(cur);
         }
     }
 
@@ -247,27 +278,17 @@ impl Transaction {
         result
     }
 
-    /// True when the link's prefilter proves the operator cannot match `value`.
+    /// True when the link's prefilter proves the operator cannot match `value` (used for
+    /// `multiMatch` links, whose values are intermediate results).
     fn gated_out(&mut self, link: &Link, value: u32) -> bool {
-        let Some(slot) = link.prefilter else {
-            return false;
-        };
+        let Some(slot) = link.prefilter else { return false };
         if !self.engine.prefilter_on {
             return false;
         }
-        let key = (value, link.chain_id);
-        let set = match self.scans.get(&key) {
-            Some(s) => s.clone(),
-            None => {
-                let Some(Some(pf)) = self.engine.prefilters.get(link.chain_id as usize) else {
-                    return false;
-                };
-                let s = Arc::new(pf.scan(self.state.vals.get(value)));
-                self.scans.insert(key, s.clone());
-                s
-            }
+        let Some(Some(pf)) = self.engine.prefilters.get(link.chain_id as usize) else {
+            return false;
         };
-        !set.contains(slot)
+        !pf.scan(self.state.vals.get(value)).contains(slot)
     }
 
     fn run_setvars(&mut self, link: &Link) {
@@ -343,30 +364,20 @@ impl Transaction {
         }
     }
 
-    fn record(&mut self, rule: &Rule) {
+    fn record(&mut self, index: usize, rule: &Rule) {
         let msg = rule.links.iter().find_map(|l| l.msg.as_ref());
         let data = rule.links.iter().find_map(|l| l.logdata.as_ref());
-        let (name, value) = match &self.state.matched {
-            Some((n, v)) => (n.clone(), self.state.vals.get(*v).to_vec()),
-            None => (String::new(), Vec::new()),
+        let (var_name, var_value) = match &self.state.matched {
+            Some((n, v)) => (n.clone(), *v),
+            None => (String::new(), self.state.vals.intern(b"")),
         };
-        let origin = rule.origin();
-        self.matched.push(MatchedRule {
-            id: rule.id,
-            phase: rule.phase,
+        self.matched.push(RawMatch {
+            rule: index,
             msg: msg.map(|m| m.expand(&self.state)).unwrap_or_default(),
             data: data.map(|m| m.expand(&self.state)).unwrap_or_default(),
-            severity: rule.severity,
-            tags: rule.tags.clone(),
-            file: origin.file.to_string(),
-            line: origin.line,
-            matched_var_name: name,
-            matched_var: value,
-            log: rule.log,
-            disruptive: matches!(
-                rule.disruptive,
-                Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)
-            ),
+            var_name,
+            var_value,
         });
+        self.matched_view.take();
     }
 }

@@ -269,7 +269,12 @@ impl Transaction {
         }
         st.set_single(Var::FILES_COMBINED_SIZE, total.to_string().as_bytes());
         for (k, v) in &out.part_headers {
-            st.push(Var::MULTIPART_PART_HEADERS, k, v);
+            // One header line per value, without its line ending (as ModSecurity stores it).
+            let mut line: &[u8] = v;
+            while let [rest @ .., b'\r' | b'\n'] = line {
+                line = rest;
+            }
+            st.push(Var::MULTIPART_PART_HEADERS, k, line);
         }
         let f = &out.flags;
         let flag = |b: bool| if b { &b"1"[..] } else { &b"0"[..] };

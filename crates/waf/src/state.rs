@@ -191,31 +191,31 @@ impl State {
                 }
             }
             Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
-                let Some(store) = self.store(var) else { return };
-                let pairs: Vec<(String, Vec<u8>)> = match sel {
-                    Some(Selector::Key(k)) => store
-                        .get(&k.to_ascii_lowercase())
-                        .map(|v| vec![(k.to_ascii_lowercase(), v.clone())])
-                        .unwrap_or_default(),
-                    Some(s) => {
-                        let mut v: Vec<_> = store
-                            .iter()
-                            .filter(|(k, _)| s.matches_key(k.as_bytes()))
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect();
-                        v.sort();
-                        v
-                    }
-                    None => {
-                        let mut v: Vec<_> =
-                            store.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                        v.sort();
-                        v
+                let store = if var == Var::TX {
+                    &self.tx
+                } else {
+                    match coll_name(var).and_then(|n| self.persistent.get(n)) {
+                        Some((_, c)) => c,
+                        None => return,
                     }
                 };
-                for (k, v) in pairs {
-                    let key = Some(self.vals.intern(k.as_bytes()));
-                    let value = self.vals.intern_vec(v);
+                let vals = &mut self.vals;
+                if let Some(Selector::Key(k)) = sel {
+                    // Keys are stored lower-cased, and so are Key selectors.
+                    if let Some(v) = store.get(k.as_str()) {
+                        let key = Some(vals.intern(k.as_bytes()));
+                        out.push(Item { var, key, value: vals.intern(v) });
+                    }
+                    return;
+                }
+                let mut keys: Vec<&String> = store
+                    .keys()
+                    .filter(|k| sel.is_none_or(|s| s.matches_key(k.as_bytes())))
+                    .collect();
+                keys.sort();
+                for k in keys {
+                    let key = Some(vals.intern(k.as_bytes()));
+                    let value = vals.intern(&store[k]);
                     out.push(Item { var, key, value });
                 }
             }

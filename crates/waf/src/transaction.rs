@@ -57,6 +57,16 @@ pub struct MatchedRule {
     pub disruptive: bool,
 }
 
+/// A match as recorded while rules run; `msg`/`logdata` are expanded at match time.
+#[derive(Debug)]
+pub(crate) struct RawMatch {
+    pub rule: usize,
+    pub msg: String,
+    pub data: String,
+    pub var_name: String,
+    pub var_value: u32,
+}
+
 /// Per-transaction changes made by `ctl:`.
 #[derive(Debug, Default)]
 pub(crate) struct Overrides {
@@ -78,9 +88,16 @@ pub struct Transaction {
     pub(crate) overrides: Overrides,
     /// Transformation cache: (value id, transformation) → result id.
     pub(crate) tcache: FxMap<(u32, Transform), u32>,
-    /// Prefilter scan cache: (value id, chain id) → slots seen.
-    pub(crate) scans: FxMap<(u32, u32), Arc<SlotSet>>,
-    pub(crate) matched: Vec<MatchedRule>,
+    /// Chain cache: (value id, chain id) → (result id, index in `scan_sets` or u32::MAX).
+    pub(crate) chain_cache: FxMap<(u32, u32), (u32, u32)>,
+    /// Prefilter scan results: the slots whose literals occur in a value.
+    pub(crate) scan_sets: Vec<SlotSet>,
+    /// Reused buffers for rule evaluation.
+    pub(crate) items_buf: Vec<crate::state::Item>,
+    pub(crate) values_buf: Vec<u32>,
+    /// Matches as recorded during evaluation (cheap); turned into [`MatchedRule`]s on demand.
+    pub(crate) matched: Vec<RawMatch>,
+    pub(crate) matched_view: std::cell::OnceCell<Vec<MatchedRule>>,
     pub(crate) interrupted: Option<Outcome>,
     /// Set by `allow`: phases up to and including this one are skipped.
     pub(crate) allowed_through: u8,
@@ -109,8 +126,12 @@ impl Transaction {
             state,
             overrides: Overrides::default(),
             tcache: FxMap::default(),
-            scans: FxMap::default(),
+            chain_cache: FxMap::default(),
+            scan_sets: Vec::new(),
+            items_buf: Vec::new(),
+            values_buf: Vec::new(),
             matched: Vec::new(),
+            matched_view: std::cell::OnceCell::new(),
             interrupted: None,
             allowed_through: 0,
             request_body: Vec::new(),
@@ -131,7 +152,29 @@ impl Transaction {
 
     /// Every rule that matched so far (logged ones and `nolog` ones, flagged).
     pub fn matched_rules(&self) -> &[MatchedRule] {
-        &self.matched
+        self.matched_view.get_or_init(|| {
+            self.matched
+                .iter()
+                .map(|m| {
+                    let rule = &self.engine.rules[m.rule];
+                    let origin = rule.origin();
+                    MatchedRule {
+                        id: rule.id,
+                        phase: rule.phase,
+                        msg: m.msg.clone(),
+                        data: m.data.clone(),
+                        severity: rule.severity,
+                        tags: rule.tags.clone(),
+                        file: origin.file.to_string(),
+                        line: origin.line,
+                        matched_var_name: m.var_name.clone(),
+                        matched_var: self.state.vals.get(m.var_value).to_vec(),
+                        log: rule.log,
+                        disruptive: rule.is_disruptive(),
+                    }
+                })
+                .collect()
+        })
     }
 
     /// The disruptive outcome reached so far (Pass when none or in DetectionOnly).

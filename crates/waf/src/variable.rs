@@ -117,7 +117,8 @@ vars! {
 /// Narrows a collection to some of its members.
 #[derive(Debug, Clone)]
 pub enum Selector {
-    /// `ARGS:name` — compared ASCII-case-insensitively (ModSecurity v3 collections).
+    /// `ARGS:name`, stored lower-cased; compared ASCII-case-insensitively (ModSecurity v3
+    /// collections).
     Key(String),
     /// `ARGS:/re/` — a regex on the key, case-insensitive.
     Regex(Regex),
@@ -259,7 +260,7 @@ fn parse_selector(text: &str, start: usize, var: Var) -> Result<(Selector, usize
                 .find('\'')
                 .map(|p| start + 1 + p)
                 .ok_or_else(|| format!("unterminated quoted selector in {text:?}"))?;
-            Ok((Selector::Key(text[start + 1..end].to_string()), end + 1))
+            Ok((Selector::Key(text[start + 1..end].to_ascii_lowercase()), end + 1))
         }
         _ => {
             let end = text[start..].find('|').map_or(text.len(), |p| start + p);
@@ -267,7 +268,7 @@ fn parse_selector(text: &str, start: usize, var: Var) -> Result<(Selector, usize
             if key.is_empty() {
                 return Err(format!("empty selector in {text:?}"));
             }
-            Ok((Selector::Key(key.to_string()), end))
+            Ok((Selector::Key(key.to_ascii_lowercase()), end))
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use portcullis_waf::body::{
     MultipartFlags, Pairs, parse_json, parse_json_partial, parse_multipart, parse_urlencoded,
-    parse_xml,
+    parse_xml, parse_xml_partial,
 };
 use serde_json::Value;
 
@@ -64,6 +64,16 @@ fn json_table() {
                 "{}: expected an error, got {got:?}",
                 case["name"]
             );
+            let (partial, error) = parse_json_partial(text(&case, "input").as_bytes(), depth);
+            assert!(error.is_some(), "{}", case["name"]);
+            if case.get("pairs").is_some() {
+                assert_eq!(
+                    show(&partial),
+                    show(&pairs(&case, "pairs")),
+                    "{}",
+                    case["name"]
+                );
+            }
         } else {
             let got = got.unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
             assert_eq!(show(&got), show(&pairs(&case, "pairs")), "{}", case["name"]);
@@ -77,6 +87,16 @@ fn xml_table() {
         let got = parse_xml(text(&case, "input").as_bytes());
         if case["error"].as_bool() == Some(true) {
             assert!(got.is_err(), "{}: expected an error", case["name"]);
+            let (partial, error) = parse_xml_partial(text(&case, "input").as_bytes());
+            assert!(error.is_some(), "{}", case["name"]);
+            if let Some(want) = case.get("partial_text") {
+                let want: Vec<Vec<u8>> = want
+                    .as_str()
+                    .map(|t| t.as_bytes().to_vec())
+                    .into_iter()
+                    .collect();
+                assert_eq!(partial.text_values(), want, "{}: partial", case["name"]);
+            }
             continue;
         }
         let doc = got.unwrap_or_else(|e| panic!("{}: {e}", case["name"]));

@@ -168,3 +168,11 @@ fn engine_cases_table() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn engine_is_shared_and_transactions_move_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    shared::<Engine>();
+    movable::<portcullis_waf::Transaction>();
+}

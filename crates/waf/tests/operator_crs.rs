@@ -19,11 +19,19 @@ fn every_crs_operator_compiles() {
     let ops = crs_operators(&dir);
     assert!(ops.len() > 500, "only {} operators found", ops.len());
     let mut failures = Vec::new();
+    let started = std::time::Instant::now();
+    let mut slowest = Vec::new();
     for (origin, name, arg, neg) in &ops {
+        let t = std::time::Instant::now();
         if let Err(e) = Operator::compile(name, arg, *neg, &loader) {
             failures.push(format!("{origin}: {e}"));
         }
+        slowest.push((t.elapsed(), origin.clone(), name.clone()));
     }
+    slowest.sort();
+    slowest.reverse();
+    eprintln!("slowest: {:?}", &slowest[..5]);
+    eprintln!("compiled {} CRS operators in {:?}", ops.len(), started.elapsed());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -96,4 +104,65 @@ fn crs_rx_prefilter_never_drops_a_match() {
         100.0 * gated as f64 / total.max(1) as f64
     );
     assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+/// How often the gate opens on benign values (a figure for tuning, not a pass/fail check):
+/// realistic header and argument values, lower-cased as many CRS chains do.
+#[test]
+fn crs_rx_prefilter_selectivity_on_benign_values() {
+    let Some(dir) = crs_dir() else {
+        eprintln!("SKIP: ../shared/crs not found");
+        return;
+    };
+    let loader = RulesDir(dir.join("rules"));
+    let benign: &[&str] = &[
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+        "en-US,en;q=0.9,de;q=0.8",
+        "gzip, deflate, br",
+        "https://www.example.com/products/shoes?color=blue&size=42",
+        "session=4f9a8b7c6d5e; theme=dark; _ga=GA1.2.1234567890.1700000000",
+        "max-age=0",
+        "John Smith",
+        "john.smith@example.com",
+        "Where can I buy running shoes for $50 or less?",
+        "2024-01-15",
+        "42",
+        "The quick brown fox jumps over the lazy dog.",
+        "{\"query\":\"{ user(id: 5) { name email } }\"}",
+        "/images/logo-small.png",
+        "Hello, I'd like to return my order #12345 (wrong size).",
+    ];
+    let values: Vec<Vec<u8>> = benign
+        .iter()
+        .flat_map(|v| [v.as_bytes().to_vec(), v.to_ascii_lowercase().into_bytes()])
+        .collect();
+    let (mut gated, mut opened, mut checks) = (0usize, 0usize, 0usize);
+    let mut by_literal = std::collections::BTreeMap::<String, usize>::new();
+    for (_, name, arg, neg) in crs_operators(&dir) {
+        if name != "rx" || neg {
+            continue;
+        }
+        let op = Operator::compile(&name, &arg, false, &loader).expect("compiles");
+        let Some(lits) = op.prefilter_literals() else {
+            continue;
+        };
+        gated += 1;
+        for v in &values {
+            checks += 1;
+            if let Some(l) = lits.iter().find(|l| contains_ci(v, l)) {
+                opened += 1;
+                *by_literal
+                    .entry(String::from_utf8_lossy(l).into_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    let mut top: Vec<_> = by_literal.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1));
+    eprintln!(
+        "benign values: gate opened {opened} of {checks} checks ({:.1}%) over {gated} gated @rx; top literals: {:?}",
+        100.0 * opened as f64 / checks.max(1) as f64,
+        &top[..top.len().min(15)]
+    );
 }

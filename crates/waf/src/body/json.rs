@@ -6,7 +6,10 @@
 //! (null is empty, booleans are `true`/`false`, numbers keep their text). A top-level scalar is
 //! named `json`; an empty key becomes `empty-key`. Strings must be valid UTF-8 (yajl checks),
 //! nothing may follow the top-level value, and containers nested deeper than the depth limit
-//! are an error. The scanner is iterative, so deep nesting cannot overflow the stack.
+//! are an error. The scanner is iterative, so deep nesting cannot overflow the stack. Names,
+//! values, errors and the arguments kept before an error ([`parse_json_partial`]) were
+//! compared with libmodsecurity 3.0.9 (yajl) on the table cases and on mutated documents.
+//! Note: libmodsecurity 3.0.9 adds JSON arguments to `ARGS` only, not to `ARGS_POST`.
 
 use super::{BodyError, Pairs};
 
@@ -188,7 +191,8 @@ impl Scanner<'_> {
     }
 
     fn skip_ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        // yajl also skips vertical tab and form feed.
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
             self.pos += 1;
         }
     }

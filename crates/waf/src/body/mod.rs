@@ -13,7 +13,7 @@ mod xml;
 pub use json::{parse_json, parse_json_partial};
 pub use multipart::parse_multipart;
 pub use urlencoded::parse_urlencoded;
-pub use xml::{XmlDocument, parse_xml};
+pub use xml::{XmlDocument, parse_xml, parse_xml_partial};
 
 /// Name/value pairs in the order they appear in the body.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;

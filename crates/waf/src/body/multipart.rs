@@ -42,12 +42,15 @@ struct PartHeader {
 }
 
 impl PartHeader {
-    /// The `MULTIPART_PART_HEADERS` value, as ModSecurity 3.0.9 gives it: the raw line with
-    /// its line ending, or `Name: value` without one for a folded header.
+    /// The `MULTIPART_PART_HEADERS` value: the line as received without its line ending, or
+    /// `Name: value` for a folded header. (libmodsecurity 3.0.9 keeps the CRLF; later
+    /// releases do not, and CRS 922110 relies on that: `content-type:\s*(.*)$` must not
+    /// capture it.)
     fn line(&self) -> Vec<u8> {
-        self.raw
-            .clone()
-            .unwrap_or_else(|| [&self.name[..], b": ", &self.value[..]].concat())
+        match &self.raw {
+            Some(raw) => chomp(raw).to_vec(),
+            None => [&self.name[..], b": ", &self.value[..]].concat(),
+        }
     }
 }
 

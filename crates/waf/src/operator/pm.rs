@@ -23,7 +23,7 @@ impl PhraseSet {
         }
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostFirst)
+            .match_kind(MatchKind::Standard)
             .build(&phrases)
             .map_err(|e| e.to_string())?;
         Ok(PhraseSet { automaton, phrases })
@@ -34,13 +34,15 @@ impl PhraseSet {
     }
 
     pub fn evaluate(&self, input: &[u8], captures: Option<&mut Captures>) -> bool {
+        let Some(out) = captures else {
+            return self.automaton.is_match(input);
+        };
+        // Standard semantics report the match that ends first, as ModSecurity's ACMP does.
         match self.automaton.find(input) {
             None => false,
             Some(m) => {
-                if let Some(out) = captures {
-                    out.clear();
-                    out.push(self.phrases[m.pattern().as_usize()].clone());
-                }
+                out.clear();
+                out.push(self.phrases[m.pattern().as_usize()].clone());
                 true
             }
         }
