@@ -89,7 +89,12 @@ fn object_set() -> ObjectSet {
     text.push_str("]}");
     let mut objects = ObjectSet::new();
     let mut diagnostics = Vec::new();
-    manifests::parse_into(Path::new("bench.json"), &text, &mut objects, &mut diagnostics);
+    manifests::parse_into(
+        Path::new("bench.json"),
+        &text,
+        &mut objects,
+        &mut diagnostics,
+    );
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     objects
 }

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use portcullis_benches::waf_requests::{BenchRequest, bench_requests, build_engine, crs_files, run};
+use portcullis_benches::waf_requests::{
+    BenchRequest, bench_requests, build_engine, crs_files, run,
+};
 use portcullis_waf::{Engine, Outcome};
 
 fn expected_outcome(request: &BenchRequest) -> Outcome {
@@ -63,7 +65,9 @@ fn bench_transactions(c: &mut Criterion) {
     let mut group = c.benchmark_group("waf-crs-pl1");
     group.measurement_time(Duration::from_secs(4));
     for request in &requests {
-        group.bench_function(request.id, |b| b.iter(|| black_box(run(&on, &request.case))));
+        group.bench_function(request.id, |b| {
+            b.iter(|| black_box(run(&on, &request.case)))
+        });
     }
     group.finish();
 }

@@ -86,8 +86,10 @@ pub struct BenchRequest {
 }
 
 fn case(name: &str, method: &str, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Case {
-    let mut headers: Vec<(String, String)> =
-        headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     if !body.is_empty() {
         headers.push(("Content-Length".to_string(), body.len().to_string()));
     }
@@ -109,14 +111,24 @@ const BROWSER: [(&str, &str); 6] = [
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
          Chrome/131.0.0.0 Safari/537.36",
     ),
-    ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    (
+        "Accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    ),
     ("Accept-Language", "en-US,en;q=0.9"),
     ("Accept-Encoding", "gzip, deflate, br"),
-    ("Cookie", "sessionid=8f3c2a9e71d04b6fa1c5e0d27b9346af; currency=EUR"),
+    (
+        "Cookie",
+        "sessionid=8f3c2a9e71d04b6fa1c5e0d27b9346af; currency=EUR",
+    ),
 ];
 
 fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-    BROWSER.iter().copied().chain(extra.iter().copied()).collect()
+    BROWSER
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect()
 }
 
 /// A JSON order of about 1 KB.
@@ -141,7 +153,10 @@ fn multipart_10k() -> Vec<u8> {
     let mut csv = String::from("id,name,email,country,lifetime_value\r\n");
     let mut i = 0;
     while csv.len() < 9_600 {
-        csv.push_str(&format!("{i},Customer {i},customer{i}@example.com,DE,{}.50\r\n", i * 7));
+        csv.push_str(&format!(
+            "{i},Customer {i},customer{i}@example.com,DE,{}.50\r\n",
+            i * 7
+        ));
         i += 1;
     }
     let body = format!(

@@ -9,7 +9,9 @@
 //!   and prints `rss_kib <n>` and `rules <n>` (resident memory with CRS loaded).
 
 use portcullis_benches::http_file::{load_dir, load_profiles};
-use portcullis_benches::waf_requests::{bench_requests, build_engine, crs_files, decisions_dir, dump, run};
+use portcullis_benches::waf_requests::{
+    bench_requests, build_engine, crs_files, decisions_dir, dump, run,
+};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -63,7 +65,10 @@ fn verdicts() -> Result<(), String> {
     Ok(())
 }
 
-fn matched_ids(engine: &Arc<portcullis_waf::Engine>, case: &portcullis_benches::http_file::Case) -> String {
+fn matched_ids(
+    engine: &Arc<portcullis_waf::Engine>,
+    case: &portcullis_benches::http_file::Case,
+) -> String {
     let mut tx = engine.transaction(portcullis_waf::ConnectionInfo {
         client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         client_port: 40_000,
@@ -80,8 +85,12 @@ fn matched_ids(engine: &Arc<portcullis_waf::Engine>, case: &portcullis_benches::
         tx.process_request_body();
     }
     tx.process_logging();
-    let ids: Vec<String> =
-        tx.matched_rules().iter().filter(|rule| rule.log).map(|rule| rule.id.to_string()).collect();
+    let ids: Vec<String> = tx
+        .matched_rules()
+        .iter()
+        .filter(|rule| rule.log)
+        .map(|rule| rule.id.to_string())
+        .collect();
     ids.join(" ")
 }
 
@@ -105,7 +114,9 @@ fn table_cases() -> Result<Vec<(portcullis_benches::http_file::Case, Option<u16>
 fn write_out(cases: &[(portcullis_benches::http_file::Case, Option<u16>)]) -> Result<(), String> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    dump(&mut out, cases).and_then(|()| out.flush()).map_err(|e| e.to_string())
+    dump(&mut out, cases)
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())
 }
 
 fn rss() -> Result<(), String> {

@@ -82,7 +82,10 @@ impl<'a> BackendResolver<'a> {
     /// The backend for `service` in `namespace` (cached; a cache hit allocates nothing).
     pub fn resolve(&mut self, namespace: &'a str, service: &'a IngressServiceBackend) -> &Resolved {
         let port = service.port.as_ref();
-        let port_ref = match (port.and_then(|p| p.number), port.and_then(|p| p.name.as_deref())) {
+        let port_ref = match (
+            port.and_then(|p| p.number),
+            port.and_then(|p| p.name.as_deref()),
+        ) {
             (Some(n), _) => PortRef::Number(n),
             (None, Some(name)) => PortRef::Name(name),
             (None, None) => PortRef::Unset,

@@ -9,8 +9,8 @@
 //! certificate is still served: clients decide). An entry without hosts is ignored with a
 //! warning: hosts without a configured certificate get the default one anyway.
 
-use std::borrow::Cow;
 use foldhash::{HashMap, HashMapExt, HashSet};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -68,7 +68,12 @@ pub fn build_tls<'a>(
     let secrets: HashMap<(&str, &str), &Secret> = objects
         .secrets
         .iter()
-        .filter_map(|s| Some(((namespace_of(&s.metadata), s.metadata.name.as_deref()?), &**s)))
+        .filter_map(|s| {
+            Some((
+                (namespace_of(&s.metadata), s.metadata.name.as_deref()?),
+                &**s,
+            ))
+        })
         .collect();
     let entries = || {
         served.iter().flat_map(|ingress| {
@@ -86,16 +91,16 @@ pub fn build_tls<'a>(
         let Some(name) = entry.secret_name.as_deref().filter(|s| !s.is_empty()) else {
             continue;
         };
-        loaded.entry((namespace, name)).or_insert_with(|| {
-            match secrets.get(&(namespace, name)) {
+        loaded
+            .entry((namespace, name))
+            .or_insert_with(|| match secrets.get(&(namespace, name)) {
                 None => Err(format!(
                     "Secret {namespace}/{name} not found (or not of type kubernetes.io/tls)"
                 )),
                 Some(secret) => certified_key_from_secret(secret)
                     .map(Arc::new)
                     .map_err(|e| format!("Secret {namespace}/{name}: {e}")),
-            }
-        });
+            });
     }
     let leaves: HashMap<(&str, &str), Option<webpki::EndEntityCert<'_>>> = loaded
         .iter()
@@ -148,7 +153,9 @@ pub fn build_tls<'a>(
             if !parsed.is_some_and(|cert| covers_host_parsed(cert, &host)) {
                 diagnostics.push(Diagnostic::warning(
                     source(),
-                    format!("the certificate of Secret {namespace}/{name} does not cover host {host}"),
+                    format!(
+                        "the certificate of Secret {namespace}/{name} does not cover host {host}"
+                    ),
                 ));
             }
             match owners.get(&host) {

@@ -25,6 +25,7 @@ pub mod certificates;
 pub mod check;
 pub mod class;
 pub mod diagnostics;
+pub mod documents;
 pub mod legacy;
 pub mod manifests;
 pub mod objects;

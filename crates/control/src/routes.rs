@@ -16,8 +16,8 @@
 //! The pass allocates little per path (labels, the route itself): this is the hot loop of a
 //! rebuild with thousands of Ingresses.
 
-use std::borrow::Cow;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend};
@@ -108,7 +108,11 @@ impl<'a, 'd> RouteBuild<'a, 'd> {
             self.push(&cx, severity, reason);
         }
         let Some(spec) = ingress.spec.as_ref() else {
-            self.push(&cx, Severity::Warning, "Ingress has no spec: nothing to route".into());
+            self.push(
+                &cx,
+                Severity::Warning,
+                "Ingress has no spec: nothing to route".into(),
+            );
             return;
         };
         let rules = spec.rules.as_deref().unwrap_or_default();
@@ -206,7 +210,11 @@ impl<'a, 'd> RouteBuild<'a, 'd> {
             },
         });
         let exact = path_type == PathType::Exact;
-        let key_path = if exact { path } else { path.trim_end_matches('/') };
+        let key_path = if exact {
+            path
+        } else {
+            path.trim_end_matches('/')
+        };
         match self.builder.add(host, path, path_type, route) {
             Ok(()) => {
                 let key = (lower_host, key_path, exact);

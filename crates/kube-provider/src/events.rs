@@ -77,9 +77,13 @@ impl IngressEvents {
     /// Publishes the Events due for `diagnostics` (leader only; the caller checks).
     pub async fn publish(&mut self, objects: &ObjectSet, diagnostics: &[Diagnostic]) {
         let now = Instant::now();
-        self.sent.retain(|_, at| now.duration_since(*at) < REPEAT_AFTER);
+        self.sent
+            .retain(|_, at| now.duration_since(*at) < REPEAT_AFTER);
         let mut budget = MAX_PER_PASS;
-        for d in diagnostics.iter().filter(|d| d.severity >= Severity::Warning) {
+        for d in diagnostics
+            .iter()
+            .filter(|d| d.severity >= Severity::Warning)
+        {
             let Source::Object {
                 kind: "Ingress",
                 namespace,

@@ -106,7 +106,9 @@ impl Elector {
             match result {
                 Ok(true) => self.last_renew = Some(now),
                 Ok(false) => self.last_renew = None,
-                Err(e) => tracing::warn!(error = %e, lease = %self.opts.lease_name, "cannot read or write the Lease"),
+                Err(e) => {
+                    tracing::warn!(error = %e, lease = %self.opts.lease_name, "cannot read or write the Lease")
+                }
             }
             let leading = self
                 .last_renew

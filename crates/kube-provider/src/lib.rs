@@ -42,12 +42,11 @@ pub use status::Publish;
 pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, Error> {
     let config = match kubeconfig {
         Some(path) => {
-            let file = kube::config::Kubeconfig::read_from(path).map_err(|source| {
-                Error::Kubeconfig {
+            let file =
+                kube::config::Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig {
                     path: path.to_path_buf(),
                     source,
-                }
-            })?;
+                })?;
             kube::Config::from_custom_kubeconfig(file, &Default::default())
                 .await
                 .map_err(|source| Error::Kubeconfig {

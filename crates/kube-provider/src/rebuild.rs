@@ -58,7 +58,10 @@ pub async fn run<F>(
 {
     let mut rx = changes.subscribe();
     changes.wait_all_listed().await;
-    tracing::info!(?stores, "initial list complete for every kind: building the first snapshot");
+    tracing::info!(
+        ?stores,
+        "initial list complete for every kind: building the first snapshot"
+    );
     loop {
         rx.borrow_and_update();
         let objects = stores.object_set();
@@ -122,7 +125,10 @@ mod tests {
         let start = Instant::now();
         assert!(wait_for_burst(&mut rx, debounce).await);
         let waited = start.elapsed();
-        assert!(waited <= debounce.max_delay + Duration::from_millis(1), "{waited:?}");
+        assert!(
+            waited <= debounce.max_delay + Duration::from_millis(1),
+            "{waited:?}"
+        );
         let _tx = sender.await.unwrap();
     }
 

@@ -129,15 +129,12 @@ pub fn spawn_all(
 ) -> (Stores, Vec<JoinHandle<()>>) {
     let mut tasks = Vec::new();
     let config = watcher::Config::default;
-    let ingresses = spawn_one::<Ingress>(scoped(client, namespace), config(), 0, changes, &mut tasks);
-    let ingress_classes = spawn_one::<IngressClass>(
-        Api::all(client.clone()),
-        config(),
-        1,
-        changes,
-        &mut tasks,
-    );
-    let services = spawn_one::<Service>(scoped(client, namespace), config(), 2, changes, &mut tasks);
+    let ingresses =
+        spawn_one::<Ingress>(scoped(client, namespace), config(), 0, changes, &mut tasks);
+    let ingress_classes =
+        spawn_one::<IngressClass>(Api::all(client.clone()), config(), 1, changes, &mut tasks);
+    let services =
+        spawn_one::<Service>(scoped(client, namespace), config(), 2, changes, &mut tasks);
     let endpoint_slices =
         spawn_one::<EndpointSlice>(scoped(client, namespace), config(), 3, changes, &mut tasks);
     let secrets = spawn_one::<Secret>(

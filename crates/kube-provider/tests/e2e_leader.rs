@@ -32,8 +32,13 @@ async fn holder(leases: &Api<Lease>) -> Option<String> {
 }
 
 async fn has_status(ingresses: &Api<Ingress>, name: &str) -> bool {
-    let Ok(i) = ingresses.get(name).await else { return false };
-    let lb = i.status.and_then(|s| s.load_balancer).and_then(|l| l.ingress);
+    let Ok(i) = ingresses.get(name).await else {
+        return false;
+    };
+    let lb = i
+        .status
+        .and_then(|s| s.load_balancer)
+        .and_then(|l| l.ingress);
     lb.is_some_and(|v| v.len() == 1 && v[0].ip.as_deref() == Some(ADDRESS))
 }
 
@@ -42,7 +47,11 @@ async fn one_leader_writes_status_and_a_successor_takes_over() {
     let Some(env) = Env::get() else { return };
     let client = env.admin().await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    apply(&namespaces, json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": NS } })).await;
+    apply(
+        &namespaces,
+        json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": NS } }),
+    )
+    .await;
     let leases: Api<Lease> = Api::namespaced(client.clone(), "portcullis");
     let ingresses: Api<Ingress> = Api::namespaced(client.clone(), NS);
 
@@ -55,12 +64,21 @@ async fn one_leader_writes_status_and_a_successor_takes_over() {
 
     let ids = [format!("_{}", a.pid()), format!("_{}", b.pid())];
     let elected = until(Duration::from_secs(15), || async {
-        holder(&leases).await.is_some_and(|h| ids.iter().any(|id| h.ends_with(id.as_str())))
+        holder(&leases)
+            .await
+            .is_some_and(|h| ids.iter().any(|id| h.ends_with(id.as_str())))
     })
     .await;
-    println!("e2e: a leader was elected after {:?}", elected.expect("no leader elected"));
+    println!(
+        "e2e: a leader was elected after {:?}",
+        elected.expect("no leader elected")
+    );
     let first = holder(&leases).await.unwrap();
-    let (leader, follower) = if first.ends_with(&ids[0]) { (a, b) } else { (b, a) };
+    let (leader, follower) = if first.ends_with(&ids[0]) {
+        (a, b)
+    } else {
+        (b, a)
+    };
 
     apply(&ingresses, ingress("first")).await;
     until(Duration::from_secs(10), || has_status(&ingresses, "first"))
@@ -78,19 +96,30 @@ async fn one_leader_writes_status_and_a_successor_takes_over() {
     leader.signal("-KILL");
     drop(leader);
     let took = until(Duration::from_secs(20), || async {
-        holder(&leases).await.is_some_and(|h| h.ends_with(follower_id.as_str()))
+        holder(&leases)
+            .await
+            .is_some_and(|h| h.ends_with(follower_id.as_str()))
     })
     .await;
-    println!("e2e: the follower took over {:?} after the leader was killed", took.expect("no takeover"));
+    println!(
+        "e2e: the follower took over {:?} after the leader was killed",
+        took.expect("no takeover")
+    );
 
     apply(&ingresses, ingress("second")).await;
     until(Duration::from_secs(10), || has_status(&ingresses, "second"))
         .await
         .expect("the new leader did not write the status");
-    assert!(has_status(&ingresses, "first").await, "status of the first Ingress changed");
+    assert!(
+        has_status(&ingresses, "first").await,
+        "status of the first Ingress changed"
+    );
     assert!(follower.log_text().contains("Ingress status written"));
     let log = follower.log_text();
-    assert!(!log.to_ascii_lowercase().contains("forbidden"), "controller was forbidden:\n{log}");
+    assert!(
+        !log.to_ascii_lowercase().contains("forbidden"),
+        "controller was forbidden:\n{log}"
+    );
     delete(&ingresses, "first").await;
     delete(&ingresses, "second").await;
 }

@@ -21,8 +21,10 @@ const NS: &str = "e2e-resilience";
 fn ingress(paths: &[&str]) -> serde_json::Value {
     let paths: Vec<_> = paths
         .iter()
-        .map(|p| json!({ "path": p, "pathType": "Prefix",
-            "backend": { "service": { "name": "echo", "port": { "number": 80 } } } }))
+        .map(|p| {
+            json!({ "path": p, "pathType": "Prefix",
+            "backend": { "service": { "name": "echo", "port": { "number": 80 } } } })
+        })
         .collect();
     json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
@@ -41,13 +43,20 @@ async fn api_server_outage_keeps_serving_and_resyncs() {
     let Some(env) = Env::get() else { return };
     let client = env.admin().await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    apply(&namespaces, json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": NS } })).await;
+    apply(
+        &namespaces,
+        json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": NS } }),
+    )
+    .await;
     let ip = env.ip(21);
     let _echo = backend(&env, "echo", &format!("{ip}:8080"));
-    apply(&Api::<Service>::namespaced(client.clone(), NS), json!({
-        "apiVersion": "v1", "kind": "Service", "metadata": { "name": "echo", "namespace": NS },
-        "spec": { "clusterIP": "None", "ports": [{ "name": "http", "port": 80 }] }
-    }))
+    apply(
+        &Api::<Service>::namespaced(client.clone(), NS),
+        json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": { "name": "echo", "namespace": NS },
+            "spec": { "clusterIP": "None", "ports": [{ "name": "http", "port": 80 }] }
+        }),
+    )
     .await;
     apply(&Api::<EndpointSlice>::namespaced(client.clone(), NS), json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
@@ -82,8 +91,17 @@ async fn api_server_outage_keeps_serving_and_resyncs() {
         })
     };
 
-    let pid = std::fs::read_to_string(&env.apiserver_pidfile).unwrap().trim().to_string();
-    assert!(std::process::Command::new("kill").arg(&pid).status().unwrap().success());
+    let pid = std::fs::read_to_string(&env.apiserver_pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .arg(&pid)
+            .status()
+            .unwrap()
+            .success()
+    );
     let gone = until(Duration::from_secs(30), || async {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
             || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
@@ -92,12 +110,20 @@ async fn api_server_outage_keeps_serving_and_resyncs() {
     gone.expect("kube-apiserver did not stop");
     println!("e2e: kube-apiserver stopped; keeping it down for 10 s");
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert!(std::process::Command::new(&env.apiserver_start).status().unwrap().success());
+    assert!(
+        std::process::Command::new(&env.apiserver_start)
+            .status()
+            .unwrap()
+            .success()
+    );
     let back = until(Duration::from_secs(90), || async {
         namespaces.get_opt("default").await.is_ok()
     })
     .await;
-    println!("e2e: kube-apiserver back after {:?}", back.expect("kube-apiserver did not come back"));
+    println!(
+        "e2e: kube-apiserver back after {:?}",
+        back.expect("kube-apiserver did not come back")
+    );
 
     stop.store(true, Ordering::Relaxed);
     looper.await.unwrap();
@@ -119,5 +145,8 @@ async fn api_server_outage_keeps_serving_and_resyncs() {
         applied.expect("change after the restart not applied")
     );
     let log = proc.log_text();
-    assert!(!log.to_ascii_lowercase().contains("forbidden"), "controller was forbidden:\n{log}");
+    assert!(
+        !log.to_ascii_lowercase().contains("forbidden"),
+        "controller was forbidden:\n{log}"
+    );
 }

@@ -88,7 +88,11 @@ async fn routing_tls_status_events_and_latency() {
     let Some(env) = Env::get() else { return };
     let client = env.admin().await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    apply(&namespaces, json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": NS } })).await;
+    apply(
+        &namespaces,
+        json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": NS } }),
+    )
+    .await;
     let services: Api<Service> = Api::namespaced(client.clone(), NS);
     let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), NS);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NS);
@@ -100,15 +104,28 @@ async fn routing_tls_status_events_and_latency() {
     let _b3 = backend(&env, "storeservice-2", &format!("{store2_ip}:8080"));
 
     let ports = Ports::nth(0);
-    let proc = controller(&env, "routing", ports, &["--publish-address", "192.0.2.200", "--lease-duration", "4"]);
+    let proc = controller(
+        &env,
+        "routing",
+        ports,
+        &["--publish-address", "192.0.2.200", "--lease-duration", "4"],
+    );
     wait_ready(ports, Duration::from_secs(30)).await;
 
     // 1. Create everything → routed within 1 s, HTTPS with the Secret's certificate.
     let (cert_pem, key_pem, cert_der) = certificate("myapp.com");
     apply(&services, service("blogservice")).await;
     apply(&services, service("storeservice")).await;
-    apply(&slices, slice("blogservice", std::slice::from_ref(&blog_ip))).await;
-    apply(&slices, slice("storeservice", std::slice::from_ref(&store_ip))).await;
+    apply(
+        &slices,
+        slice("blogservice", std::slice::from_ref(&blog_ip)),
+    )
+    .await;
+    apply(
+        &slices,
+        slice("storeservice", std::slice::from_ref(&store_ip)),
+    )
+    .await;
     apply(&secrets, tls_secret(&cert_pem, &key_pem)).await;
     apply(&ingresses, ingress("/blog")).await;
     let created = until(SECOND, || serves(ports, "/blog", "hello from blogservice")).await;
@@ -116,7 +133,10 @@ async fn routing_tls_status_events_and_latency() {
     println!("e2e: Ingress created → served in {created:?}");
     assert!(serves(ports, "/store", "hello from storeservice").await);
     let (_, leaf) = tls_connect(ports.https, "myapp.com").await.unwrap();
-    assert_eq!(leaf, cert_der, "HTTPS must present the Secret's certificate");
+    assert_eq!(
+        leaf, cert_der,
+        "HTTPS must present the Secret's certificate"
+    );
     let plain = http_get(ports.http, "myapp.com", "/blog").await.unwrap();
     assert_eq!(plain.status, 308, "plain HTTP to a TLS host redirects");
 
@@ -128,13 +148,28 @@ async fn routing_tls_status_events_and_latency() {
         let took = until(SECOND, || serves(ports, &path, "hello from blogservice")).await;
         samples.push(took.unwrap_or_else(|| panic!("path {path} not served within 1 s")));
     }
-    assert_eq!(get(ports, "/blog").await.map(|r| r.0), Some(404), "old path is gone");
+    assert_eq!(
+        get(ports, "/blog").await.map(|r| r.0),
+        Some(404),
+        "old path is gone"
+    );
 
     // 3. Scale the endpoints: the new endpoint receives traffic within 1 s.
-    apply(&slices, slice("storeservice", &[store_ip.clone(), store2_ip.clone()])).await;
-    let scaled = until(SECOND, || serves(ports, "/store", "hello from storeservice-2")).await;
+    apply(
+        &slices,
+        slice("storeservice", &[store_ip.clone(), store2_ip.clone()]),
+    )
+    .await;
+    let scaled = until(SECOND, || {
+        serves(ports, "/store", "hello from storeservice-2")
+    })
+    .await;
     samples.push(scaled.expect("scaled-up endpoint not used within 1 s"));
-    apply(&slices, slice("storeservice", std::slice::from_ref(&store2_ip))).await;
+    apply(
+        &slices,
+        slice("storeservice", std::slice::from_ref(&store2_ip)),
+    )
+    .await;
     let down = until(SECOND, || async {
         let mut only_new = true;
         for _ in 0..4 {
@@ -148,7 +183,13 @@ async fn routing_tls_status_events_and_latency() {
     // 4. Rotate the Secret: next handshake gets the new certificate; an open connection
     //    keeps working.
     let (mut open, _) = tls_connect(ports.https, "myapp.com").await.unwrap();
-    assert_eq!(request(&mut open, "myapp.com", "/store", false).await.unwrap().status, 200);
+    assert_eq!(
+        request(&mut open, "myapp.com", "/store", false)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     let (cert2_pem, key2_pem, cert2_der) = certificate("myapp.com");
     apply(&secrets, tls_secret(&cert2_pem, &key2_pem)).await;
     let rotated = until(SECOND, || async {
@@ -156,13 +197,21 @@ async fn routing_tls_status_events_and_latency() {
     })
     .await;
     samples.push(rotated.expect("rotated certificate not served within 1 s"));
-    let again = request(&mut open, "myapp.com", "/store", false).await.unwrap();
-    assert_eq!(again.status, 200, "a connection opened before the rotation keeps working");
+    let again = request(&mut open, "myapp.com", "/store", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status, 200,
+        "a connection opened before the rotation keeps working"
+    );
 
     // 5. Status written by the leader (the only replica here).
     let status = until(Duration::from_secs(15), || async {
         let i = ingresses.get("myapp").await.unwrap();
-        let lb = i.status.and_then(|s| s.load_balancer).and_then(|l| l.ingress);
+        let lb = i
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|l| l.ingress);
         lb.is_some_and(|v| v.len() == 1 && v[0].ip.as_deref() == Some("192.0.2.200"))
     })
     .await;
@@ -193,7 +242,10 @@ async fn routing_tls_status_events_and_latency() {
     // 7. Delete the Ingress → gone within 1 s.
     delete(&ingresses, "myapp").await;
     let last = format!("/news{}", 19);
-    let deleted = until(SECOND, || async { get(ports, &last).await.map(|r| r.0) == Some(404) }).await;
+    let deleted = until(SECOND, || async {
+        get(ports, &last).await.map(|r| r.0) == Some(404)
+    })
+    .await;
     samples.push(deleted.expect("deleted Ingress still served after 1 s"));
 
     let p50 = percentile(&mut samples, 50);
@@ -212,9 +264,13 @@ async fn routing_tls_status_events_and_latency() {
         let svc = svc.clone();
         async move {
             let patch = json!({ "metadata": { "annotations": { "e2e/burst": i.to_string() } } });
-            svc.patch("blogservice", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
-                .await
-                .map(|_| ())
+            svc.patch(
+                "blogservice",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .map(|_| ())
         }
     });
     use futures_util::StreamExt;
@@ -226,9 +282,15 @@ async fn routing_tls_status_events_and_latency() {
     let rebuilds = reloads_ok(ports).await - before;
     println!("e2e: burst of 1000 Service changes in {sent_in:?} → {rebuilds} rebuilds");
     let expected_max = 5 + (sent_in.as_millis() / 250) as u64 * 2;
-    assert!(rebuilds <= expected_max, "{rebuilds} rebuilds for a burst of 1000 (max {expected_max})");
+    assert!(
+        rebuilds <= expected_max,
+        "{rebuilds} rebuilds for a burst of 1000 (max {expected_max})"
+    );
 
     // 9. RBAC: deploy/'s ServiceAccount was enough for everything above.
     let log = proc.log_text();
-    assert!(!log.to_ascii_lowercase().contains("forbidden"), "controller was forbidden:\n{log}");
+    assert!(
+        !log.to_ascii_lowercase().contains("forbidden"),
+        "controller was forbidden:\n{log}"
+    );
 }

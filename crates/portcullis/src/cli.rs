@@ -24,6 +24,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Run one demo origin (albedo-compatible: any path → 200, POST /reflect).
     DemoBackend(DemoBackendArgs),
+    /// WAF tools.
+    #[command(subcommand)]
+    Waf(crate::waf_cmd::WafCommand),
 }
 
 /// Where the configuration comes from; shared by `run` and `check`.
@@ -75,7 +78,11 @@ pub struct KubeArgs {
     #[arg(long, value_name = "NS")]
     pub watch_namespace: Option<String>,
     /// Publish this Service's load-balancer addresses in the status of served Ingresses.
-    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "publish_address")]
+    #[arg(
+        long,
+        value_name = "NAMESPACE/NAME",
+        conflicts_with = "publish_address"
+    )]
     pub publish_service: Option<String>,
     /// Publish these addresses (IPs or DNS names, comma-separated) in the Ingress status.
     #[arg(long, value_name = "ADDR[,ADDR...]")]

@@ -61,7 +61,10 @@ pub async fn start(
         identity = %opts.election.identity,
         "watching the Kubernetes API"
     );
-    Ok(KubeProvider::start(client, opts, reloader, move |outcome| {
-        record(&metrics, outcome)
-    }))
+    Ok(KubeProvider::start(
+        client,
+        opts,
+        reloader,
+        move |outcome| record(&metrics, outcome),
+    ))
 }

@@ -5,6 +5,7 @@
 //! - `run`: serve (listeners, admin, hot reload of the manifests directory).
 //! - `check`: validate a config file and a manifests directory; non-zero exit on errors.
 //! - `demo-backend`: one albedo-compatible demo origin (also started by `run --demo-backends`).
+//! - `waf ftw`: the in-process go-ftw conformance runner for the WAF engine.
 
 mod check;
 mod cli;
@@ -13,6 +14,7 @@ mod demo_backend;
 mod kube_mode;
 mod logging;
 mod run;
+mod waf_cmd;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(*args),
         Command::Check(args) => check::check(args),
         Command::DemoBackend(args) => run::demo_backend(args),
+        Command::Waf(cmd) => waf_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

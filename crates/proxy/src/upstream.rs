@@ -7,6 +7,10 @@
 //! endpoints is an immutable `HashMap` behind an `ArcSwap`, copied only when a new endpoint
 //! appears (entries with no idle connection are pruned then, once the map is large).
 //!
+//! Passive health: an endpoint whose connection attempt failed is tried last (after every
+//! other endpoint of the backend) for `DOWN_FOR`; it is still tried, so a backend whose
+//! endpoints are all marked keeps being served as soon as one comes back.
+//!
 //! A connection is reused only after its previous response body was read to the end. Sending
 //! uses hyper's `try_send_request`, which hands the request back when a pooled connection
 //! turned out to be closed before anything was written; the request is then sent on a fresh
@@ -14,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +37,19 @@ use crate::error::ProxyError;
 /// Start pruning the endpoint map above this many entries.
 const PRUNE_ABOVE: usize = 1024;
 
+/// How long an endpoint that refused a connection is tried last.
+const DOWN_FOR: Duration = Duration::from_secs(2);
+
+/// Endpoints marked down that one request defers to the end of its attempt order.
+const MAX_DEFERRED: usize = 8;
+
+/// Milliseconds since the first call (a cheap monotonic clock for the down marks).
+fn now_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 type Sender = http1::SendRequest<RequestBody>;
 
 struct Idle {
@@ -44,6 +62,26 @@ pub(crate) struct EndpointPool {
     addr: SocketAddr,
     idle: ArrayQueue<Idle>,
     idle_ttl: Duration,
+    /// `now_ms()` until which the endpoint counts as down; 0 = up.
+    down_until: AtomicU64,
+}
+
+impl EndpointPool {
+    fn is_down(&self) -> bool {
+        let until = self.down_until.load(Relaxed);
+        until != 0 && now_ms() < until
+    }
+
+    fn mark_down(&self) {
+        let until = now_ms().saturating_add(DOWN_FOR.as_millis() as u64);
+        self.down_until.store(until, Relaxed);
+    }
+
+    fn mark_up(&self) {
+        if self.down_until.load(Relaxed) != 0 {
+            self.down_until.store(0, Relaxed);
+        }
+    }
 }
 
 /// A connection checked out of a pool; give it back with [`PooledConn::release`].
@@ -136,6 +174,7 @@ impl Upstreams {
             addr,
             idle: ArrayQueue::new(self.idle_per_endpoint),
             idle_ttl: self.idle_ttl,
+            down_until: AtomicU64::new(0),
         });
         next.insert(addr, pool.clone());
         self.pools.store(Arc::new(next));
@@ -143,8 +182,7 @@ impl Upstreams {
     }
 
     /// An idle connection to `addr` if a usable one exists, else a new one.
-    async fn checkout(&self, addr: SocketAddr) -> Result<PooledConn, ConnectError> {
-        let pool = self.endpoint(addr);
+    async fn checkout(&self, pool: Arc<EndpointPool>) -> Result<PooledConn, ConnectError> {
         while let Some(Idle { mut conn, since }) = pool.idle.pop() {
             if conn.is_closed() || since.elapsed() > pool.idle_ttl {
                 continue;
@@ -158,12 +196,19 @@ impl Upstreams {
 
     async fn connect(&self, pool: Arc<EndpointPool>) -> Result<PooledConn, ConnectError> {
         let addr = pool.addr;
-        let stream =
-            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return Err(ConnectError::Io(addr, e)),
-                Err(_) => return Err(ConnectError::Timeout(addr)),
-            };
+        let connecting = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr));
+        let stream = match connecting.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                pool.mark_down();
+                return Err(ConnectError::Io(addr, e));
+            }
+            Err(_) => {
+                pool.mark_down();
+                return Err(ConnectError::Timeout(addr));
+            }
+        };
+        pool.mark_up();
         let _ = stream.set_nodelay(true);
         let (conn, driver) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
@@ -180,57 +225,85 @@ impl Upstreams {
     /// Sends `req` to the backend: endpoints in round-robin order, moving to the next one
     /// when a connection cannot be opened. Returns the response head with the connection to
     /// release once the body has been read, and the endpoint that answered.
-    pub async fn send(
-        &self,
-        backend: &Backend,
-        mut req: Request<RequestBody>,
-    ) -> Result<(Response<Incoming>, PooledConn, SocketAddr), ProxyError> {
+    pub async fn send(&self, backend: &Backend, mut req: Request<RequestBody>) -> Sent {
         let mut last = ProxyError::NoEndpoints;
+        let mut deferred: [Option<Arc<EndpointPool>>; MAX_DEFERRED] = Default::default();
+        let mut n_deferred = 0;
         for addr in backend.attempt_order() {
-            let mut fresh = false;
-            let mut pooled = match self.checkout(addr).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::debug!(error = %e, "upstream connect failed, trying next endpoint");
-                    last = match e {
-                        ConnectError::Timeout(_) => ProxyError::UpstreamConnectTimeout,
-                        _ => ProxyError::UpstreamConnect,
-                    };
-                    continue;
-                }
-            };
-            loop {
-                let sent =
-                    tokio::time::timeout(self.header_timeout, pooled.conn.try_send_request(req))
-                        .await;
-                match sent {
-                    Err(_) => return Err(ProxyError::UpstreamHeaderTimeout),
-                    Ok(Ok(resp)) => return Ok((resp, pooled, addr)),
-                    Ok(Err(mut e)) => match e.take_message() {
-                        // Nothing was written: the pooled connection was already closing.
-                        Some(back) if !fresh => {
-                            req = back;
-                            fresh = true;
-                            match self.connect(pooled.pool.clone()).await {
-                                Ok(p) => pooled = p,
-                                Err(_) => {
-                                    last = ProxyError::UpstreamConnect;
-                                    break;
-                                }
-                            }
-                        }
-                        Some(back) => {
-                            req = back;
-                            last = ProxyError::UpstreamConnect;
-                            break;
-                        }
-                        None => return Err(classify_send_error(e.into_error())),
-                    },
-                }
+            let pool = self.endpoint(addr);
+            if pool.is_down() && n_deferred < MAX_DEFERRED {
+                deferred[n_deferred] = Some(pool);
+                n_deferred += 1;
+                continue;
+            }
+            match self.attempt(pool, req, &mut last).await {
+                Attempt::Done(result) => return result,
+                Attempt::Next(back) => req = back,
+            }
+        }
+        for pool in deferred.into_iter().flatten() {
+            match self.attempt(pool, req, &mut last).await {
+                Attempt::Done(result) => return result,
+                Attempt::Next(back) => req = back,
             }
         }
         Err(last)
     }
+
+    /// Tries one endpoint; hands the request back when nothing was sent.
+    async fn attempt(
+        &self,
+        pool: Arc<EndpointPool>,
+        mut req: Request<RequestBody>,
+        last: &mut ProxyError,
+    ) -> Attempt {
+        let addr = pool.addr;
+        let mut pooled = match self.checkout(pool).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "upstream connect failed, trying next endpoint");
+                *last = match e {
+                    ConnectError::Timeout(_) => ProxyError::UpstreamConnectTimeout,
+                    _ => ProxyError::UpstreamConnect,
+                };
+                return Attempt::Next(req);
+            }
+        };
+        let mut fresh = false;
+        loop {
+            let sending = pooled.conn.try_send_request(req);
+            match tokio::time::timeout(self.header_timeout, sending).await {
+                Err(_) => return Attempt::Done(Err(ProxyError::UpstreamHeaderTimeout)),
+                Ok(Ok(resp)) => return Attempt::Done(Ok((resp, pooled, addr))),
+                Ok(Err(mut e)) => match e.take_message() {
+                    // Nothing was written: the pooled connection was already closing.
+                    Some(back) if !fresh => {
+                        req = back;
+                        fresh = true;
+                        match self.connect(pooled.pool.clone()).await {
+                            Ok(p) => pooled = p,
+                            Err(_) => {
+                                *last = ProxyError::UpstreamConnect;
+                                return Attempt::Next(req);
+                            }
+                        }
+                    }
+                    Some(back) => {
+                        *last = ProxyError::UpstreamConnect;
+                        return Attempt::Next(back);
+                    }
+                    None => return Attempt::Done(Err(classify_send_error(e.into_error()))),
+                },
+            }
+        }
+    }
+}
+
+type Sent = Result<(Response<Incoming>, PooledConn, SocketAddr), ProxyError>;
+
+enum Attempt {
+    Done(Sent),
+    Next(Request<RequestBody>),
 }
 
 /// A request that was written (at least partly) failed: our body limit, the client, or the

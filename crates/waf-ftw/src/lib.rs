@@ -8,6 +8,14 @@
 //! response, and compares the logged rule ids and the status with the stage's expectations.
 //! Tests that cannot pass for reasons outside the engine are listed, each with its reason, in
 //! `overrides.yaml` ([`overrides`]).
+//!
+//! ```no_run
+//! use portcullis_waf_ftw::{RunOptions, crs};
+//!
+//! let report = crs::run_crs("../shared/crs".as_ref(), &RunOptions::default());
+//! report.print(&mut std::io::stdout()).unwrap(); // one line per failure, then "N passed, M failed ..."
+//! report.write_json("ftw-report.json".as_ref()).unwrap();
+//! ```
 
 pub mod albedo;
 pub mod crs;

@@ -154,7 +154,11 @@ impl Transaction {
                 self.run_setvars(link);
             }
             Test::Operator(op) => {
-                let runtime = if li == 0 { self.runtime_exclusions(rule) } else { Vec::new() };
+                let runtime = if li == 0 {
+                    self.runtime_exclusions(rule)
+                } else {
+                    Vec::new()
+                };
                 let mut items = std::mem::take(&mut self.items_buf);
                 items.clear();
                 for target in &link.targets {
@@ -173,7 +177,9 @@ impl Transaction {
                         self.transformed_each(item.value, link, &mut values);
                     } else {
                         let (tv, scan) = self.through_chain(item.value, link);
-                        if scan.is_some_and(|set| !self.scan_sets[set as usize].contains_opt(link.prefilter)) {
+                        if scan.is_some_and(|set| {
+                            !self.scan_sets[set as usize].contains_opt(link.prefilter)
+                        }) {
                             continue;
                         }
                         values.push(tv);
@@ -194,8 +200,8 @@ impl Transaction {
                         any = true;
                         if let Some(caps) = caps {
                             if !caps.is_empty() {
-                                for i in 0..10 {
-                                    self.state.tx.remove(DIGITS[i]);
+                                for d in DIGITS {
+                                    self.state.tx.remove(d);
                                 }
                                 for (i, c) in caps.into_iter().take(10).enumerate() {
                                     self.state.tx.insert(DIGITS[i].to_string(), c);
@@ -281,7 +287,9 @@ impl Transaction {
     /// True when the link's prefilter proves the operator cannot match `value` (used for
     /// `multiMatch` links, whose values are intermediate results).
     fn gated_out(&mut self, link: &Link, value: u32) -> bool {
-        let Some(slot) = link.prefilter else { return false };
+        let Some(slot) = link.prefilter else {
+            return false;
+        };
         if !self.engine.prefilter_on {
             return false;
         }

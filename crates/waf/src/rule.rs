@@ -78,7 +78,10 @@ pub struct Rule {
 impl Rule {
     /// Whether the effective action is deny, drop or redirect.
     pub fn is_disruptive(&self) -> bool {
-        matches!(self.disruptive, Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_))
+        matches!(
+            self.disruptive,
+            Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_)
+        )
     }
 
     /// Where the rule's first `SecRule` was written.

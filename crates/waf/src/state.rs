@@ -204,7 +204,11 @@ impl State {
                     // Keys are stored lower-cased, and so are Key selectors.
                     if let Some(v) = store.get(k.as_str()) {
                         let key = Some(vals.intern(k.as_bytes()));
-                        out.push(Item { var, key, value: vals.intern(v) });
+                        out.push(Item {
+                            var,
+                            key,
+                            value: vals.intern(v),
+                        });
                     }
                     return;
                 }

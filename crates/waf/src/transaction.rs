@@ -107,6 +107,7 @@ pub struct Transaction {
     pub(crate) request_content_type: Option<Vec<u8>>,
     pub(crate) response_inspectable: bool,
     pub(crate) logged: bool,
+    pub(crate) body_processed: bool,
 }
 
 impl Transaction {
@@ -140,6 +141,7 @@ impl Transaction {
             request_content_type: None,
             response_inspectable: true,
             logged: false,
+            body_processed: false,
         }
     }
 
@@ -197,7 +199,11 @@ impl Transaction {
 
     /// Phase 2: request body (call it also when there is no body).
     pub fn process_request_body(&mut self) -> Outcome {
-        if self.interrupted.is_none() && self.rule_engine() != RuleEngineMode::Off {
+        if self.interrupted.is_none()
+            && self.rule_engine() != RuleEngineMode::Off
+            && !self.body_processed
+        {
+            self.body_processed = true;
             self.process_body();
         }
         self.run_phase(2)

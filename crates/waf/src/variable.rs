@@ -260,7 +260,10 @@ fn parse_selector(text: &str, start: usize, var: Var) -> Result<(Selector, usize
                 .find('\'')
                 .map(|p| start + 1 + p)
                 .ok_or_else(|| format!("unterminated quoted selector in {text:?}"))?;
-            Ok((Selector::Key(text[start + 1..end].to_ascii_lowercase()), end + 1))
+            Ok((
+                Selector::Key(text[start + 1..end].to_ascii_lowercase()),
+                end + 1,
+            ))
         }
         _ => {
             let end = text[start..].find('|').map_or(text.len(), |p| start + p);

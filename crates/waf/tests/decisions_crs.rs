@@ -16,7 +16,10 @@ use std::sync::{Arc, OnceLock};
 fn sources() -> Option<Vec<PathBuf>> {
     let crs = repo_dir().join("../shared/crs");
     if !crs.join("rules").is_dir() {
-        eprintln!("SKIPPED: no CRS at {} (decision tests need ../shared/crs)", crs.display());
+        eprintln!(
+            "SKIPPED: no CRS at {} (decision tests need ../shared/crs)",
+            crs.display()
+        );
         return None;
     }
     let mut files = vec![

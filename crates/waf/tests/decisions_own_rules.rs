@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 fn sources(setup: &str) -> Vec<PathBuf> {
-    vec![data_dir().join(setup), repo_dir().join("rules/portcullis.conf")]
+    vec![
+        data_dir().join(setup),
+        repo_dir().join("rules/portcullis.conf"),
+    ]
 }
 
 /// Paranoia level 1: (prefilters on, prefilters off).
@@ -66,9 +69,14 @@ fn own_rules_pl2_deny_attacks_with_403() {
 fn own_rules_have_private_ids() {
     let (on, _) = pl1();
     assert!(on.rule_count() > 30, "only {} rules", on.rule_count());
-    let outside: Vec<u64> =
-        on.rule_ids().filter(|id| !(9_500_000..=9_509_999).contains(id)).collect();
-    assert!(outside.is_empty(), "rule ids outside 9500000-9509999: {outside:?}");
+    let outside: Vec<u64> = on
+        .rule_ids()
+        .filter(|id| !(9_500_000..=9_509_999).contains(id))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "rule ids outside 9500000-9509999: {outside:?}"
+    );
 }
 
 /// The paranoia-level gate works: what only PL2 rules catch passes at PL1.

@@ -175,7 +175,10 @@ pub async fn wait_ready(ports: Ports, within: Duration) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("controller on admin port {} never became ready", ports.admin);
+    panic!(
+        "controller on admin port {} never became ready",
+        ports.admin
+    );
 }
 
 /// Polls `check` every 5 ms until it returns true; the time it took, or None after `within`.
@@ -200,9 +203,13 @@ where
     K: kube::Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
 {
     let name = obj["metadata"]["name"].as_str().expect("name").to_string();
-    api.patch(&name, &PatchParams::apply("e2e").force(), &Patch::Apply(&obj))
-        .await
-        .unwrap_or_else(|e| panic!("apply {name}: {e}"))
+    api.patch(
+        &name,
+        &PatchParams::apply("e2e").force(),
+        &Patch::Apply(&obj),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("apply {name}: {e}"))
 }
 
 pub async fn delete<K>(api: &Api<K>, name: &str)
@@ -303,8 +310,8 @@ pub async fn tls_connect(
     .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
-    let sni = rustls::pki_types::ServerName::try_from(name.to_string())
-        .map_err(std::io::Error::other)?;
+    let sni =
+        rustls::pki_types::ServerName::try_from(name.to_string()).map_err(std::io::Error::other)?;
     let stream = connector.connect(sni, tcp).await?;
     let leaf = stream
         .get_ref()

@@ -192,7 +192,10 @@ impl Scanner<'_> {
 
     fn skip_ws(&mut self) {
         // yajl also skips vertical tab and form feed.
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)) {
+        while matches!(
+            self.peek(),
+            Some(b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+        ) {
             self.pos += 1;
         }
     }

@@ -14,6 +14,9 @@
 //!
 //! Names are matched case-insensitively; unknown operators, bad regexes (including
 //! PCRE-only syntax), bad IP lists or byte ranges and missing data files are compile errors.
+//! Regexes and phrase automata are validated at compile time but built on first use (most are
+//! never needed for benign traffic once the engine gates them); [`Operator::warm`] builds them
+//! eagerly and reports the one remaining error, a regex over the size limit.
 //!
 //! One file per family: [`rx`] (regex semantics and limits), [`prefilter`] (literal
 //! extraction), `pm` (phrase sets), `numeric`, `string`, `ip`, `validate`, `injection`
@@ -27,6 +30,7 @@ mod numeric;
 mod pm;
 pub mod prefilter;
 pub mod rx;
+mod rx_syntax;
 mod string;
 mod validate;
 
@@ -129,6 +133,8 @@ pub struct Operator {
     argument: String,
     negated: bool,
     kind: Kind,
+    /// Computed at compile time (see [`Operator::prefilter_literals`]).
+    literals: Option<Vec<Vec<u8>>>,
 }
 
 impl fmt::Debug for Operator {
@@ -192,9 +198,15 @@ impl Operator {
     ) -> Result<Operator, OperatorError> {
         let canonical = canonical(name).ok_or_else(|| OperatorError::Unknown(name.to_string()))?;
         let err = |reason: String| invalid(canonical, argument, reason);
+        let mut rx_literals = None;
         let kind = match canonical {
             "rx" if argument.contains("%{") => Kind::RxMacro(argument.to_string()),
-            "rx" => Kind::Rx(Box::new(rx::RxMatcher::new(argument).map_err(err)?)),
+            "rx" => {
+                let (matcher, hir) =
+                    rx::RxMatcher::from_translated(rx_syntax::translate(argument)).map_err(err)?;
+                rx_literals = prefilter::literals_for_hir(&hir);
+                Kind::Rx(Box::new(matcher))
+            }
             "pm" => Kind::Pm(
                 pm::parse_pm_argument(argument)
                     .and_then(PhraseSet::new)
@@ -237,12 +249,21 @@ impl Operator {
             "noMatch" => Kind::NoMatch,
             _ => return Err(OperatorError::Unknown(name.to_string())),
         };
-        Ok(Operator {
+        let mut operator = Operator {
             name: canonical.to_string(),
             argument: argument.to_string(),
             negated,
             kind,
-        })
+            literals: None,
+        };
+        operator.literals = if negated {
+            None
+        } else if matches!(operator.kind, Kind::Rx(_)) {
+            rx_literals
+        } else {
+            operator.compute_literals()
+        };
+        Ok(operator)
     }
 
     /// The result after negation. `captures` is Some when the rule has `capture`; it is filled
@@ -303,15 +324,33 @@ impl Operator {
     /// Some(literals): any input for which `evaluate` (before negation) is true contains at
     /// least one literal, compared ASCII-case-insensitively. None: cannot gate.
     pub fn prefilter_literals(&self) -> Option<Vec<Vec<u8>>> {
-        if self.negated {
-            return None;
+        self.literals.clone()
+    }
+
+    /// Builds the automata that are otherwise built on first use (`@rx`, `@pm*`), so that a
+    /// pattern over the size limit is reported now rather than never matching later.
+    pub fn warm(&self) -> Result<(), OperatorError> {
+        match &self.kind {
+            Kind::Rx(m) => m
+                .warm()
+                .map(|_| ())
+                .map_err(|e| invalid(&self.name, &self.argument, e)),
+            Kind::Pm(set) => match set.automaton() {
+                Some(_) => Ok(()),
+                None => Err(invalid(&self.name, &self.argument, "phrase set too large")),
+            },
+            _ => Ok(()),
         }
+    }
+
+    fn compute_literals(&self) -> Option<Vec<Vec<u8>>> {
         let lower = |b: &[u8]| b.to_ascii_lowercase();
         match &self.kind {
-            Kind::Rx(_) => prefilter::rx_literals(&self.argument),
             Kind::Pm(set) => {
                 let phrases = set.phrases();
-                if phrases.iter().any(Vec::is_empty) || phrases.len() > 5000 {
+                // A large phrase list gains nothing from gating (the operator is itself one
+                // Aho-Corasick scan) and would only grow the engine's automata.
+                if phrases.iter().any(Vec::is_empty) || phrases.len() > prefilter::MAX_LITERALS {
                     return None;
                 }
                 let mut lits: Vec<Vec<u8>> = phrases.iter().map(|p| lower(p)).collect();

@@ -6,13 +6,16 @@
 //! `parse_pm_content`). `@pmFromFile` takes one or more file names; each line of a file is a
 //! phrase, except empty lines and lines whose first non-space character is `#`.
 
+use std::sync::OnceLock;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use super::Captures;
 
-/// A compiled phrase set.
+/// A phrase set; the automaton is built on first use (large `@pmFromFile` lists cost tens
+/// of milliseconds, and many response-phase rules never run).
 pub struct PhraseSet {
-    automaton: AhoCorasick,
+    automaton: OnceLock<Option<AhoCorasick>>,
     phrases: Vec<Vec<u8>>,
 }
 
@@ -21,12 +24,23 @@ impl PhraseSet {
         if phrases.is_empty() {
             return Err("no phrases".to_string());
         }
-        let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&phrases)
-            .map_err(|e| e.to_string())?;
-        Ok(PhraseSet { automaton, phrases })
+        Ok(PhraseSet {
+            automaton: OnceLock::new(),
+            phrases,
+        })
+    }
+
+    /// The automaton (built on first call); None only if aho-corasick refuses the set.
+    pub fn automaton(&self) -> Option<&AhoCorasick> {
+        self.automaton
+            .get_or_init(|| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&self.phrases)
+                    .ok()
+            })
+            .as_ref()
     }
 
     pub fn phrases(&self) -> &[Vec<u8>] {
@@ -34,11 +48,14 @@ impl PhraseSet {
     }
 
     pub fn evaluate(&self, input: &[u8], captures: Option<&mut Captures>) -> bool {
+        let Some(automaton) = self.automaton() else {
+            return false;
+        };
         let Some(out) = captures else {
-            return self.automaton.is_match(input);
+            return automaton.is_match(input);
         };
         // Standard semantics report the match that ends first, as ModSecurity's ACMP does.
-        match self.automaton.find(input) {
+        match automaton.find(input) {
             None => false,
             Some(m) => {
                 out.clear();

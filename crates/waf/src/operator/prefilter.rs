@@ -69,22 +69,24 @@ fn better(a: Option<Set>, b: Option<Set>) -> Option<Set> {
 }
 
 /// Reduces a required set: drops any literal that contains another one (the shorter one is
-/// found whenever the longer one is).
+/// found whenever the longer one is). Linear in the set size: each literal's proper
+/// substrings are looked up in a hash set.
 fn minimize(set: Set) -> Set {
-    let items: Vec<Vec<u8>> = set.into_iter().collect();
-    items
+    let members: std::collections::HashSet<&[u8]> = set.iter().map(Vec::as_slice).collect();
+    let keep: Vec<bool> = set
         .iter()
-        .filter(|a| {
-            !items
-                .iter()
-                .any(|b| b != *a && b.len() < a.len() && contains(a, b))
+        .map(|a| {
+            !(0..a.len()).any(|start| {
+                (start + 1..=a.len())
+                    .any(|end| end - start < a.len() && members.contains(&a[start..end]))
+            })
         })
-        .cloned()
+        .collect();
+    set.iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(a, _)| a.clone())
         .collect()
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
 fn as_required(info: &Info) -> Option<Set> {
@@ -226,8 +228,12 @@ fn analyze(hir: &Hir) -> Info {
                     Some(s) => union.extend(s),
                     None => return Info::Any,
                 }
-                if union.len() > MAX_LITERALS * 16 {
-                    return Info::Any;
+                // Keep the set small as it grows: cut to prefixes early (still required).
+                if union.len() > MAX_LITERALS * 2 {
+                    match shrink(minimize(union)) {
+                        Some(small) => union = small,
+                        None => return Info::Any,
+                    }
                 }
             }
             match shrink(minimize(union)) {
@@ -315,13 +321,6 @@ pub fn literals_for_hir(hir: &Hir) -> Option<Vec<Vec<u8>>> {
 
 /// Parses `pattern` exactly as `@rx` compiles it and extracts its literals.
 pub fn rx_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .dot_matches_new_line(true)
-        .multi_line(true)
-        .build()
-        .parse(&super::rx::translate(pattern))
-        .ok()?;
+    let hir = super::rx_syntax::parse(&super::rx_syntax::translate(pattern)).ok()?;
     literals_for_hir(&hir)
 }

@@ -11,102 +11,26 @@
 //!   the regex crate's finite automata guarantee matching time linear in the input.
 //!
 //! PCRE-only constructs (look-around, back-references, atomic groups, possessive quantifiers,
-//! `\K`, ...) do not compile; they become an [`OperatorError`](super::OperatorError) naming the
+//! `\K`, ...) do not parse; they become an [`OperatorError`](super::OperatorError) naming the
 //! pattern and the reason. OWASP CRS v4.28 uses none of them (checked by `tests/operator_crs.rs`).
+//!
+//! Compilation is split: the pattern is parsed (and so validated) when the rule is loaded; the
+//! automata are built on first use. Building all CRS regexes up front costs hundreds of
+//! milliseconds, and with the engine's prefilter most of them are never needed for benign
+//! traffic. [`RxMatcher::warm`] builds eagerly (and reports a pattern over the size limit).
 
 use std::sync::OnceLock;
 
 use regex::bytes::{Regex, RegexBuilder};
+use regex_syntax::hir::Hir;
 
 use super::Captures;
+use super::rx_syntax::{caret_to_text_start, translate};
 
 /// Compiled program size limit per regex.
 pub const SIZE_LIMIT: usize = 64 << 20;
 /// Lazy DFA cache limit per regex (per thread).
 pub const DFA_SIZE_LIMIT: usize = 8 << 20;
-
-/// Translates the few PCRE spellings that mean the same thing in the regex crate but are
-/// spelled differently (`\Z`, `\e`, `\x{HH}`), leaving everything else untouched.
-pub(crate) fn translate(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            // PCRE \Z: end of subject or before a final newline.
-            Some('Z') => out.push_str(r"(?:\n?\z)"),
-            Some('e') => out.push_str(r"\x1b"),
-            // PCRE without UTF reads \x{HH} as a byte; the regex crate reads a code point.
-            Some('x') if chars.as_str().starts_with('{') => {
-                let rest = chars.as_str();
-                let close = rest.find('}').unwrap_or(0);
-                match u32::from_str_radix(&rest[1..close.max(1)], 16) {
-                    Ok(v) if close > 1 && v <= 0xff => {
-                        out.push_str(&format!("\\x{v:02X}"));
-                        for _ in 0..=close {
-                            chars.next();
-                        }
-                    }
-                    _ => out.push_str("\\x"),
-                }
-            }
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
-/// Replaces every `^` that is an assertion (not escaped, not inside a class) by `\A`.
-fn caret_to_text_start(pattern: &str) -> Option<String> {
-    let bytes = pattern.as_bytes();
-    let mut out = String::with_capacity(pattern.len() + 8);
-    let (mut i, mut in_class, mut changed) = (0, false, false);
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == b'\\' {
-            let end = (i + 2).min(bytes.len());
-            out.push_str(&pattern[i..end]);
-            i = end;
-            continue;
-        }
-        if in_class {
-            if c == b']' {
-                in_class = false;
-            }
-        } else if c == b'[' {
-            in_class = true;
-            out.push('[');
-            i += 1;
-            // A leading `^` negates, and a `]` right after `[` or `[^` is a literal.
-            if bytes.get(i) == Some(&b'^') {
-                out.push('^');
-                i += 1;
-            }
-            if bytes.get(i) == Some(&b']') {
-                out.push(']');
-                i += 1;
-            }
-            continue;
-        } else if c == b'^' {
-            out.push_str("\\A");
-            changed = true;
-            i += 1;
-            continue;
-        }
-        // Copy one UTF-8 character.
-        let len = pattern[i..].chars().next().map_or(1, char::len_utf8);
-        out.push_str(&pattern[i..i + len]);
-        i += len;
-    }
-    changed.then_some(out)
-}
 
 fn builder(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern)
@@ -132,36 +56,56 @@ fn builder(pattern: &str) -> Result<Regex, String> {
 /// (A match that consumes a newline and then asserts `^` at the end, like `a\n^`, is not
 /// corrected; CRS has no such pattern.)
 pub struct RxMatcher {
-    re: Regex,
-    /// The pattern with `^` as `\A`, when it has a `^`; compiled on first use.
+    /// The pattern translated for the regex crate.
+    pattern: String,
+    /// Built on first use; `Err` when it exceeds the size limit (then it never matches).
+    re: OnceLock<Result<Regex, String>>,
+    /// The pattern with `^` as `\A`, when it has a `^`; built on first use.
     at_end_pattern: Option<String>,
     at_end: OnceLock<Option<Regex>>,
 }
 
 impl RxMatcher {
+    /// Validates `pattern` (syntax errors are reported here) without building automata.
     pub fn new(pattern: &str) -> Result<RxMatcher, String> {
-        let translated = translate(pattern);
-        let re = builder(&translated)?;
-        Ok(RxMatcher {
-            re,
-            at_end_pattern: caret_to_text_start(&translated),
-            at_end: OnceLock::new(),
-        })
+        Self::from_translated(translate(pattern)).map(|(m, _)| m)
     }
 
-    /// The regex as the regex crate sees it.
-    pub fn regex(&self) -> &Regex {
-        &self.re
+    /// Like [`RxMatcher::new`] for a pattern already passed through [`translate`]; also
+    /// returns its HIR for the prefilter.
+    pub(crate) fn from_translated(pattern: String) -> Result<(RxMatcher, Hir), String> {
+        let hir = super::rx_syntax::parse(&pattern)?;
+        let at_end_pattern = caret_to_text_start(&pattern);
+        let matcher = RxMatcher {
+            pattern,
+            re: OnceLock::new(),
+            at_end_pattern,
+            at_end: OnceLock::new(),
+        };
+        Ok((matcher, hir))
+    }
+
+    /// Builds the automata now; an error when the pattern exceeds the size limits.
+    pub fn warm(&self) -> Result<&Regex, String> {
+        self.re
+            .get_or_init(|| builder(&self.pattern))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The regex as the regex crate sees it (built on first call).
+    pub fn regex(&self) -> Option<&Regex> {
+        self.warm().ok()
     }
 
     /// For inputs ending in a newline: the regex to use instead when the leftmost match is
     /// the empty string at the end (see the type docs), or None when `re` is right.
-    fn end_check(&self, input: &[u8]) -> Option<&Regex> {
+    fn end_check(&self, re: &Regex, input: &[u8]) -> Option<&Regex> {
         let pattern = self.at_end_pattern.as_ref()?;
         if input.last() != Some(&b'\n') {
             return None;
         }
-        let m = self.re.find(input)?;
+        let m = re.find(input)?;
         if m.start() != input.len() {
             return None;
         }
@@ -171,10 +115,11 @@ impl RxMatcher {
 
     /// Whether the pattern matches (PCRE semantics, see the type docs).
     pub fn is_match(&self, input: &[u8]) -> bool {
-        if !self.re.is_match(input) {
+        let Some(re) = self.regex() else { return false };
+        if !re.is_match(input) {
             return false;
         }
-        match self.end_check(input) {
+        match self.end_check(re, input) {
             None => true,
             Some(variant) => variant.is_match_at(input, input.len()),
         }
@@ -186,12 +131,13 @@ impl RxMatcher {
         let Some(out) = captures else {
             return self.is_match(input);
         };
+        let Some(re) = self.regex() else { return false };
         // The lazy DFA answers most (non-matching) inputs; groups only on a match.
-        if !self.re.is_match(input) {
+        if !re.is_match(input) {
             return false;
         }
-        let caps = match self.end_check(input) {
-            None => self.re.captures(input),
+        let caps = match self.end_check(re, input) {
+            None => re.captures(input),
             Some(variant) => variant.captures_at(input, input.len()),
         };
         let Some(caps) = caps else { return false };

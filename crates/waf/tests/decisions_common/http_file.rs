@@ -57,7 +57,11 @@ pub fn load_profiles(dir: &Path) -> Result<Profiles, TableError> {
             let origin = format!("{}:{}", path.display(), index + 1);
             headers.push(split_header(line, &origin)?);
         }
-        let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         profiles.insert(name, headers);
     }
     Ok(profiles)
@@ -117,7 +121,9 @@ fn parse_case(
     let (Some(method), Some(uri), Some(protocol), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(TableError(format!("{origin}: bad request line {request_line:?}")));
+        return Err(TableError(format!(
+            "{origin}: bad request line {request_line:?}"
+        )));
     };
     let mut headers = Vec::new();
     for line in lines.by_ref() {
@@ -185,5 +191,6 @@ fn sorted_files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, TableError>
 }
 
 fn read(path: &Path) -> Result<String, TableError> {
-    std::fs::read_to_string(path).map_err(|error| TableError(format!("{}: {error}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|error| TableError(format!("{}: {error}", path.display())))
 }

@@ -60,7 +60,12 @@ pub fn run(engine: &Arc<Engine>, case: &Case, serial: usize) -> Verdict {
         outcome = tx.process_request_body();
     }
     tx.process_logging();
-    let ids = tx.matched_rules().iter().filter(|rule| rule.log).map(|rule| rule.id).collect();
+    let ids = tx
+        .matched_rules()
+        .iter()
+        .filter(|rule| rule.log)
+        .map(|rule| rule.id)
+        .collect();
     Verdict { outcome, ids }
 }
 
@@ -111,13 +116,21 @@ pub fn check(on: &Arc<Engine>, off: &Arc<Engine>, cases: &[Case], expect: Expect
             ));
         }
     }
-    eprintln!("{} {expect:?} cases checked, {} failures", cases.len(), failures.len());
+    eprintln!(
+        "{} {expect:?} cases checked, {} failures",
+        cases.len(),
+        failures.len()
+    );
     failures
 }
 
 /// Panics listing every failure, if any.
 pub fn assert_no_failures(what: &str, failures: &[String]) {
     if !failures.is_empty() {
-        panic!("{what}: {} failures\n{}", failures.len(), failures.join("\n"));
+        panic!(
+            "{what}: {} failures\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 }
