@@ -20,7 +20,7 @@ mkdir -p "$work"
 
 cd "$repo"
 cargo bench -q -p portcullis-benches --bench waf_transaction 2>&1 | tee "$work/criterion.txt" \
-    | grep -E "^waf-crs-pl1/|time:" || true
+    | grep -E "^waf-(crs|own)-pl1/|time:" || true
 cargo build -q --release -p portcullis-benches --bin waf-requests
 "$target/release/waf-requests" rss > "$work/rss.txt"
 "$here/modsec/run.sh" bench "$iterations" > "$work/modsec.txt"
@@ -57,4 +57,13 @@ for r in ratios:
     geo *= r
 print(f"| geometric mean speed-up | | | {geo ** (1 / len(ratios)):.0f}x |")
 print(f"\nportcullis rules compiled: {rss.get('rules', '?')}")
+
+own = os.path.join(os.path.dirname(crit), "waf-own-pl1")
+if os.path.isdir(own):
+    print("\n| own rule set (rules/, PL1, blocking) | portcullis median |")
+    print("|---|---:|")
+    for rid in ["rule-load", "get-3-args", "post-form-7-args", "json-1k", "multipart-10k", "sqli-attack"]:
+        with open(os.path.join(own, rid, "new", "estimates.json")) as f:
+            ns = json.load(f)["median"]["point_estimate"]
+        print(f"| {rid} | {ns / 1e6:.2f} ms |" if rid == "rule-load" else f"| {rid} | {ns / 1e3:.1f} µs |")
 PY

@@ -3,6 +3,9 @@
 //! (phases 1, 2 and logging) for a benign GET with 3 arguments, a urlencoded POST with 7
 //! arguments, a 1 KB JSON body, a 10 KB multipart upload and an SQL injection attack.
 //!
+//! The same five requests also run against our own rule set (`rules/`, group `waf-own-pl1`),
+//! which is what portcullis runs when no CRS directory is configured.
+//!
 //! Every request is first checked for its expected verdict (pass, or deny 403) with prefilters
 //! on and off, so a broken fast path fails instead of looking fast. The requests and the rule
 //! files are those of `portcullis_benches::waf_requests`, which the libmodsecurity harness
@@ -16,7 +19,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_benches::waf_requests::{
-    BenchRequest, bench_requests, build_engine, crs_files, run,
+    BenchRequest, bench_requests, build_engine, crs_files, own_rules_files, run,
 };
 use portcullis_waf::{Engine, Outcome};
 
@@ -72,5 +75,37 @@ fn bench_transactions(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_load, bench_transactions);
+fn bench_own_rules(c: &mut Criterion) {
+    let files = own_rules_files();
+    let build = |prefilter| match build_engine(&files, prefilter) {
+        Ok(engine) => Arc::new(engine),
+        Err(error) => panic!("loading rules/: {error}"),
+    };
+    let (on, off) = (build(true), build(false));
+    let requests = bench_requests();
+    for request in &requests {
+        let expected = expected_outcome(request);
+        for (label, engine) in [("on", &on), ("off", &off)] {
+            let got = run(engine, &request.case);
+            assert_eq!(
+                got, expected,
+                "own rules: {} with prefilters {label}",
+                request.id
+            );
+        }
+    }
+    let mut group = c.benchmark_group("waf-own-pl1");
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function("rule-load", |b| {
+        b.iter(|| black_box(build_engine(&files, true).map(|engine| engine.rule_count())))
+    });
+    for request in &requests {
+        group.bench_function(request.id, |b| {
+            b.iter(|| black_box(run(&on, &request.case)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_load, bench_transactions, bench_own_rules);
 criterion_main!(benches);

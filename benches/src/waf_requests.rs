@@ -40,6 +40,14 @@ pub fn crs_files() -> Option<Vec<PathBuf>> {
     Some(files)
 }
 
+/// Our own baseline rule set (`rules/portcullis.conf`) in blocking mode at PL1.
+pub fn own_rules_files() -> Vec<PathBuf> {
+    vec![
+        decisions_dir().join("own-blocking-setup.conf"),
+        repo_dir().join("rules/portcullis.conf"),
+    ]
+}
+
 /// Compiles `files` in order into an engine.
 pub fn build_engine(files: &[PathBuf], prefilter: bool) -> Result<Engine, String> {
     let mut builder = Engine::builder();

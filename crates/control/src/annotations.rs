@@ -7,9 +7,11 @@
 //! | `waf-mode` | `off`, `detect`, `block` | WAF mode for the Ingress's routes |
 //! | `waf-paranoia-level` | `1`..`4` | CRS paranoia level |
 //! | `waf-rule-exclusions` | comma-separated rule ids | rules not run for these routes |
+//! | `waf-rule-exclusion-tags` | comma-separated tags (`[A-Za-z0-9_./-]+`) | rules with these tags not run |
+//! | `waf-exclusions-configmap` | name of a ConfigMap in the Ingress's namespace | extra exclusion rules (see `waf_policy`) |
 //!
 //! The WAF annotations are validated here so the translation stays the one place that reads
-//! annotations; they take effect once the snapshot carries a WAF policy.
+//! annotations; [`crate::waf_annotations`] turns them into the route's compiled WAF policy.
 //!
 //! Anything that looks like a configuration snippet (a key containing `snippet`) is refused
 //! with an error: snippets from annotations are never accepted (the ingress-nginx
@@ -27,6 +29,8 @@ pub const KNOWN_ANNOTATIONS: &[&str] = &[
     "waf-mode",
     "waf-paranoia-level",
     "waf-rule-exclusions",
+    "waf-rule-exclusion-tags",
+    "waf-exclusions-configmap",
 ];
 
 /// WAF mode requested by `waf-mode`.
@@ -47,6 +51,8 @@ pub struct IngressAnnotations {
     pub waf_mode: Option<WafMode>,
     pub waf_paranoia_level: Option<u8>,
     pub waf_rule_exclusions: Vec<u32>,
+    pub waf_rule_exclusion_tags: Vec<String>,
+    pub waf_exclusions_configmap: Option<String>,
 }
 
 impl Default for IngressAnnotations {
@@ -57,6 +63,8 @@ impl Default for IngressAnnotations {
             waf_mode: None,
             waf_paranoia_level: None,
             waf_rule_exclusions: Vec::new(),
+            waf_rule_exclusion_tags: Vec::new(),
+            waf_exclusions_configmap: None,
         }
     }
 }
@@ -101,6 +109,14 @@ pub fn parse(meta: &ObjectMeta, prefix: &str) -> (IngressAnnotations, Vec<(Sever
             },
             "waf-rule-exclusions" => match parse_ids(value) {
                 Ok(ids) => out.waf_rule_exclusions = ids,
+                Err(why) => notes.push(invalid(&why)),
+            },
+            "waf-rule-exclusion-tags" => match crate::waf_annotations::parse_tags(value) {
+                Ok(tags) => out.waf_rule_exclusion_tags = tags,
+                Err(why) => notes.push(invalid(&why)),
+            },
+            "waf-exclusions-configmap" => match crate::waf_annotations::parse_object_name(value) {
+                Ok(name) => out.waf_exclusions_configmap = Some(name),
                 Err(why) => notes.push(invalid(&why)),
             },
             other if other.contains("snippet") => notes.push((

@@ -227,6 +227,12 @@ fn add_object(
                 &source,
             );
         }
+        ("ConfigMap", Some("v1")) => {
+            if let Some(obj) = decode(doc, "ConfigMap", &source, diagnostics) {
+                let list = &mut objects.config_maps;
+                insert(origin, "ConfigMap", obj, list, origins, diagnostics, &source);
+            }
+        }
         ("", _) => diagnostics.push(Diagnostic::error(source, "object has no kind")),
         (k, v) => diagnostics.push(Diagnostic::warning(
             source,

@@ -7,12 +7,12 @@
 //! ```
 //!
 //! - [`manifests`]: the file provider (a directory of YAML/JSON manifests → [`ObjectSet`]).
-//! - [`translate`]: the ONE translation shared by the file provider and the Kubernetes
+//! - [`translate()`]: the ONE translation shared by the file provider and the Kubernetes
 //!   watcher. It never fails: problems become [`Diagnostic`]s and the rest is applied.
 //! - [`class`], [`annotations`], [`backends`], [`certificates`], [`tls`] and the route pass
 //!   (`routes.rs`): its parts.
 //! - [`watch`]: debounced directory watching; [`reload`]: generation numbering and the one
-//!   store into the [`SharedSnapshot`]; [`check`]: validation for `portcullis check`.
+//!   store into the [`SharedSnapshot`]; [`check()`]: validation for `portcullis check`.
 //!
 //! The data plane never depends on this crate; both depend on `portcullis-snapshot`.
 //!
@@ -34,6 +34,8 @@ mod routes;
 pub mod tls;
 pub mod translate;
 pub mod watch;
+pub mod waf_annotations;
+pub mod waf_policy;
 
 pub use check::check;
 pub use diagnostics::{Diagnostic, Severity, Source, has_errors};

@@ -19,20 +19,11 @@
 //! Invalid *content* (a bad path, a missing Service) is not a load error: the translation
 //! reports it and applies the rest.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use k8s_openapi::Metadata;
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::diagnostics::{Diagnostic, Source};
-use crate::objects::{ObjectKey, ObjectSet, namespace_of};
-use crate::{SECRET_TYPE_TLS, legacy};
+pub use crate::documents::parse_into;
+use crate::objects::ObjectSet;
 
 /// The result of reading a directory that parsed completely.
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -31,6 +31,8 @@ pub struct ObjectSet {
     pub endpoint_slices: Vec<Arc<EndpointSlice>>,
     /// Secrets of type `kubernetes.io/tls` (others are never needed).
     pub secrets: Vec<Arc<Secret>>,
+    /// ConfigMaps (only read for WAF exclusion rules, see `waf_annotations`).
+    pub config_maps: Vec<Arc<ConfigMap>>,
     /// The manifest file of each object (file provider only; empty for the Kubernetes watcher).
     pub origins: HashMap<ObjectKey, Arc<Path>>,
 }

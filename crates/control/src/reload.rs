@@ -25,6 +25,10 @@ pub struct ReloadCounters {
     pub failed: AtomicU64,
     /// Generation of the snapshot currently stored.
     pub generation: AtomicU64,
+    /// Error diagnostics of the last attempt (applied or rejected), for a gauge.
+    pub last_errors: AtomicU64,
+    /// Warning diagnostics of the last attempt.
+    pub last_warnings: AtomicU64,
 }
 
 impl ReloadCounters {
@@ -36,6 +40,18 @@ impl ReloadCounters {
     }
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
+    }
+    pub fn last_errors(&self) -> u64 {
+        self.last_errors.load(Ordering::Relaxed)
+    }
+    pub fn last_warnings(&self) -> u64 {
+        self.last_warnings.load(Ordering::Relaxed)
+    }
+
+    fn record(&self, diagnostics: &[Diagnostic]) {
+        let (errors, warnings, _) = count(diagnostics);
+        self.last_errors.store(errors as u64, Ordering::Relaxed);
+        self.last_warnings.store(warnings as u64, Ordering::Relaxed);
     }
 }
 
@@ -112,6 +128,7 @@ impl Reloader {
             Ok(loaded) => self.apply(&loaded.objects, loaded.diagnostics),
             Err(e) => {
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                self.counters.record(&e.diagnostics);
                 tracing::error!(
                     "reload rejected, keeping snapshot generation {}: {e}",
                     self.counters.generation()
@@ -140,6 +157,7 @@ impl Reloader {
             .generation
             .store(generation, Ordering::Relaxed);
         self.counters.ok.fetch_add(1, Ordering::Relaxed);
+        self.counters.record(&diagnostics);
         diagnostics.iter().for_each(Diagnostic::log);
         let (errors, warnings, _) = count(&diagnostics);
         tracing::info!(

@@ -82,15 +82,18 @@ impl<'a, 'd> RouteBuild<'a, 'd> {
     pub(crate) fn add_ingress(&mut self, ingress: &'a Ingress, opts: &TranslateOptions) {
         let meta = &ingress.metadata;
         let namespace = namespace_of(meta);
-        let (ann, notes) = annotations::parse(meta, &opts.annotation_prefix);
+        let (ann, mut notes) = annotations::parse(meta, &opts.annotation_prefix);
+        let waf = crate::waf_annotations::policy_for(opts, self.objects, namespace, &ann, &mut notes);
         let plain = Arc::new(RoutePolicy {
             ssl_redirect: false,
             max_body_bytes: ann.max_body_bytes,
+            waf: waf.clone(),
         });
         let redirect = if ann.ssl_redirect {
             Arc::new(RoutePolicy {
                 ssl_redirect: true,
                 max_body_bytes: ann.max_body_bytes,
+                waf,
             })
         } else {
             plain.clone()

@@ -9,12 +9,13 @@
 //!    Ingress wins every conflict and the result does not depend on input order.
 //! 3. **TLS** ([`crate::certificates`]): certificates by host and the set of TLS hosts.
 //! 4. **Routes**: for each Ingress, its annotations ([`crate::annotations`]), its
-//!    `defaultBackend` and every `rules[].http.paths[]` entry become [`Route`]s in a
-//!    `RouteTableBuilder` ([`crate::routes`]); backends are resolved by [`crate::backends`]. An invalid path or
+//!    `defaultBackend` and every `rules[].http.paths[]` entry become `Route`s in a
+//!    `RouteTableBuilder` (`routes.rs`); backends are resolved by [`crate::backends`]. An invalid path or
 //!    host skips that path (error), a conflict skips the newer rule (warning); the rest of the
 //!    Ingress still applies.
 //!
-//! Policy per route: `ssl_redirect` when the route's host has TLS (in any served Ingress) and
+//! Policy per route: `waf` from [`TranslateOptions::waf`] for the Ingress's WAF annotations
+//! ([`crate::waf_annotations`]); `ssl_redirect` when the route's host has TLS (in any served Ingress) and
 //! the Ingress's `ssl-redirect` annotation is not `"false"`; `max_body_bytes` from
 //! `proxy-body-size`. Route labels are `host/path` (`_` for rules without host, e.g.
 //! `_/api`) and `default-backend`.
@@ -44,6 +45,8 @@ pub struct TranslateOptions {
     pub default_certificate: Arc<CertifiedKey>,
     /// Prefix of our annotations ([`crate::ANNOTATION_PREFIX`]).
     pub annotation_prefix: String,
+    /// The WAF policy compiler and cache ([`crate::waf_policy`]); `None` = no WAF anywhere.
+    pub waf: Option<Arc<crate::waf_policy::WafPolicies>>,
 }
 
 impl TranslateOptions {
@@ -55,6 +58,7 @@ impl TranslateOptions {
             watch_ingress_without_class: false,
             default_certificate,
             annotation_prefix: crate::ANNOTATION_PREFIX.to_string(),
+            waf: None,
         }
     }
 }

@@ -81,6 +81,7 @@ fn bad_file_keeps_last_good_snapshot_and_content_errors_apply_the_rest() {
         (counters.ok(), counters.failed(), counters.generation()),
         (2, 1, 2)
     );
+    assert_eq!(counters.last_errors(), 1, "the missing Service");
 }
 
 #[test]

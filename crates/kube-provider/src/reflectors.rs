@@ -103,6 +103,7 @@ impl Stores {
             services: self.services.state(),
             endpoint_slices: self.endpoint_slices.state(),
             secrets: self.secrets.state(),
+            config_maps: Vec::new(),
             origins: Default::default(),
         }
     }

@@ -68,3 +68,22 @@ async fn a_changed_certificate_is_served_without_restart() {
     assert_eq!(t.answer.status, StatusCode::OK);
     proxy.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn tls_1_2_and_1_3_are_both_served() {
+    let b = start_backend("b").await;
+    let proxy = start_proxy(
+        snapshot(1, vec![route(None, "/", vec![b.addr])], default_tls()),
+        test_config(),
+    )
+    .await;
+    for (version, expected) in [
+        (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
+        (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
+    ] {
+        let t = tls_h2_get_with(proxy.https(), "any.test", "/", &[version]).await;
+        assert_eq!(t.version, Some(expected));
+        assert_eq!(t.answer.status, StatusCode::OK);
+    }
+    proxy.handle.shutdown().await;
+}

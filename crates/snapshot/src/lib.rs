@@ -11,6 +11,7 @@
 
 mod backend;
 mod tls;
+mod waf;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -18,6 +19,7 @@ use std::time::SystemTime;
 pub use backend::{Backend, BackendKey};
 pub use portcullis_router::{PathType, RouteTable};
 pub use tls::TlsStore;
+pub use waf::{FailMode, WafEngine, WafMode, WafPolicy};
 
 /// Everything the data plane needs to serve a request, swapped whole.
 #[derive(Debug)]
@@ -52,6 +54,8 @@ pub struct RoutePolicy {
     pub ssl_redirect: bool,
     /// Optional request body limit in bytes (413 when exceeded).
     pub max_body_bytes: Option<u64>,
+    /// The compiled WAF policy; `None` = WAF off (the request streams untouched).
+    pub waf: Option<Arc<WafPolicy>>,
 }
 
 impl Snapshot {

@@ -61,6 +61,14 @@ pub struct Interner {
 }
 
 impl Interner {
+    /// An interner pre-sized for `n` values (avoids regrowth during a typical request).
+    pub fn with_capacity(n: usize) -> Self {
+        Interner {
+            values: Vec::with_capacity(n),
+            ids: FxMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
+
     /// Id of `bytes`, adding it when new.
     pub fn intern(&mut self, bytes: &[u8]) -> u32 {
         if let Some(&id) = self.ids.get(bytes) {

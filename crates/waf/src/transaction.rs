@@ -112,7 +112,10 @@ pub struct Transaction {
 
 impl Transaction {
     pub(crate) fn new(engine: Arc<Engine>, conn: ConnectionInfo) -> Transaction {
-        let mut state = State::default();
+        let mut state = State {
+            vals: crate::interner::Interner::with_capacity(256),
+            ..State::default()
+        };
         state.set_single(Var::REMOTE_ADDR, conn.client_ip.to_string().as_bytes());
         state.set_single(Var::REMOTE_HOST, conn.client_ip.to_string().as_bytes());
         state.set_single(Var::REMOTE_PORT, conn.client_port.to_string().as_bytes());
@@ -126,8 +129,8 @@ impl Transaction {
             engine,
             state,
             overrides: Overrides::default(),
-            tcache: FxMap::default(),
-            chain_cache: FxMap::default(),
+            tcache: FxMap::with_capacity_and_hasher(512, Default::default()),
+            chain_cache: FxMap::with_capacity_and_hasher(512, Default::default()),
             scan_sets: Vec::new(),
             items_buf: Vec::new(),
             values_buf: Vec::new(),

@@ -165,7 +165,7 @@ fn crs_rx_prefilter_selectivity_on_benign_values() {
         }
     }
     let mut top: Vec<_> = by_literal.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|b| std::cmp::Reverse(b.1));
     eprintln!(
         "benign values: gate opened {opened} of {checks} checks ({:.1}%) over {gated} gated @rx; top literals: {:?}",
         100.0 * opened as f64 / checks.max(1) as f64,

@@ -398,13 +398,24 @@ pub struct TlsAnswer {
     pub answer: Answer,
     pub alpn: Option<Vec<u8>>,
     pub cert: CertificateDer<'static>,
+    pub version: Option<rustls::ProtocolVersion>,
 }
 
 /// One request over TLS with SNI `sni`, offering ALPN h2 and http/1.1 and speaking h2.
 pub async fn tls_h2_get(addr: SocketAddr, sni: &str, path: &str) -> TlsAnswer {
+    tls_h2_get_with(addr, sni, path, rustls::DEFAULT_VERSIONS).await
+}
+
+/// Like [`tls_h2_get`], offering only the given protocol versions.
+pub async fn tls_h2_get_with(
+    addr: SocketAddr,
+    sni: &str,
+    path: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> TlsAnswer {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
@@ -416,6 +427,7 @@ pub async fn tls_h2_get(addr: SocketAddr, sni: &str, path: &str) -> TlsAnswer {
     let tls = connector.connect(name, tcp).await.unwrap();
     let (_, session) = tls.get_ref();
     let alpn = session.alpn_protocol().map(|p| p.to_vec());
+    let version = session.protocol_version();
     let cert = session.peer_certificates().unwrap()[0].clone().into_owned();
     let (mut sender, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
@@ -436,5 +448,6 @@ pub async fn tls_h2_get(addr: SocketAddr, sni: &str, path: &str) -> TlsAnswer {
         },
         alpn,
         cert,
+        version,
     }
 }

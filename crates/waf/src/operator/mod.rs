@@ -24,6 +24,7 @@
 
 use std::fmt;
 
+mod argument;
 mod injection;
 mod ip;
 mod numeric;
@@ -34,6 +35,7 @@ mod rx_syntax;
 mod string;
 mod validate;
 
+use argument::{Arg, canonical};
 use ip::IpSet;
 use numeric::Comparison;
 use pm::PhraseSet;
@@ -86,30 +88,6 @@ pub enum OperatorError {
     },
 }
 
-/// An operator argument: literal text, or text with macros expanded per evaluation.
-#[derive(Debug, Clone)]
-enum Arg {
-    Literal(Vec<u8>),
-    Macro(String),
-}
-
-impl Arg {
-    fn new(text: &str) -> Arg {
-        if text.contains("%{") {
-            Arg::Macro(text.to_string())
-        } else {
-            Arg::Literal(text.as_bytes().to_vec())
-        }
-    }
-
-    fn with<R>(&self, macros: &dyn MacroExpander, f: impl FnOnce(&[u8]) -> R) -> R {
-        match self {
-            Arg::Literal(b) => f(b),
-            Arg::Macro(t) => f(macros.expand(t).as_bytes()),
-        }
-    }
-}
-
 enum Kind {
     Rx(Box<rx::RxMatcher>),
     /// `@rx` whose pattern contains a macro: compiled per evaluation.
@@ -153,38 +131,6 @@ fn invalid(name: &str, argument: &str, reason: impl Into<String>) -> OperatorErr
         argument: argument.to_string(),
         reason: reason.into(),
     }
-}
-
-/// Canonical spelling of an operator name (ModSecurity matches them case-insensitively).
-fn canonical(name: &str) -> Option<&'static str> {
-    const NAMES: &[&str] = &[
-        "rx",
-        "pm",
-        "pmf",
-        "pmFromFile",
-        "eq",
-        "ge",
-        "gt",
-        "le",
-        "lt",
-        "streq",
-        "contains",
-        "containsWord",
-        "beginsWith",
-        "endsWith",
-        "within",
-        "ipMatch",
-        "ipMatchF",
-        "ipMatchFromFile",
-        "validateByteRange",
-        "validateUrlEncoding",
-        "validateUtf8Encoding",
-        "detectSQLi",
-        "detectXSS",
-        "unconditionalMatch",
-        "noMatch",
-    ];
-    NAMES.iter().copied().find(|n| n.eq_ignore_ascii_case(name))
 }
 
 impl Operator {

@@ -89,13 +89,13 @@ fn minimize(set: Set) -> Set {
         .collect()
 }
 
-fn as_required(info: &Info) -> Option<Set> {
+fn into_required(info: Info) -> Option<Set> {
     match info {
         Info::Exact(s) | Info::Required(s) => {
             if s.iter().any(Vec::is_empty) {
                 None
             } else {
-                Some(s.clone())
+                Some(s)
             }
         }
         Info::Any => None,
@@ -203,7 +203,7 @@ fn analyze(hir: &Hir) -> Info {
             if rep.min == 0 {
                 return Info::Any;
             }
-            match as_required(&sub) {
+            match into_required(sub) {
                 Some(set) => Info::Required(set),
                 None => Info::Any,
             }
@@ -211,7 +211,14 @@ fn analyze(hir: &Hir) -> Info {
         HirKind::Concat(parts) => concat(parts),
         HirKind::Alternation(branches) => {
             let infos: Vec<Info> = branches.iter().map(analyze).collect();
-            if infos.iter().all(|i| matches!(i, Info::Exact(_))) {
+            let exact_total: Option<usize> = infos
+                .iter()
+                .map(|i| match i {
+                    Info::Exact(s) => Some(s.len()),
+                    _ => None,
+                })
+                .sum();
+            if exact_total.is_some_and(|n| n <= MAX_SET) {
                 let mut union = BTreeSet::new();
                 for i in &infos {
                     if let Info::Exact(s) = i {
@@ -223,20 +230,20 @@ fn analyze(hir: &Hir) -> Info {
                 }
             }
             let mut union = BTreeSet::new();
-            for i in &infos {
-                match as_required(i) {
+            for i in infos {
+                match into_required(i) {
                     Some(s) => union.extend(s),
                     None => return Info::Any,
                 }
                 // Keep the set small as it grows: cut to prefixes early (still required).
                 if union.len() > MAX_LITERALS * 2 {
-                    match shrink(minimize(union)) {
+                    match shrink(union) {
                         Some(small) => union = small,
                         None => return Info::Any,
                     }
                 }
             }
-            match shrink(minimize(union)) {
+            match shrink(union) {
                 Some(set) => Info::Required(set),
                 None => Info::Any,
             }
@@ -257,15 +264,15 @@ fn concat(parts: &[Hir]) -> Info {
                     None => {
                         // The run is complete: it is required; start again from this part.
                         all_exact = false;
-                        best = better(best, run.take().and_then(|r| as_required(&Info::Exact(r))));
+                        best = better(best, run.take().and_then(|r| into_required(Info::Exact(r))));
                         run = Some(set);
                     }
                 }
             }
             other => {
                 all_exact = false;
-                best = better(best, run.take().and_then(|r| as_required(&Info::Exact(r))));
-                best = better(best, as_required(&other));
+                best = better(best, run.take().and_then(|r| into_required(Info::Exact(r))));
+                best = better(best, into_required(other));
                 run = Some(std::iter::once(Vec::new()).collect());
             }
         }
@@ -275,7 +282,7 @@ fn concat(parts: &[Hir]) -> Info {
             return Info::Exact(r);
         }
     }
-    best = better(best, run.and_then(|r| as_required(&Info::Exact(r))));
+    best = better(best, run.and_then(|r| into_required(Info::Exact(r))));
     match best {
         Some(set) => Info::Required(set),
         None => Info::Any,
@@ -285,6 +292,10 @@ fn concat(parts: &[Hir]) -> Info {
 /// Brings a required set down to at most [`MAX_LITERALS`] entries by cutting every literal to
 /// a prefix (a prefix of a required substring is itself required), longest prefixes first.
 fn shrink(set: Set) -> Option<Set> {
+    if set.len() <= MAX_LITERALS {
+        return Some(set);
+    }
+    let set = minimize(set);
     if set.len() <= MAX_LITERALS {
         return Some(set);
     }
@@ -311,7 +322,7 @@ fn usable(literal: &[u8]) -> bool {
 /// Literals for an already parsed pattern (see the module docs), or None when no useful set
 /// exists.
 pub fn literals_for_hir(hir: &Hir) -> Option<Vec<Vec<u8>>> {
-    let set = as_required(&analyze(hir))?;
+    let set = into_required(analyze(hir))?;
     let set = shrink(minimize(set))?;
     if !set.iter().all(|l| usable(l)) {
         return None;

@@ -1,0 +1,407 @@
+//! WAF policies: global settings + per-Ingress annotations → a compiled, shared
+//! [`WafPolicy`] for the snapshot.
+//!
+//! [`WafPolicies`] is handed to the translation through [`crate::TranslateOptions::waf`]. Each
+//! distinct [`PolicyKey`] (mode, paranoia level, excluded ids and tags, exclusion rules from a
+//! ConfigMap) is compiled once per *rules version* and shared by every route that uses it.
+//! The rules version changes when [`WafPolicies::refresh`] sees the rule files change (size or
+//! modification time); a policy is then recompiled on the next translation. A compile error
+//! (reported with `file:line`) keeps the last good engine of that policy.
+//!
+//! The SecLang given to the engine, in order: engine settings (mode, body limits), for CRS the
+//! setup files, our `SecAction`s for paranoia level and anomaly thresholds (ids 9600001–3,
+//! only those configured), the rule files, then `SecRuleRemoveById`/`ByTag` for exclusions.
+//! Annotations never carry SecLang: ids are numbers and tags are `[A-Za-z0-9_./-]+`.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use portcullis_snapshot::{FailMode, WafMode, WafPolicy};
+use portcullis_waf::{BodyLimitAction, CompileError, Engine, MODSECURITY_RECOMMENDED};
+
+use crate::annotations::{self, IngressAnnotations};
+
+/// Where the rules come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleSource {
+    /// Our own rule set: the path of `rules/portcullis.conf`.
+    Builtin(PathBuf),
+    /// An OWASP CRS checkout: its directory (with `rules/*.conf`) and the setup files loaded
+    /// before the rules (usually `crs-setup.conf`).
+    Crs { dir: PathBuf, setup: Vec<PathBuf> },
+}
+
+/// Response-body inspection (phase 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseBodySettings {
+    pub limit: usize,
+    pub mime_types: Vec<String>,
+}
+
+/// The global `waf:` settings, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WafSettings {
+    pub rules: RuleSource,
+    /// Default mode of every route; `Off` unless enabled.
+    pub mode: annotations::WafMode,
+    pub paranoia_level: Option<u8>,
+    pub inbound_threshold: Option<u32>,
+    pub outbound_threshold: Option<u32>,
+    /// `SecRequestBodyLimit` (bytes buffered for inspection).
+    pub request_body_limit: usize,
+    /// `SecRequestBodyNoFilesLimit`.
+    pub request_body_no_files_limit: usize,
+    /// `SecRequestBodyLimitAction`.
+    pub request_body_limit_action: BodyLimitAction,
+    pub response_body: Option<ResponseBodySettings>,
+    pub fail: FailMode,
+    pub time_budget: Duration,
+}
+
+/// Identity of a distinct policy.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PolicyKey {
+    pub mode: WafMode,
+    pub paranoia_level: Option<u8>,
+    pub excluded_ids: Vec<u32>,
+    pub excluded_tags: Vec<String>,
+    /// Exclusion rules from a ConfigMap: (before the rules, after the rules).
+    pub extra: Option<(String, String)>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    version: u64,
+    fingerprint: u64,
+    /// Last good policy per key (possibly of an older version).
+    good: HashMap<PolicyKey, Arc<WafPolicy>>,
+    /// Compile errors of the current version, so a broken file is compiled once.
+    failed: HashMap<PolicyKey, (u64, String)>,
+}
+
+/// The policy compiler and its cache, shared by all translations.
+#[derive(Debug)]
+pub struct WafPolicies {
+    settings: WafSettings,
+    cache: Mutex<Cache>,
+}
+
+/// A policy for an Ingress, or why its rules could not be (re)compiled.
+#[derive(Debug)]
+pub struct Resolved {
+    pub policy: Option<Arc<WafPolicy>>,
+    pub error: Option<String>,
+}
+
+impl WafPolicies {
+    pub fn new(settings: WafSettings) -> Self {
+        let cache = Cache {
+            version: 1,
+            fingerprint: fingerprint(&settings.rules),
+            ..Cache::default()
+        };
+        WafPolicies {
+            settings,
+            cache: Mutex::new(cache),
+        }
+    }
+
+    pub fn settings(&self) -> &WafSettings {
+        &self.settings
+    }
+
+    /// Files and directories whose changes should trigger a rebuild.
+    pub fn watched_paths(&self) -> Vec<PathBuf> {
+        rule_roots(&self.settings.rules)
+    }
+
+    /// Re-reads the rule files' fingerprint; returns true (and bumps the rules version) when
+    /// they changed. Call it before a rebuild triggered by a rules change.
+    pub fn refresh(&self) -> bool {
+        let fp = fingerprint(&self.settings.rules);
+        let mut c = self.lock();
+        if fp == c.fingerprint {
+            return false;
+        }
+        c.fingerprint = fp;
+        c.version += 1;
+        c.failed.clear();
+        true
+    }
+
+    /// Current rules version.
+    pub fn version(&self) -> u64 {
+        self.lock().version
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The key for an Ingress with these annotations; `None` = WAF off.
+    pub fn key_for(
+        &self,
+        ann: &IngressAnnotations,
+        extra: Option<(String, String)>,
+    ) -> Option<PolicyKey> {
+        let mode = match ann.waf_mode.unwrap_or(self.settings.mode) {
+            annotations::WafMode::Off => return None,
+            annotations::WafMode::Detect => WafMode::DetectionOnly,
+            annotations::WafMode::Block => WafMode::On,
+        };
+        let mut excluded_ids = ann.waf_rule_exclusions.clone();
+        excluded_ids.sort_unstable();
+        excluded_ids.dedup();
+        let mut excluded_tags = ann.waf_rule_exclusion_tags.clone();
+        excluded_tags.sort();
+        excluded_tags.dedup();
+        Some(PolicyKey {
+            mode,
+            paranoia_level: ann.waf_paranoia_level.or(self.settings.paranoia_level),
+            excluded_ids,
+            excluded_tags,
+            extra,
+        })
+    }
+
+    /// The compiled policy for `key`: cached for the current rules version, compiled
+    /// otherwise; on a compile error the last good one (if any) and the error.
+    pub fn resolve(&self, key: &PolicyKey) -> Resolved {
+        let mut c = self.lock();
+        let version = c.version;
+        if let Some(p) = c.good.get(key) {
+            if p.rules_version == version {
+                return Resolved {
+                    policy: Some(p.clone()),
+                    error: None,
+                };
+            }
+        }
+        if let Some((v, e)) = c.failed.get(key) {
+            if *v == version {
+                return Resolved {
+                    policy: c.good.get(key).cloned(),
+                    error: Some(e.clone()),
+                };
+            }
+        }
+        match self.compile(key, version) {
+            Ok(p) => {
+                let p = Arc::new(p);
+                c.good.insert(key.clone(), p.clone());
+                Resolved {
+                    policy: Some(p),
+                    error: None,
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::error!(error = %msg, "WAF rules failed to compile; keeping the last good rules");
+                c.failed.insert(key.clone(), (version, msg.clone()));
+                Resolved {
+                    policy: c.good.get(key).cloned(),
+                    error: Some(msg),
+                }
+            }
+        }
+    }
+
+    /// Compiles the SecLang of one policy.
+    pub fn compile(&self, key: &PolicyKey, version: u64) -> Result<WafPolicy, CompileError> {
+        let s = &self.settings;
+        let mut b = Engine::builder();
+        let here = Path::new(".");
+        b.add_text(MODSECURITY_RECOMMENDED, "<modsecurity-recommended>", here)?;
+        b.add_text(&engine_directives(s, key), "<waf settings>", here)?;
+        let crs = matches!(s.rules, RuleSource::Crs { .. });
+        match &s.rules {
+            RuleSource::Builtin(entry) => {
+                b.add_text(&tuning(key, s, false), "<waf tuning>", here)?;
+                if let Some((before, _)) = &key.extra {
+                    b.add_text(before, "<exclusions before rules>", here)?;
+                }
+                b.add_file(entry)?;
+            }
+            RuleSource::Crs { dir, setup } => {
+                for f in setup {
+                    b.add_file(f)?;
+                }
+                b.add_text(&tuning(key, s, true), "<waf tuning>", here)?;
+                if let Some((before, _)) = &key.extra {
+                    b.add_text(before, "<exclusions before rules>", here)?;
+                }
+                for f in crs_rule_files(dir)? {
+                    b.add_file(&f)?;
+                }
+            }
+        }
+        b.add_text(&exclusions(key), "<waf exclusions>", here)?;
+        if let Some((_, after)) = &key.extra {
+            b.add_text(after, "<exclusions after rules>", here)?;
+        }
+        let engine = Arc::new(b.build()?);
+        let label = format!(
+            "{} mode={} pl={} excl_ids={:?} excl_tags={:?}{}",
+            if crs { "crs" } else { "builtin" },
+            match key.mode {
+                WafMode::On => "on",
+                WafMode::DetectionOnly => "detect",
+            },
+            key.paranoia_level.map_or("-".into(), |p| p.to_string()),
+            key.excluded_ids,
+            key.excluded_tags,
+            if key.extra.is_some() { " +configmap" } else { "" },
+        );
+        Ok(WafPolicy {
+            engine,
+            mode: key.mode,
+            fail: s.fail,
+            time_budget: s.time_budget,
+            inspect_response_body: s.response_body.is_some(),
+            label: Arc::from(label),
+            rules_version: version,
+        })
+    }
+}
+
+fn engine_directives(s: &WafSettings, key: &PolicyKey) -> String {
+    let mut t = String::new();
+    t.push_str(match key.mode {
+        WafMode::On => "SecRuleEngine On\n",
+        WafMode::DetectionOnly => "SecRuleEngine DetectionOnly\n",
+    });
+    t.push_str("SecRequestBodyAccess On\n");
+    t.push_str(&format!("SecRequestBodyLimit {}\n", s.request_body_limit));
+    t.push_str(&format!(
+        "SecRequestBodyNoFilesLimit {}\n",
+        s.request_body_no_files_limit.min(s.request_body_limit)
+    ));
+    t.push_str(match s.request_body_limit_action {
+        BodyLimitAction::Reject => "SecRequestBodyLimitAction Reject\n",
+        BodyLimitAction::ProcessPartial => "SecRequestBodyLimitAction ProcessPartial\n",
+    });
+    match &s.response_body {
+        Some(r) => {
+            t.push_str("SecResponseBodyAccess On\n");
+            t.push_str(&format!("SecResponseBodyLimit {}\n", r.limit));
+            t.push_str("SecResponseBodyLimitAction ProcessPartial\n");
+            if !r.mime_types.is_empty() {
+                t.push_str(&format!(
+                    "SecResponseBodyMimeType {}\n",
+                    r.mime_types.join(" ")
+                ));
+            }
+        }
+        None => t.push_str("SecResponseBodyAccess Off\n"),
+    }
+    t
+}
+
+/// `SecAction`s for the paranoia level and thresholds (CRS or our own rule set's names).
+fn tuning(key: &PolicyKey, s: &WafSettings, crs: bool) -> String {
+    let (pl, inb, outb) = if crs {
+        (
+            "tx.blocking_paranoia_level",
+            "tx.inbound_anomaly_score_threshold",
+            "tx.outbound_anomaly_score_threshold",
+        )
+    } else {
+        (
+            "tx.pc_paranoia_level",
+            "tx.pc_inbound_anomaly_threshold",
+            "tx.pc_outbound_anomaly_threshold",
+        )
+    };
+    let mut t = String::new();
+    let mut action = |id: u32, var: &str, v: String| {
+        t.push_str(&format!(
+            "SecAction \"id:{id},phase:1,pass,nolog,t:none,setvar:{var}={v}\"\n"
+        ));
+    };
+    if let Some(p) = key.paranoia_level {
+        action(9600001, pl, p.to_string());
+    }
+    if let Some(v) = s.inbound_threshold {
+        action(9600002, inb, v.to_string());
+    }
+    if let Some(v) = s.outbound_threshold.filter(|_| crs) {
+        action(9600003, outb, v.to_string());
+    }
+    t
+}
+
+fn exclusions(key: &PolicyKey) -> String {
+    let mut t = String::new();
+    if !key.excluded_ids.is_empty() {
+        let ids: Vec<String> = key.excluded_ids.iter().map(u32::to_string).collect();
+        t.push_str(&format!("SecRuleRemoveById {}\n", ids.join(" ")));
+    }
+    for tag in &key.excluded_tags {
+        t.push_str(&format!("SecRuleRemoveByTag \"{tag}\"\n"));
+    }
+    t
+}
+
+/// `rules/*.conf` of a CRS checkout, by name.
+pub fn crs_rule_files(dir: &Path) -> Result<Vec<PathBuf>, CompileError> {
+    let rules = dir.join("rules");
+    let read = std::fs::read_dir(&rules).map_err(|e| {
+        CompileError::new(
+            &rules.display().to_string(),
+            0,
+            format!("cannot read the CRS rules directory: {e}"),
+        )
+    })?;
+    let mut files: Vec<PathBuf> = read
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn rule_roots(src: &RuleSource) -> Vec<PathBuf> {
+    match src {
+        RuleSource::Builtin(entry) => vec![entry.parent().unwrap_or(Path::new(".")).to_path_buf()],
+        RuleSource::Crs { dir, setup } => {
+            let mut v = vec![dir.join("rules")];
+            v.extend(setup.iter().cloned());
+            v
+        }
+    }
+}
+
+/// Hash of (path, size, mtime) of every file under the rule roots.
+fn fingerprint(src: &RuleSource) -> u64 {
+    let mut files = Vec::new();
+    for root in rule_roots(src) {
+        collect_files(&root, &mut files, 0);
+    }
+    files.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in files {
+        f.hash(&mut h);
+        if let Ok(m) = std::fs::metadata(&f) {
+            m.len().hash(&mut h);
+            m.modified().ok().hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+fn collect_files(p: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    match std::fs::read_dir(p) {
+        Ok(rd) => {
+            for e in rd.flatten() {
+                collect_files(&e.path(), out, depth + 1);
+            }
+        }
+        Err(_) => out.push(p.to_path_buf()),
+    }
+}

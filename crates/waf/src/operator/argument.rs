@@ -1,0 +1,60 @@
+//! Operator names and arguments: the canonical spelling of an operator name (matched
+//! case-insensitively, like ModSecurity) and arguments that may hold macros.
+
+use super::MacroExpander;
+
+/// An operator argument: literal text, or text with macros expanded per evaluation.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Literal(Vec<u8>),
+    Macro(String),
+}
+
+impl Arg {
+    pub(crate) fn new(text: &str) -> Arg {
+        if text.contains("%{") {
+            Arg::Macro(text.to_string())
+        } else {
+            Arg::Literal(text.as_bytes().to_vec())
+        }
+    }
+
+    pub(crate) fn with<R>(&self, macros: &dyn MacroExpander, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Arg::Literal(b) => f(b),
+            Arg::Macro(t) => f(macros.expand(t).as_bytes()),
+        }
+    }
+}
+
+/// Canonical spelling of an operator name (ModSecurity matches them case-insensitively).
+pub(crate) fn canonical(name: &str) -> Option<&'static str> {
+    const NAMES: &[&str] = &[
+        "rx",
+        "pm",
+        "pmf",
+        "pmFromFile",
+        "eq",
+        "ge",
+        "gt",
+        "le",
+        "lt",
+        "streq",
+        "contains",
+        "containsWord",
+        "beginsWith",
+        "endsWith",
+        "within",
+        "ipMatch",
+        "ipMatchF",
+        "ipMatchFromFile",
+        "validateByteRange",
+        "validateUrlEncoding",
+        "validateUtf8Encoding",
+        "detectSQLi",
+        "detectXSS",
+        "unconditionalMatch",
+        "noMatch",
+    ];
+    NAMES.iter().copied().find(|n| n.eq_ignore_ascii_case(name))
+}
