@@ -18,4 +18,7 @@ COPY config /etc/portcullis/config
 USER 65532:65532
 EXPOSE 8080 8443 9180
 ENTRYPOINT ["/usr/local/bin/portcullis"]
-CMD ["run", "--config", "/etc/portcullis/config/portcullis.yaml", "--manifests", "/etc/portcullis/config/manifests"]
+# The example config binds loopback (for a laptop); in a container listen on all interfaces.
+# In Kubernetes the Deployment in deploy/ overrides these args (kube mode).
+CMD ["run", "--config", "/etc/portcullis/config/portcullis.yaml", "--manifests", "/etc/portcullis/config/manifests", \
+     "--http-addr", "0.0.0.0:8080", "--https-addr", "0.0.0.0:8443", "--admin-addr", "0.0.0.0:9180"]

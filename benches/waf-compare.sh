@@ -15,6 +15,7 @@ repo="$(cd "$here/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 export CARGO_TARGET_DIR="$target"
 iterations="${1:-2000}"
+[ -d "$repo/../shared/crs/rules" ] || { echo "no CRS at ../shared/crs: nothing to compare" >&2; exit 2; }
 work="$target/waf-compare"
 mkdir -p "$work"
 

@@ -124,7 +124,7 @@ metadata: { name: myapp-secret, namespace: default }
 type: kubernetes.io/tls
 data: { tls.crt: $crt64, tls.key: $key64 }
 YAML
-"$bin" run --config "$here/portcullis-bench.yaml" --manifests "$work/manifests" \
+"$bin" run --config "${PORTCULLIS_CONFIG:-$here/portcullis-bench.yaml}" --manifests "$work/manifests" \
   --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 --admin-addr 127.0.0.1:19180 \
   > "$work/portcullis.log" 2>&1 &
 pids+=($!)

@@ -13,7 +13,8 @@
 #    192.0.2.0/24 (TEST-NET-1) on `lo`. The API server rejects loopback addresses in
 #    EndpointSlices, so the echo backends listen on 192.0.2.x, which exists only inside this
 #    namespace; nothing leaves it, and its ports cannot clash with anything on the host.
-# 4. Inside: generated CA and certificates, etcd and kube-apiserver on 127.0.0.1 with
+# 4. Inside: generated CA and certificates, etcd and kube-apiserver on 127.0.0.1 (advertised
+#    as 192.0.2.1: the API server refuses to advertise a loopback address) with
 #    client-certificate and ServiceAccount-token authentication and --authorization-mode=RBAC;
 #    deploy/ is checked with a server-side dry-run and applied; the controller's kubeconfig
 #    holds a token of deploy/'s ServiceAccount (TokenRequest), so portcullis runs with exactly
@@ -75,7 +76,8 @@ work=$(mktemp -d /tmp/portcullis-e2e.XXXXXX)
 pids=()
 cleanup() {
   local rc=$?
-  [ -f "$work/apiserver.pid" ] && kill "$(cat "$work/apiserver.pid")" 2>/dev/null || true
+  # SIGKILL: a SIGTERMed API server whose etcd is going away can hang in its shutdown.
+  [ -f "$work/apiserver.pid" ] && kill -KILL "$(cat "$work/apiserver.pid")" 2>/dev/null || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [ $rc -ne 0 ]; then
@@ -97,10 +99,12 @@ cd "$work"
 gen() { openssl "$@" >/dev/null 2>&1; }
 gen req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key -out ca.crt -subj "/CN=portcullis-e2e-ca"
 gen req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver"
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n' > san.ext
+# X.509 v3 everywhere (an extension file makes openssl write v3; rustls rejects v1).
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' > san.ext
+printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' > client.ext
 gen x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out apiserver.crt
 gen req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=system:masters/CN=e2e-admin"
-gen x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out admin.crt
+gen x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile client.ext -out admin.crt
 gen genrsa -out sa.key 2048
 gen rsa -in sa.key -pubout -out sa.pub
 
@@ -118,7 +122,8 @@ cat > "$work/start-apiserver.sh" <<EOF
 exec >>"$work/apiserver.log" 2>&1
 "$bin_dir/kube-apiserver" \\
   --etcd-servers=http://127.0.0.1:$etcd_port \\
-  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=$api_port \\
+  --bind-address=127.0.0.1 --secure-port=$api_port \\
+  --advertise-address=192.0.2.1 --endpoint-reconciler-type=none \\
   --tls-cert-file=$work/apiserver.crt --tls-private-key-file=$work/apiserver.key \\
   --client-ca-file=$work/ca.crt \\
   --service-account-issuer=https://127.0.0.1:$api_port \\
@@ -153,6 +158,7 @@ export KUBECONFIG=$work/admin.kubeconfig
 ready=
 for _ in $(seq 1 300); do
   if kubectl get --raw /readyz >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$(cat "$work/apiserver.pid")" 2>/dev/null || break
   sleep 0.5
 done
 [ -n "$ready" ] || { echo "e2e-kube: kube-apiserver never became ready" >&2; exit 1; }
@@ -185,6 +191,8 @@ export PORTCULLIS_E2E_KUBECONFIG=$work/admin.kubeconfig
 export PORTCULLIS_E2E_CONTROLLER_KUBECONFIG=$work/controller.kubeconfig
 export PORTCULLIS_E2E_APISERVER_START=$work/start-apiserver.sh
 export PORTCULLIS_E2E_APISERVER_PIDFILE=$work/apiserver.pid
+export PORTCULLIS_E2E_ETCD=http://127.0.0.1:$etcd_port
+export PORTCULLIS_E2E_WORKDIR=$work
 export PORTCULLIS_E2E_BACKEND_NET=192.0.2
 export PORTCULLIS_BIN=$CARGO_TARGET_DIR/debug/portcullis
 cd "$root"

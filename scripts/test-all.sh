@@ -2,7 +2,9 @@
 # Runs every test of portcullis on a fresh machine: installs what the tests need, then
 # formatting, lints, the whole workspace's tests (unit, table-driven, loopback integration
 # tests with the real binary, real TLS and real backends, the in-process CRS conformance run)
-# and the doc build. This is the README's test command; .ci/run calls it.
+# the doc build, the README smoke test and the Kubernetes end-to-end suite against a real
+# kube-apiserver built from the Go module proxy. This is the README's test command; .ci/run
+# calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +13,15 @@ step() { printf '\n==> %s\n' "$*"; }
 # Debian packages some tests use (curl/openssl for the README smoke test). Installed only when
 # missing so a developer machine is left alone.
 missing=()
-for tool in curl openssl; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+for tool in curl openssl unshare ip; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  pkgs=()
+  for tool in "${missing[@]}"; do
+    case $tool in unshare) pkgs+=(util-linux) ;; ip) pkgs+=(iproute2) ;; *) pkgs+=("$tool") ;; esac
+  done
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 fi
 
 step "cargo fmt --check"
@@ -32,6 +38,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 
 step "smoke test of the README run command"
 scripts/smoke-readme.sh
+
+step "Kubernetes end-to-end suite against a real kube-apiserver (first run builds it with Go)"
+scripts/e2e-kube.sh
 
 echo
 echo "all tests passed"

@@ -5,7 +5,7 @@
 //! plain-text dump format that the C harness reads.
 
 use crate::http_file::Case;
-use portcullis_waf::{ConnectionInfo, Engine, Outcome};
+use portcullis_waf::{ConnectionInfo, Engine, Outcome, Transaction};
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -61,6 +61,11 @@ pub fn build_engine(files: &[PathBuf], prefilter: bool) -> Result<Engine, String
 /// Replays `case` through phases 1, 2 and 5 (the same calls the libmodsecurity harness
 /// makes) and returns the outcome of the request phases.
 pub fn run(engine: &Arc<Engine>, case: &Case) -> Outcome {
+    replay(engine, case).0
+}
+
+/// Like [`run`], also returning the finished transaction (for its matched rules).
+pub fn replay(engine: &Arc<Engine>, case: &Case) -> (Outcome, Transaction) {
     let mut tx = engine.transaction(ConnectionInfo {
         client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         client_port: 40_000,
@@ -80,7 +85,7 @@ pub fn run(engine: &Arc<Engine>, case: &Case) -> Outcome {
         outcome = tx.process_request_body();
     }
     tx.process_logging();
-    outcome
+    (outcome, tx)
 }
 
 /// A benchmark request and the verdict it must get.

@@ -8,10 +8,12 @@
 //! - `waf-requests rss`     — builds CRS v4 (PL1, blocking), runs the benchmark requests once
 //!   and prints `rss_kib <n>` and `rules <n>` (resident memory with CRS loaded).
 
+use portcullis_benches::http_file::Case;
 use portcullis_benches::http_file::{load_dir, load_profiles};
 use portcullis_benches::waf_requests::{
-    bench_requests, build_engine, crs_files, decisions_dir, dump, run,
+    bench_requests, build_engine, crs_files, decisions_dir, dump, replay, run,
 };
+use portcullis_waf::Outcome;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -54,47 +56,28 @@ fn verdicts() -> Result<(), String> {
     let files = crs_files().ok_or("no CRS at ../shared/crs")?;
     let engine = Arc::new(build_engine(&files, true)?);
     for (case, expected) in table_cases()? {
-        let status = match run(&engine, &case) {
-            portcullis_waf::Outcome::Deny { status } => status,
+        let (outcome, tx) = replay(&engine, &case);
+        let status = match outcome {
+            Outcome::Deny { status } => status,
             _ => 0,
         };
-        // `run` does not return the matched ids; replay through a transaction for them.
-        let ids = matched_ids(&engine, &case);
-        println!("{status}\t{}\t{ids}\t{}", expected.unwrap_or(0), case.name);
+        let ids: Vec<String> = tx
+            .matched_rules()
+            .iter()
+            .filter(|rule| rule.log)
+            .map(|rule| rule.id.to_string())
+            .collect();
+        println!(
+            "{status}\t{}\t{}\t{}",
+            expected.unwrap_or(0),
+            ids.join(" "),
+            case.name
+        );
     }
     Ok(())
 }
 
-fn matched_ids(
-    engine: &Arc<portcullis_waf::Engine>,
-    case: &portcullis_benches::http_file::Case,
-) -> String {
-    let mut tx = engine.transaction(portcullis_waf::ConnectionInfo {
-        client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
-        client_port: 40_000,
-        server_ip: std::net::Ipv4Addr::LOCALHOST.into(),
-        server_port: 8443,
-        unique_id: String::from("verdicts"),
-    });
-    tx.request_line(&case.method, &case.uri, &case.protocol);
-    for (name, value) in &case.headers {
-        tx.request_header(name.as_bytes(), value.as_bytes());
-    }
-    if tx.process_request_headers() == portcullis_waf::Outcome::Pass {
-        tx.request_body_chunk(&case.body);
-        tx.process_request_body();
-    }
-    tx.process_logging();
-    let ids: Vec<String> = tx
-        .matched_rules()
-        .iter()
-        .filter(|rule| rule.log)
-        .map(|rule| rule.id.to_string())
-        .collect();
-    ids.join(" ")
-}
-
-fn table_cases() -> Result<Vec<(portcullis_benches::http_file::Case, Option<u16>)>, String> {
+fn table_cases() -> Result<Vec<(Case, Option<u16>)>, String> {
     let dir = decisions_dir();
     let profiles = load_profiles(&dir.join("profiles")).map_err(|e| e.to_string())?;
     let mut cases = Vec::new();
@@ -111,7 +94,7 @@ fn table_cases() -> Result<Vec<(portcullis_benches::http_file::Case, Option<u16>
     Ok(cases)
 }
 
-fn write_out(cases: &[(portcullis_benches::http_file::Case, Option<u16>)]) -> Result<(), String> {
+fn write_out(cases: &[(Case, Option<u16>)]) -> Result<(), String> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     dump(&mut out, cases)

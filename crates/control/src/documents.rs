@@ -230,7 +230,15 @@ fn add_object(
         ("ConfigMap", Some("v1")) => {
             if let Some(obj) = decode(doc, "ConfigMap", &source, diagnostics) {
                 let list = &mut objects.config_maps;
-                insert(origin, "ConfigMap", obj, list, origins, diagnostics, &source);
+                insert(
+                    origin,
+                    "ConfigMap",
+                    obj,
+                    list,
+                    origins,
+                    diagnostics,
+                    &source,
+                );
             }
         }
         ("", _) => diagnostics.push(Diagnostic::error(source, "object has no kind")),

@@ -33,9 +33,10 @@ pub mod reload;
 mod routes;
 pub mod tls;
 pub mod translate;
-pub mod watch;
 pub mod waf_annotations;
 pub mod waf_policy;
+mod waf_seclang;
+pub mod watch;
 
 pub use check::check;
 pub use diagnostics::{Diagnostic, Severity, Source, has_errors};

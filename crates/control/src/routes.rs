@@ -83,7 +83,8 @@ impl<'a, 'd> RouteBuild<'a, 'd> {
         let meta = &ingress.metadata;
         let namespace = namespace_of(meta);
         let (ann, mut notes) = annotations::parse(meta, &opts.annotation_prefix);
-        let waf = crate::waf_annotations::policy_for(opts, self.objects, namespace, &ann, &mut notes);
+        let waf =
+            crate::waf_annotations::policy_for(opts, self.objects, namespace, &ann, &mut notes);
         let plain = Arc::new(RoutePolicy {
             ssl_redirect: false,
             max_body_bytes: ann.max_body_bytes,

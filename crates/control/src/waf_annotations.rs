@@ -44,7 +44,9 @@ pub fn parse_tags(value: &str) -> Result<Vec<String>, String> {
             if ok {
                 Ok(s.to_string())
             } else {
-                Err(format!("{s:?} is not a tag (letters, digits, _ . / - only)"))
+                Err(format!(
+                    "{s:?} is not a tag (letters, digits, _ . / - only)"
+                ))
             }
         })
         .collect()
@@ -111,15 +113,17 @@ pub(crate) fn policy_for(
     resolved.policy
 }
 
-fn find_config_map<'a>(objects: &'a ObjectSet, namespace: &str, name: &str) -> Option<&'a ConfigMap> {
-    objects
-        .config_maps
-        .iter()
-        .map(|c| c.as_ref())
-        .find(|c| namespace_of(&c.metadata) == namespace && c.metadata.name.as_deref() == Some(name))
+fn find_config_map<'a>(
+    objects: &'a ObjectSet,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a ConfigMap> {
+    objects.config_maps.iter().map(|c| c.as_ref()).find(|c| {
+        namespace_of(&c.metadata) == namespace && c.metadata.name.as_deref() == Some(name)
+    })
 }
 
-/// (before, after) SecLang from a ConfigMap's data, checked against [`ALLOWED_DIRECTIVES`].
+/// (before, after) SecLang from a ConfigMap's data, checked against the allowed directives.
 pub fn exclusion_rules(cm: &ConfigMap) -> Result<(String, String), String> {
     let mut before = String::new();
     let mut after = String::new();
@@ -145,7 +149,11 @@ fn check_directives(key: &str, text: &str) -> Result<(), String> {
         if !starts_directive {
             continue;
         }
-        let name = t.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+        let name = t
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if !ALLOWED_DIRECTIVES.contains(&name.as_str()) {
             return Err(format!(
                 "{key}:{}: {name} is not allowed (only SecRule, SecAction, SecMarker, SecRuleRemove*, SecRuleUpdateTarget*)",

@@ -28,6 +28,8 @@ pub struct WatchOptions {
     pub debounce: Duration,
     /// Fingerprint polling interval (the fallback when events are missed).
     pub poll_interval: Duration,
+    /// Use filesystem events (notify); false = polling only.
+    pub events: bool,
 }
 
 impl Default for WatchOptions {
@@ -35,6 +37,7 @@ impl Default for WatchOptions {
         WatchOptions {
             debounce: Duration::from_millis(100),
             poll_interval: Duration::from_secs(1),
+            events: true,
         }
     }
 }
@@ -65,7 +68,11 @@ impl ManifestWatcher {
     {
         let dir = dir.into();
         let (tx, rx) = mpsc::channel();
-        let events = install_events(&dir, tx.clone());
+        let events = if opts.events {
+            install_events(&dir, tx.clone())
+        } else {
+            None
+        };
         let initial = fingerprint(&dir);
         let thread = std::thread::Builder::new()
             .name("manifest-watch".into())

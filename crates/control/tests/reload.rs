@@ -102,6 +102,7 @@ fn watcher_reloads_on_change_and_debounces_bursts() {
     let opts = WatchOptions {
         debounce: Duration::from_millis(50),
         poll_interval: Duration::from_millis(300),
+        events: true,
     };
     let watcher = ManifestWatcher::spawn(dir.path(), opts, move |load| {
         let out = reloader.apply_load(load);
@@ -137,6 +138,36 @@ fn watcher_reloads_on_change_and_debounces_bursts() {
         (1..=10).contains(&reloads),
         "{reloads} reloads for a burst of 30 writes"
     );
+    watcher.stop();
+}
+
+#[test]
+fn polling_alone_notices_changes() {
+    let (dir, shared, mut reloader) = setup();
+    assert!(reloader.reload_dir(dir.path()).is_applied());
+    let opts = WatchOptions {
+        debounce: Duration::from_millis(50),
+        poll_interval: Duration::from_millis(100),
+        events: false,
+    };
+    let watcher = ManifestWatcher::spawn(dir.path(), opts, move |load| {
+        reloader.apply_load(load);
+    })
+    .unwrap();
+    // A different size, so even a coarse modification time cannot hide the change.
+    std::fs::write(
+        dir.path().join("ingress.yaml"),
+        ingress("/polled-change", "web"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while label(&shared, "/polled-change").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "polling did not notice the change"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     watcher.stop();
 }
 

@@ -11,7 +11,7 @@
 //! - [`reflectors`]: one `kube_runtime` reflector per kind, relist on `410 Gone`, default
 //!   backoff while the API server is away (the last snapshot keeps serving meanwhile).
 //! - [`rebuild`]: debounced rebuild from the full stores through the SAME
-//!   [`portcullis_control::translate`] as file mode; nothing is stored before every kind's
+//!   [`portcullis_control::translate()`] as file mode; nothing is stored before every kind's
 //!   first list, so `/readyz` turns 200 only with the cluster's complete state.
 //! - [`leader`]: leader election with a `coordination.k8s.io/v1` Lease.
 //! - [`status`]: `.status.loadBalancer.ingress` from `--publish-service`/`--publish-address`.
@@ -33,7 +33,7 @@ use std::path::Path;
 pub use error::Error;
 pub use kube::Client;
 pub use leader::{ElectionOptions, default_identity};
-pub use provider::{KubeOptions, KubeProvider};
+pub use provider::{KubeOptions, KubeProvider, RebuildTrigger};
 pub use rebuild::Debounce;
 pub use status::Publish;
 

@@ -1,5 +1,6 @@
 //! Starting and stopping the provider: reflectors, rebuild loop, election, leader duties.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
@@ -34,6 +35,18 @@ pub struct KubeProvider {
     elector: Option<JoinHandle<()>>,
     stop_election: watch::Sender<bool>,
     leader: watch::Receiver<bool>,
+    changes: Arc<Changes>,
+}
+
+/// Forces a rebuild from outside the cluster's objects (e.g. the WAF rule files changed).
+#[derive(Debug, Clone)]
+pub struct RebuildTrigger(Arc<Changes>);
+
+impl RebuildTrigger {
+    /// Marks the state dirty: a debounced rebuild follows.
+    pub fn trigger(&self) {
+        self.0.mark();
+    }
 }
 
 impl KubeProvider {
@@ -50,6 +63,7 @@ impl KubeProvider {
         let changes = Changes::new();
         let (stores, mut tasks) =
             reflectors::spawn_all(&client, opts.watch_namespace.as_deref(), &changes);
+        let trigger = changes.clone();
         let translate_opts = reloader.options().clone();
         let (built_tx, built_rx) = watch::channel(None);
         tasks.push(tokio::spawn(rebuild::run(
@@ -79,7 +93,13 @@ impl KubeProvider {
             elector: Some(elector),
             stop_election,
             leader,
+            changes: trigger,
         }
+    }
+
+    /// A handle that forces a rebuild (after the first complete list).
+    pub fn rebuild_trigger(&self) -> RebuildTrigger {
+        RebuildTrigger(self.changes.clone())
     }
 
     /// Whether this replica currently holds the Lease.

@@ -2,9 +2,11 @@
 //!
 //! Rebuild from state, never patch: every rebuild reads the five stores whole into an
 //! [`ObjectSet`] and hands it to the shared [`Reloader`] (the same translation as file mode).
-//! A change starts a quiet period of `debounce`; every further change restarts it, but no
-//! change waits longer than `max_delay` after the first one, so a burst of a thousand changes
-//! becomes a handful of rebuilds while a single change is served within `debounce`.
+//! A change starts a quiet period of `quiet` (50 ms); every further change restarts it. Once a
+//! window has seen [`Debounce::burst_events`] changes it is a burst, and the quiet period
+//! grows to `burst_quiet`; no change waits longer than `max_delay` after the first one. So a
+//! single change is served ~50 ms after it happened, while a burst of a thousand changes costs
+//! about one rebuild per `max_delay` for as long as it lasts, instead of one per change.
 //!
 //! Nothing is built before every reflector finished its first list, so `/readyz` (ready from
 //! the first stored snapshot on) means "serving the cluster's complete state".
@@ -23,7 +25,11 @@ use crate::reflectors::{Changes, Stores};
 pub struct Debounce {
     /// Quiet time after the last change before a rebuild.
     pub quiet: Duration,
-    /// Longest wait after the first change of a burst.
+    /// Number of changes in one window from which on it counts as a burst.
+    pub burst_events: u32,
+    /// Quiet time during a burst.
+    pub burst_quiet: Duration,
+    /// Longest wait after the first change of a window.
     pub max_delay: Duration,
 }
 
@@ -31,7 +37,9 @@ impl Default for Debounce {
     fn default() -> Self {
         Debounce {
             quiet: Duration::from_millis(50),
-            max_delay: Duration::from_millis(250),
+            burst_events: 10,
+            burst_quiet: Duration::from_millis(250),
+            max_delay: Duration::from_millis(1000),
         }
     }
 }
@@ -57,6 +65,7 @@ pub async fn run<F>(
     F: FnMut(&ReloadOutcome) + Send,
 {
     let mut rx = changes.subscribe();
+    let mut in_burst = false;
     changes.wait_all_listed().await;
     tracing::info!(
         ?stores,
@@ -79,29 +88,45 @@ pub async fn run<F>(
                 generation,
             }));
         }
-        if !wait_for_burst(&mut rx, debounce).await {
+        if !wait_for_burst(&mut rx, debounce, &mut in_burst).await {
             return; // every reflector is gone: the provider is stopping
         }
     }
 }
 
 /// Waits for a change, then for the burst to settle. False when the sender is gone.
-async fn wait_for_burst(rx: &mut watch::Receiver<u64>, debounce: Debounce) -> bool {
+/// `in_burst` carries burst mode from one window to the next: a window that saw a burst
+/// makes the next one start with the burst quiet time, so sustained churn is rebuilt about
+/// once per `max_delay`; a window with few changes ends burst mode.
+async fn wait_for_burst(
+    rx: &mut watch::Receiver<u64>,
+    debounce: Debounce,
+    in_burst: &mut bool,
+) -> bool {
     if rx.changed().await.is_err() {
         return false;
     }
     let first = Instant::now();
     let deadline = first + debounce.max_delay;
-    let mut quiet_until = first + debounce.quiet;
+    let mut last = first;
+    let mut events = 1u32;
     loop {
-        let until = quiet_until.min(deadline);
+        let quiet = if *in_burst || events >= debounce.burst_events {
+            debounce.burst_quiet
+        } else {
+            debounce.quiet
+        };
         tokio::select! {
-            _ = sleep_until(until) => return true,
+            _ = sleep_until((last + quiet).min(deadline)) => {
+                *in_burst = events >= debounce.burst_events;
+                return true;
+            }
             changed = rx.changed() => {
                 if changed.is_err() {
                     return false;
                 }
-                quiet_until = Instant::now() + debounce.quiet;
+                last = Instant::now();
+                events += 1;
             }
         }
     }
@@ -123,7 +148,7 @@ mod tests {
             tx
         });
         let start = Instant::now();
-        assert!(wait_for_burst(&mut rx, debounce).await);
+        assert!(wait_for_burst(&mut rx, debounce, &mut false).await);
         let waited = start.elapsed();
         assert!(
             waited <= debounce.max_delay + Duration::from_millis(1),
@@ -133,18 +158,53 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_slow_burst_is_held_until_max_delay() {
+        // One change every 40 ms: shorter than the burst quiet time, longer than the quiet
+        // time. Without burst detection every change would be rebuilt on its own.
+        let (tx, mut rx) = watch::channel(0u64);
+        let debounce = Debounce::default();
+        let sender = tokio::spawn(async move {
+            for i in 0..100u64 {
+                tx.send_replace(i);
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            tx
+        });
+        let start = Instant::now();
+        assert!(wait_for_burst(&mut rx, debounce, &mut false).await);
+        assert_eq!(start.elapsed(), debounce.max_delay);
+        sender.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_single_change_waits_only_the_quiet_time() {
         let (tx, mut rx) = watch::channel(0u64);
         tx.send_replace(1);
         let start = Instant::now();
-        assert!(wait_for_burst(&mut rx, Debounce::default()).await);
+        assert!(wait_for_burst(&mut rx, Debounce::default(), &mut false).await);
         assert_eq!(start.elapsed(), Debounce::default().quiet);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_mode_lasts_one_quiet_window_after_the_churn() {
+        let (tx, mut rx) = watch::channel(0u64);
+        let debounce = Debounce::default();
+        let mut in_burst = true; // the previous window was a burst
+        tx.send_replace(1);
+        let start = Instant::now();
+        assert!(wait_for_burst(&mut rx, debounce, &mut in_burst).await);
+        assert_eq!(start.elapsed(), debounce.burst_quiet);
+        assert!(!in_burst, "a window with one change ends burst mode");
+        tx.send_replace(2);
+        let start = Instant::now();
+        assert!(wait_for_burst(&mut rx, debounce, &mut in_burst).await);
+        assert_eq!(start.elapsed(), debounce.quiet);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_dropped_sender_stops_the_loop() {
         let (tx, mut rx) = watch::channel(0u64);
         drop(tx);
-        assert!(!wait_for_burst(&mut rx, Debounce::default()).await);
+        assert!(!wait_for_burst(&mut rx, Debounce::default(), &mut false).await);
     }
 }

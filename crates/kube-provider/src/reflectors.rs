@@ -184,7 +184,13 @@ where
         let mut failing = false;
         while let Some(event) = stream.next().await {
             match event {
-                Ok(Event::Apply(_) | Event::Delete(_)) => changes.mark(),
+                Ok(Event::Apply(_) | Event::Delete(_)) => {
+                    if failing {
+                        tracing::info!(kind, "watch re-established");
+                    }
+                    failing = false;
+                    changes.mark();
+                }
                 Ok(Event::InitDone) => {
                     if failing {
                         tracing::info!(kind, "watch re-established: relisted");

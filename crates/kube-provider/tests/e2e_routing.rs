@@ -275,22 +275,24 @@ async fn routing_tls_status_events_and_latency() {
     });
     use futures_util::StreamExt;
     let start = std::time::Instant::now();
-    let results: Vec<_> = burst.buffer_unordered(16).collect().await;
+    let results: Vec<_> = burst.buffer_unordered(48).collect().await;
     assert!(results.iter().all(Result::is_ok), "burst patches failed");
     let sent_in = start.elapsed();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let rebuilds = reloads_ok(ports).await - before;
     println!("e2e: burst of 1000 Service changes in {sent_in:?} → {rebuilds} rebuilds");
-    let expected_max = 5 + (sent_in.as_millis() / 250) as u64 * 2;
+    // About one rebuild per `Debounce::max_delay` (1 s) while the burst lasts (the API server
+    // of a shared 2-core machine accepts only a few dozen writes a second).
+    let expected_max = 5 + sent_in.as_secs() * 3 / 2;
     assert!(
         rebuilds <= expected_max,
         "{rebuilds} rebuilds for a burst of 1000 (max {expected_max})"
     );
 
     // 9. RBAC: deploy/'s ServiceAccount was enough for everything above.
-    let log = proc.log_text();
+    let forbidden = proc.forbidden_lines();
     assert!(
-        !log.to_ascii_lowercase().contains("forbidden"),
-        "controller was forbidden:\n{log}"
+        forbidden.is_empty(),
+        "controller was forbidden: {forbidden:#?}"
     );
 }

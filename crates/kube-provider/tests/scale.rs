@@ -55,7 +55,9 @@ fn objects() -> ObjectSet {
 fn five_thousand_ingresses_rebuild_quickly() {
     let set = objects();
     let cert = portcullis_control::tls::self_signed(&["test.invalid"]).unwrap();
-    let shared = Arc::new(ArcSwap::from_pointee(Snapshot::empty(TlsStore::new(cert.clone()))));
+    let shared = Arc::new(ArcSwap::from_pointee(Snapshot::empty(TlsStore::new(
+        cert.clone(),
+    ))));
     let mut reloader = Reloader::new(shared.clone(), TranslateOptions::new(cert));
     let mut best = None;
     for _ in 0..3 {
@@ -69,6 +71,9 @@ fn five_thousand_ingresses_rebuild_quickly() {
     assert_eq!(shared.load().routes.len(), INGRESSES * 2);
     println!("scale: {INGRESSES} Ingresses rebuilt in {best:?} (best of 3)");
     if !cfg!(debug_assertions) {
-        assert!(best.as_millis() <= 500, "{INGRESSES} Ingresses took {best:?}");
+        assert!(
+            best.as_millis() <= 500,
+            "{INGRESSES} Ingresses took {best:?}"
+        );
     }
 }

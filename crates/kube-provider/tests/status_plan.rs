@@ -34,9 +34,15 @@ fn entries(list: &[String]) -> Vec<IngressLoadBalancerIngress> {
     list.iter()
         .map(|a| {
             if a.parse::<std::net::IpAddr>().is_ok() {
-                IngressLoadBalancerIngress { ip: Some(a.clone()), ..Default::default() }
+                IngressLoadBalancerIngress {
+                    ip: Some(a.clone()),
+                    ..Default::default()
+                }
             } else {
-                IngressLoadBalancerIngress { hostname: Some(a.clone()), ..Default::default() }
+                IngressLoadBalancerIngress {
+                    hostname: Some(a.clone()),
+                    ..Default::default()
+                }
             }
         })
         .collect()
@@ -65,7 +71,11 @@ fn objects(case: &Case) -> ObjectSet {
 }
 
 fn entries_or_empty(list: &[String]) -> Vec<IngressLoadBalancerIngress> {
-    if list.is_empty() { Vec::new() } else { entries(list) }
+    if list.is_empty() {
+        Vec::new()
+    } else {
+        entries(list)
+    }
 }
 
 #[test]
@@ -94,7 +104,10 @@ fn status_plan_table() {
 fn publish_flags_are_validated() {
     assert_eq!(
         Publish::service("portcullis/portcullis").unwrap(),
-        Publish::Service { namespace: "portcullis".into(), name: "portcullis".into() }
+        Publish::Service {
+            namespace: "portcullis".into(),
+            name: "portcullis".into()
+        }
     );
     for bad in ["portcullis", "/x", "x/", "Ns/x", "a/b/c"] {
         assert!(Publish::service(bad).is_err(), "{bad}");

@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub logging: LoggingConfig,
     /// Demo origins started by `run --demo-backends`.
     pub demo_backends: Vec<DemoBackend>,
+    /// The WAF ([`crate::waf_config`]).
+    pub waf: Option<crate::waf_config::WafFileConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +102,8 @@ pub struct Settings {
     pub default_certificate: Option<CertFiles>,
     pub logging: LoggingConfig,
     pub demo_backends: Vec<DemoBackend>,
+    /// `None` when the config has no `waf:` section.
+    pub waf: Option<crate::waf_config::WafConfig>,
 }
 
 impl Settings {
@@ -128,7 +132,12 @@ impl Settings {
             cert: base.join(c.cert),
             key: base.join(c.key),
         });
+        let waf = match file.waf {
+            Some(w) => w.validate(&base)?,
+            None => None,
+        };
         Ok(Settings {
+            waf,
             manifests,
             proxy: file.proxy,
             watch_ingress_without_class: sources.watch_ingress_without_class

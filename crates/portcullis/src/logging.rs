@@ -7,7 +7,9 @@ use crate::config::{LogFormat, LoggingConfig};
 
 pub fn init(config: &LoggingConfig) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.level))
+        // rustls logs a warning per handshake for clients that send an IP address as SNI
+        // (wrk, some health checkers); that is not actionable, so rustls speaks at error only.
+        .or_else(|_| EnvFilter::try_new(format!("{},rustls=error", config.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

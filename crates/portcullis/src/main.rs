@@ -15,8 +15,14 @@ mod kube_mode;
 mod logging;
 mod run;
 mod waf_cmd;
+mod waf_config;
 
 use std::process::ExitCode;
+
+/// mimalloc: the proxy allocates many small short-lived buffers per request on every core;
+/// mimalloc's per-thread free lists measured faster than glibc malloc for that pattern.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::Parser;
 

@@ -93,10 +93,15 @@ async fn serve(
 
     let mut opts = TranslateOptions::new(default_cert);
     opts.watch_ingress_without_class = settings.watch_ingress_without_class;
+    let waf = match &settings.waf {
+        Some(w) => Some(w.start()?),
+        None => None,
+    };
+    opts.waf = waf.clone();
     let reloader = Reloader::new(shared.clone(), opts);
     let provider = match &kube {
         Some(args) => Provider::Kube(kube_mode::start(args, reloader, metrics.clone()).await?),
-        None => Provider::Files(watch_files(&settings, reloader, &metrics)?),
+        None => Provider::Files(watch_files(&settings, reloader, &metrics, waf)?),
     };
 
     let handle = Server::start(settings.proxy.clone(), shared, metrics)
@@ -127,10 +132,29 @@ async fn serve(
 /// File mode: load the directory once, then watch it.
 fn watch_files(
     settings: &Settings,
-    mut reloader: Reloader,
+    reloader: Reloader,
     metrics: &Arc<Metrics>,
+    waf: Option<Arc<portcullis_control::waf_policy::WafPolicies>>,
 ) -> anyhow::Result<ManifestWatcher> {
-    record(metrics, &reloader.reload_dir(&settings.manifests));
+    // Shared with the WAF rules watcher, which rebuilds when rule files change.
+    let reloader = Arc::new(std::sync::Mutex::new(reloader));
+    let lock = |r: &std::sync::Mutex<Reloader>| {
+        r.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .reload_dir(&settings.manifests)
+    };
+    record(metrics, &lock(&reloader));
+    if let (Some(policies), Some(cfg)) = (waf, &settings.waf) {
+        let (r, m, dir) = (
+            reloader.clone(),
+            metrics.clone(),
+            settings.manifests.clone(),
+        );
+        crate::waf_config::watch_rules(policies, cfg.poll_interval, move || {
+            let outcome = r.lock().unwrap_or_else(|p| p.into_inner()).reload_dir(&dir);
+            record(&m, &outcome);
+        });
+    }
     let watch_metrics = metrics.clone();
     ManifestWatcher::spawn(
         settings.manifests.clone(),
@@ -139,7 +163,10 @@ fn watch_files(
             ..WatchOptions::default()
         },
         move |load| {
-            let outcome = reloader.apply_load(load);
+            let outcome = reloader
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .apply_load(load);
             record(&watch_metrics, &outcome);
         },
     )

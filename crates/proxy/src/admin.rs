@@ -65,11 +65,11 @@ fn answer(state: &ProxyState, req: &Request<Incoming>) -> Response<Full<Bytes>> 
                 )
             }
         }
-        "/metrics" => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            state.metrics.render(generation),
-        ),
+        "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", {
+            let mut text = state.metrics.render(generation);
+            crate::waf::metrics::global().render(&mut text);
+            text
+        }),
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain",

@@ -5,9 +5,9 @@
 //!   a body the proxy built itself (the WAF request-body phase will buffer, inspect and then
 //!   forward through [`RequestBody::full`]).
 //! - [`ResponseBody`] is what goes to the client: the upstream's body or a local text
-//!   response. It carries the request's [`Completion`], run exactly once when the body ends
-//!   or is dropped: access log line, metrics, and return of the upstream connection to its
-//!   pool (only when the upstream body was read to its end).
+//!   response. It carries the request's completion (`crate::completion`), run exactly once
+//!   when the body ends or is dropped: access log line, metrics, and return of the upstream
+//!   connection to its pool (only when the upstream body was read to its end).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -34,6 +34,8 @@ enum RequestInner {
 /// The body sent upstream.
 pub struct RequestBody {
     inner: RequestInner,
+    /// Bytes already read from `inner` (WAF inspection), sent before the rest.
+    prefix: Option<Bytes>,
     /// Maximum number of bytes; `u64::MAX` when unlimited.
     limit: u64,
     seen: u64,
@@ -53,6 +55,7 @@ impl RequestBody {
     pub fn streaming(body: Incoming, limit: Option<u64>) -> Self {
         RequestBody {
             inner: RequestInner::Stream(body),
+            prefix: None,
             limit: limit.unwrap_or(u64::MAX),
             seen: 0,
         }
@@ -62,6 +65,7 @@ impl RequestBody {
     pub fn full(bytes: Bytes) -> Self {
         RequestBody {
             inner: RequestInner::Full((!bytes.is_empty()).then_some(bytes)),
+            prefix: None,
             limit: u64::MAX,
             seen: 0,
         }
@@ -69,6 +73,13 @@ impl RequestBody {
 
     pub fn empty() -> Self {
         RequestBody::full(Bytes::new())
+    }
+
+    /// This body with `prefix` (bytes already read from it) sent first; the limit keeps
+    /// counting from where it was.
+    pub fn with_prefix(mut self, prefix: Bytes) -> Self {
+        self.prefix = (!prefix.is_empty()).then_some(prefix);
+        self
     }
 }
 
@@ -81,6 +92,9 @@ impl Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
+        if let Some(p) = this.prefix.take() {
+            return Poll::Ready(Some(Ok(Frame::data(p))));
+        }
         match &mut this.inner {
             RequestInner::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             RequestInner::Stream(body) => match Pin::new(body).poll_frame(cx) {
@@ -100,6 +114,9 @@ impl Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
+        if self.prefix.is_some() {
+            return false;
+        }
         match &self.inner {
             RequestInner::Full(b) => b.is_none(),
             RequestInner::Stream(body) => body.is_end_stream(),
@@ -107,10 +124,22 @@ impl Body for RequestBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.inner {
+        let hint = match &self.inner {
             RequestInner::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             RequestInner::Full(None) => SizeHint::with_exact(0),
             RequestInner::Stream(body) => body.size_hint(),
+        };
+        match &self.prefix {
+            None => hint,
+            Some(p) => {
+                let n = p.len() as u64;
+                let mut h = SizeHint::new();
+                h.set_lower(hint.lower().saturating_add(n));
+                if let Some(u) = hint.upper() {
+                    h.set_upper(u.saturating_add(n));
+                }
+                h
+            }
         }
     }
 }

@@ -57,6 +57,12 @@ pub enum ProxyError {
     UpstreamRequest(#[source] hyper::Error),
     #[error("client body read failed")]
     ClientBody,
+    /// A WAF rule denied the request (its status, 403 by default).
+    #[error("blocked by the WAF with status {0}")]
+    WafBlocked(u16),
+    /// The WAF failed (engine error or time budget) and fails closed.
+    #[error("WAF unavailable")]
+    WafUnavailable,
 }
 
 impl ProxyError {
@@ -73,6 +79,8 @@ impl ProxyError {
             }
             ProxyError::UpstreamConnect | ProxyError::UpstreamRequest(_) => StatusCode::BAD_GATEWAY,
             ProxyError::UpstreamHeaderTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::WafBlocked(s) => StatusCode::from_u16(*s).unwrap_or(StatusCode::FORBIDDEN),
+            ProxyError::WafUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -90,6 +98,8 @@ impl ProxyError {
             ProxyError::UpstreamHeaderTimeout => "upstream header timeout",
             ProxyError::UpstreamRequest(_) => "upstream request failed",
             ProxyError::ClientBody => "client body read failed",
+            ProxyError::WafBlocked(_) => "request blocked by the web application firewall",
+            ProxyError::WafUnavailable => "web application firewall unavailable",
         }
     }
 
@@ -99,7 +109,9 @@ impl ProxyError {
             | ProxyError::BadRequest(_)
             | ProxyError::HeaderTooLarge
             | ProxyError::BodyTooLarge
-            | ProxyError::ClientBody => ErrorSource::Downstream,
+            | ProxyError::ClientBody
+            | ProxyError::WafBlocked(_) => ErrorSource::Downstream,
+            ProxyError::WafUnavailable => ErrorSource::Config,
             ProxyError::NoRoute | ProxyError::NoEndpoints => ErrorSource::Config,
             ProxyError::UpstreamConnect
             | ProxyError::UpstreamConnectTimeout

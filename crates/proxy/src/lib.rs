@@ -14,9 +14,9 @@
 //! | 2 | **TLS/SNI** | [`tls`]: certificate from the live snapshot per handshake | handshake fails |
 //! | 3 | **read head** | hyper (head size, header-read timeout), `service::read_head` | 431, 413 |
 //! | 4 | **route** | `service::route`: one `ArcSwap::load`, `normalize_path`, `RouteTable::lookup` | 400, 404, 308 redirect |
-//! | 5 | **request phases** | `phases::request_headers`, `phases::request_body` (WAF 1–2) | the phase's status |
+//! | 5 | **request phases** | `phases::request_headers`, `phases::request_body` (WAF 1–2, [`waf`]) | 403 (rule's status), 413, 503 fail-closed |
 //! | 6 | **upstream** | `service::forward`, `upstream`: round-robin, retry on connect failure, upgrades | 502, 503, 504 |
-//! | 7 | **response phases** | `phases::response_headers` (WAF 3), hop-by-hop removal, `X-Request-Id` | — |
+//! | 7 | **response phases** | `phases::response_headers`, `phases::response_body` (WAF 3–4), hop-by-hop removal, `X-Request-Id` | the WAF's status |
 //! | 8 | **log** | `completion`: access log, metrics, connection back to its pool | — |
 //!
 //! Every error becomes a response in one place, [`error`]. A request loads the snapshot
@@ -36,6 +36,17 @@
 //! # Hot path
 //! No locks: the snapshot, the upstream pool map and the metrics series map are behind
 //! `ArcSwap`s; idle upstream connections wait in lock-free queues; counters are atomics.
+//! Upstream connections are reused across requests and snapshot swaps. With `workers` set,
+//! the server runs thread-per-core (see `workers`): one current-thread runtime,
+//! `SO_REUSEPORT` listener and upstream pool per thread.
+//!
+//! # Use
+//! The binary builds a [`ProxyConfig`] (serde, from the config file), a [`SharedSnapshot`]
+//! (stored into by the control plane), and a [`Metrics`] (it counts reloads with
+//! [`Metrics::reload_ok`] / [`Metrics::reload_failed`]); [`Server::start`] binds and serves and
+//! returns a [`Handle`] with the bound addresses; [`Handle::shutdown`] is the SIGTERM path.
+//! The access log is emitted on the tracing target [`access_log::TARGET`] (`access`); the
+//! binary installs the JSON subscriber.
 
 pub mod access_log;
 mod admin;
@@ -52,6 +63,7 @@ mod service;
 pub mod tls;
 mod upgrade;
 mod upstream;
+pub mod waf;
 mod workers;
 
 pub use config::{Limits, ProxyConfig, Timeouts};

@@ -1,47 +1,77 @@
-//! Extension points of the request path, called in phase order by [`crate::service`].
-//!
-//! Today they do nothing; the WAF (issue 5) plugs in here:
+//! Extension points of the request path, called in phase order by [`crate::service`]; the
+//! WAF ([`crate::waf`]) plugs in here:
 //! - [`request_headers`] runs after routing and the redirect decision, before any upstream
 //!   connection is opened (WAF phase 1). An `Err` is answered locally and the upstream is
-//!   never contacted.
+//!   never contacted. It returns the exchange's WAF transaction, `None` when the route has no
+//!   WAF policy (no allocation then).
 //! - [`request_body`] receives the body that will be sent upstream and returns the body to
-//!   send instead (WAF phase 2: buffer up to the inspection limit with
-//!   `RequestBody::full`, inspect, forward; routes without WAF return it untouched and keep
-//!   full streaming).
+//!   send instead (WAF phase 2: buffered up to the inspection limit, inspected, forwarded;
+//!   routes without WAF get it back untouched and keep full streaming).
 //! - [`response_headers`] sees the upstream response head before it is sent to the client
-//!   (WAF phase 3; phase 4 would wrap the response body the same way).
-//! - The log phase (WAF phase 5) is [`crate::completion`], run when the body has been sent.
+//!   (WAF phase 3); [`response_body`] inspects small bodies of the configured MIME types
+//!   (WAF phase 4) when the policy asks for it.
+//! - WAF phase 5 and the WAF logs run when the transaction is dropped at the end of the
+//!   exchange; the proxy's own log phase is [`crate::completion`].
 
-use http::{request, response};
+use http::{HeaderValue, request, response};
+use hyper::body::Incoming;
 use portcullis_snapshot::Route;
 
-use crate::body::RequestBody;
+use crate::body::{RequestBody, ResponseBody};
 use crate::error::ProxyError;
+use crate::waf::WafTx;
 
 /// Request head inspection (WAF phase 1).
 #[inline]
 pub(crate) fn request_headers(
-    _route: &Route,
-    _head: &mut request::Parts,
-) -> Result<(), ProxyError> {
-    Ok(())
+    route: &Route,
+    client: std::net::SocketAddr,
+    request_id: &HeaderValue,
+    head: &request::Parts,
+) -> Result<Option<WafTx>, ProxyError> {
+    match &route.policy.waf {
+        None => Ok(None),
+        Some(policy) => WafTx::start(policy, client, request_id, head).map(Some),
+    }
 }
 
 /// Request body inspection (WAF phase 2). Returns the body to forward.
 #[inline]
 pub(crate) async fn request_body(
-    _route: &Route,
-    _head: &request::Parts,
+    waf: &mut Option<WafTx>,
+    head: &request::Parts,
     body: RequestBody,
 ) -> Result<RequestBody, ProxyError> {
-    Ok(body)
+    match waf {
+        None => Ok(body),
+        Some(w) => w.request_body(head, body).await,
+    }
 }
 
 /// Response head inspection (WAF phase 3).
 #[inline]
 pub(crate) fn response_headers(
-    _route: &Route,
-    _head: &mut response::Parts,
+    waf: &mut Option<WafTx>,
+    head: &mut response::Parts,
 ) -> Result<(), ProxyError> {
-    Ok(())
+    match waf {
+        None => Ok(()),
+        Some(w) => w.response_headers(head),
+    }
+}
+
+/// Response body inspection (WAF phase 4) when the policy asks for it; otherwise the
+/// upstream body streams.
+#[inline]
+pub(crate) async fn response_body(
+    waf: &mut Option<WafTx>,
+    head: &response::Parts,
+    body: Incoming,
+) -> Result<ResponseBody, ProxyError> {
+    match waf {
+        Some(w) if w.wants_response_body(head) => {
+            Ok(ResponseBody::local(w.response_body(body).await?))
+        }
+        _ => Ok(ResponseBody::upstream(body)),
+    }
 }

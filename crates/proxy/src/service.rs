@@ -170,7 +170,7 @@ async fn forward(
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut head, body) = req.into_parts();
 
-    phases::request_headers(route, &mut head)?;
+    let mut waf = phases::request_headers(route, conn.client, &record.request_id, &head)?;
 
     head.uri = upstream_uri(&head.uri, path)?;
     head.version = Version::HTTP_11;
@@ -182,7 +182,7 @@ async fn forward(
     head.headers
         .insert(headers::X_REQUEST_ID.clone(), record.request_id.clone());
 
-    let body = phases::request_body(route, &head, RequestBody::streaming(body, limit)).await?;
+    let body = phases::request_body(&mut waf, &head, RequestBody::streaming(body, limit)).await?;
     if route.backend.endpoints.is_empty() {
         return Err(ProxyError::NoEndpoints);
     }
@@ -200,17 +200,15 @@ async fn forward(
         upgrade::spawn_tunnel(conn, client_upgrade, upstream_upgrade);
         let (mut head, _) = resp.into_parts();
         headers::strip_hop_by_hop(&mut head.headers, true);
-        phases::response_headers(route, &mut head)?;
+        phases::response_headers(&mut waf, &mut head)?;
         return Ok((Response::from_parts(head, ResponseBody::empty()), None));
     }
 
     let (mut head, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut head.headers, false);
-    phases::response_headers(route, &mut head)?;
-    Ok((
-        Response::from_parts(head, ResponseBody::upstream(body)),
-        Some(pooled),
-    ))
+    phases::response_headers(&mut waf, &mut head)?;
+    let body = phases::response_body(&mut waf, &head, body).await?;
+    Ok((Response::from_parts(head, body), Some(pooled)))
 }
 
 /// The host the client asked for: the URI authority (HTTP/2 `:authority`, absolute-form

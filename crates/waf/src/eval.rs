@@ -7,14 +7,13 @@
 //! matched, the other actions (ctl, initcol) run from the last link back to the first, the
 //! match is recorded and the disruptive action applies (unless DetectionOnly).
 
-use crate::action::{Action, AllowScope, Disruptive};
-use crate::ctl::{Ctl, RuleEngineMode};
+use crate::action::{AllowScope, Disruptive};
+use crate::ctl::RuleEngineMode;
 use crate::macros::expand_text;
 use crate::operator::MacroExpander;
 use crate::rule::{Link, PhaseItem, Rule, Test};
-use crate::setvar::{SetOp, to_int};
 use crate::state::{RuleContext, State};
-use crate::transaction::{Outcome, RawMatch, Transaction};
+use crate::transaction::{Outcome, Transaction};
 use crate::transform::Transform;
 use crate::variable::Target;
 use std::borrow::Cow;
@@ -297,95 +296,5 @@ impl Transaction {
             return false;
         };
         !pf.scan(self.state.vals.get(value)).contains(slot)
-    }
-
-    fn run_setvars(&mut self, link: &Link) {
-        for sv in &link.setvars {
-            let key = sv.key.expand(&self.state).to_ascii_lowercase();
-            let new = match &sv.op {
-                SetOp::Delete => None,
-                SetOp::Set(m) => Some(m.expand_bytes(&self.state)),
-                SetOp::Add(m) | SetOp::Sub(m) => {
-                    let existing = self
-                        .state
-                        .store_mut(&sv.collection)
-                        .and_then(|c| c.get(&key).cloned())
-                        .unwrap_or_default();
-                    let delta = to_int(&m.expand_bytes(&self.state));
-                    let base = to_int(&existing);
-                    let v = if matches!(sv.op, SetOp::Add(_)) {
-                        base.saturating_add(delta)
-                    } else {
-                        base.saturating_sub(delta)
-                    };
-                    Some(v.to_string().into_bytes())
-                }
-            };
-            let Some(coll) = self.state.store_mut(&sv.collection) else {
-                continue;
-            };
-            match new {
-                Some(v) => {
-                    coll.insert(key, v);
-                }
-                None => {
-                    coll.remove(&key);
-                }
-            }
-        }
-    }
-
-    fn run_action(&mut self, a: &Action) {
-        match a {
-            Action::Ctl(c) => self.run_ctl(c),
-            Action::InitCol(coll, key) if !self.state.persistent.contains_key(coll) => {
-                let storage = format!("{coll}:{}", key.expand(&self.state));
-                let contents = self.engine.store.load(&storage);
-                self.state
-                    .persistent
-                    .insert(coll.clone(), (storage, contents));
-            }
-            _ => {}
-        }
-    }
-
-    fn run_ctl(&mut self, c: &Ctl) {
-        let o = &mut self.overrides;
-        match c {
-            Ctl::RuleEngine(m) => o.engine = Some(*m),
-            Ctl::RuleRemoveById(a, b) => o.removed_ids.push((*a, *b)),
-            Ctl::RuleRemoveByTag(t) => o.removed_tags.push(t.clone()),
-            Ctl::RuleRemoveTargetById(a, b, ts) => o
-                .removed_targets_by_id
-                .extend(ts.iter().map(|t| (*a, *b, t.clone()))),
-            Ctl::RuleRemoveTargetByTag(tag, ts) => o
-                .removed_targets_by_tag
-                .extend(ts.iter().map(|t| (tag.clone(), t.clone()))),
-            Ctl::RequestBodyProcessor(p) => {
-                o.body_processor = Some(*p);
-                self.state
-                    .set_single(crate::variable::Var::REQBODY_PROCESSOR, p.name().as_bytes());
-            }
-            Ctl::ForceRequestBodyVariable(b) => o.force_body_variable = *b,
-            Ctl::RequestBodyAccess(b) => o.body_access = Some(*b),
-            Ctl::Audit => {}
-        }
-    }
-
-    fn record(&mut self, index: usize, rule: &Rule) {
-        let msg = rule.links.iter().find_map(|l| l.msg.as_ref());
-        let data = rule.links.iter().find_map(|l| l.logdata.as_ref());
-        let (var_name, var_value) = match &self.state.matched {
-            Some((n, v)) => (n.clone(), *v),
-            None => (String::new(), self.state.vals.intern(b"")),
-        };
-        self.matched.push(RawMatch {
-            rule: index,
-            msg: msg.map(|m| m.expand(&self.state)).unwrap_or_default(),
-            data: data.map(|m| m.expand(&self.state)).unwrap_or_default(),
-            var_name,
-            var_value,
-        });
-        self.matched_view.take();
     }
 }

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-/// A small, fast, non-cryptographic hasher (FxHash); keys here are not attacker-chosen
-/// in a way that matters for the ids and enums it hashes, and byte strings go through the
-/// same multiply-rotate mixing per 8-byte word.
+/// A small, fast, non-cryptographic hasher (FxHash) for the caches keyed by ids and enums
+/// (`(value id, transformation)`, `(value id, chain id)`): ids are assigned by us, so their
+/// hashes cannot be steered by a client. Maps keyed by request *content* use a randomly
+/// seeded hasher instead (see [`SeededMap`]).
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher(u64);
 
@@ -53,11 +54,14 @@ impl FxHasher {
 /// HashMap with [`FxHasher`].
 pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// HashMap with a per-process random seed, for keys a client controls (values, TX names).
+pub type SeededMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Values interned by content.
 #[derive(Debug, Default)]
 pub struct Interner {
     values: Vec<Arc<[u8]>>,
-    ids: FxMap<Arc<[u8]>, u32>,
+    ids: SeededMap<Arc<[u8]>, u32>,
 }
 
 impl Interner {
@@ -65,7 +69,7 @@ impl Interner {
     pub fn with_capacity(n: usize) -> Self {
         Interner {
             values: Vec::with_capacity(n),
-            ids: FxMap::with_capacity_and_hasher(n, Default::default()),
+            ids: SeededMap::with_capacity_and_hasher(n, Default::default()),
         }
     }
 

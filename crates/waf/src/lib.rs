@@ -26,6 +26,7 @@ mod compile;
 mod config;
 mod ctl;
 mod directive;
+mod effects;
 mod engine;
 mod error;
 mod eval;

@@ -46,6 +46,8 @@ pub struct State {
     pub matched_all: Vec<(String, u32)>,
     /// RULE.*.
     pub rule: RuleContext,
+    /// Most severe (lowest) severity among matched rules: HIGHEST_SEVERITY.
+    pub highest_severity: Option<u8>,
 }
 
 fn coll_name(var: Var) -> Option<&'static str> {

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// A collection: lower-cased member name → value.
-pub type Collection = HashMap<String, Vec<u8>>;
+/// A collection: lower-cased member name → value (seeded hasher: names can come from
+/// request data through `setvar` macros).
+pub type Collection = crate::interner::SeededMap<String, Vec<u8>>;
 
 /// Persistent collections keyed by `"ip:1.2.3.4"`.
 #[derive(Debug, Default)]

@@ -4,6 +4,7 @@
 //! (plain and TLS, keep-alive) that also returns the certificate the server presented.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct Env {
     pub controller_kubeconfig: PathBuf,
     pub apiserver_start: PathBuf,
     pub apiserver_pidfile: PathBuf,
+    /// etcd's client URL (its v3 JSON gateway).
+    pub etcd: String,
     /// First three octets of the backend network (192.0.2 inside the script's namespace).
     pub net: String,
     pub bin: PathBuf,
@@ -31,7 +34,9 @@ impl Env {
     /// None (and a message) when the suite is not run by scripts/e2e-kube.sh.
     pub fn get() -> Option<Env> {
         let Ok(admin) = std::env::var("PORTCULLIS_E2E_KUBECONFIG") else {
-            eprintln!(
+            // Written past the test harness's capture so that it shows in a normal run.
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED: PORTCULLIS_E2E_KUBECONFIG is unset; run scripts/e2e-kube.sh to start a \
                  real kube-apiserver and run this suite against it"
             );
@@ -43,6 +48,7 @@ impl Env {
             controller_kubeconfig: var("PORTCULLIS_E2E_CONTROLLER_KUBECONFIG").into(),
             apiserver_start: var("PORTCULLIS_E2E_APISERVER_START").into(),
             apiserver_pidfile: var("PORTCULLIS_E2E_APISERVER_PIDFILE").into(),
+            etcd: var("PORTCULLIS_E2E_ETCD"),
             net: var("PORTCULLIS_E2E_BACKEND_NET"),
             bin: var("PORTCULLIS_BIN").into(),
         })
@@ -80,6 +86,21 @@ impl Proc {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Log lines where the API server refused a permission. Refusals naming a Role or
+    /// binding "not found" are left out: right after an API server (re)start its RBAC
+    /// authorizer answers from caches that are still filling, which is not a missing grant.
+    pub fn forbidden_lines(&self) -> Vec<String> {
+        forbidden_lines_in(&self.log_text())
+    }
+}
+
+/// [`Proc::forbidden_lines`] of a piece of a log.
+pub fn forbidden_lines_in(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.to_ascii_lowercase().contains("forbidden") && !l.contains("not found"))
+        .map(str::to_string)
+        .collect()
 }
 
 impl Drop for Proc {
@@ -96,6 +117,14 @@ impl Drop for Proc {
     }
 }
 
+/// Where process logs go: the script's work directory (kept when the suite fails, removed
+/// when it passes), else the temp directory.
+fn log_dir() -> PathBuf {
+    std::env::var_os("PORTCULLIS_E2E_WORKDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
 fn spawn(bin: &PathBuf, args: &[String], log: PathBuf) -> Proc {
     let out = std::fs::File::create(&log).expect("log file");
     let child = Command::new(bin)
@@ -110,7 +139,7 @@ fn spawn(bin: &PathBuf, args: &[String], log: PathBuf) -> Proc {
 
 /// An echo backend answering `hello from NAME` on `addr`.
 pub fn backend(env: &Env, name: &str, addr: &str) -> Proc {
-    let log = std::env::temp_dir().join(format!("e2e-backend-{name}-{}.log", std::process::id()));
+    let log = log_dir().join(format!("backend-{name}-{}.log", std::process::id()));
     spawn(
         &env.bin,
         &[
@@ -144,7 +173,7 @@ impl Ports {
 
 /// Starts `portcullis run --kubeconfig <deploy/'s ServiceAccount token>`.
 pub fn controller(env: &Env, tag: &str, ports: Ports, extra: &[&str]) -> Proc {
-    let log = std::env::temp_dir().join(format!("e2e-portcullis-{tag}-{}.log", std::process::id()));
+    let log = log_dir().join(format!("portcullis-{tag}-{}.log", std::process::id()));
     let mut args: Vec<String> = vec![
         "run".into(),
         "--kubeconfig".into(),

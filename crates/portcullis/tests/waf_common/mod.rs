@@ -1,0 +1,138 @@
+//! Helpers for the WAF end-to-end tests: a recording backend (every request it receives is
+//! kept, so a test can prove a blocked request never reached it), raw HTTP/1.1 requests, and
+//! a WAF configuration with rules in the scratch directory.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A loopback HTTP/1.1 backend that records request lines and bodies and answers 200.
+pub struct Recorder {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    pub fn start() -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let s = s.clone();
+                std::thread::spawn(move || serve(conn, s));
+            }
+        });
+        Recorder { addr, seen }
+    }
+
+    /// Whether any received request (line + body) contains `needle`.
+    pub fn saw(&self, needle: &str) -> bool {
+        self.seen.lock().unwrap().iter().any(|r| r.contains(needle))
+    }
+}
+
+fn serve(conn: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let t = h.trim_end();
+            if t.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = t.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        seen.lock().unwrap().push(format!(
+            "{}{}",
+            line.trim_end(),
+            String::from_utf8_lossy(&body)
+        ));
+        let resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n";
+        if reader.get_mut().write_all(resp.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// One request on a new connection: (status, body).
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    host: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0 portcullis-test\r\nAccept: */*\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+pub fn get(addr: SocketAddr, path: &str, host: &str) -> (u16, String) {
+    request(addr, "GET", path, host, b"")
+}
+
+/// Polls `f` until it returns true (10 s at most).
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "timed out: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An Ingress for `host` → `svc` with extra annotations.
+pub fn ingress_with(name: &str, host: &str, svc: &str, annotations: &[(&str, &str)]) -> String {
+    let mut ann = String::new();
+    for (k, v) in annotations {
+        ann.push_str(&format!("    portcullis.dev/{k}: \"{v}\"\n"));
+    }
+    let ann = if ann.is_empty() {
+        String::new()
+    } else {
+        format!("  annotations:\n{ann}")
+    };
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: default\n{ann}spec:\n  rules:\n    - host: {host}\n      http:\n        paths:\n          - {{ path: /, pathType: Prefix, backend: {{ service: {{ name: {svc}, port: {{ number: 80 }} }} }} }}\n"
+    )
+}

@@ -1,0 +1,297 @@
+//! WAF logs: one ModSecurity-style error-log line per matched rule, and a JSON audit log in
+//! ModSecurity v3's JSON format, both configured once per process with [`configure`].
+//!
+//! Error-log line (what go-ftw and log tooling grep for):
+//!
+//! ```text
+//! 2026/11/26 12:00:00 [error] ModSecurity: Access denied with code 403 (phase 2). Matched
+//! "ARGS:q" (Value: `...`) [file "..."] [line "12"] [id "942100"] [msg "..."] [data "..."]
+//! [severity "2"] [tag "attack-sqli"] [hostname "..."] [uri "/?q=..."] [unique_id "..."]
+//! ```
+//!
+//! (one line). Values are escaped so a line never breaks: `"` and `\` get a backslash,
+//! control and non-ASCII bytes become `\xHH`. Each transaction is written with one `write`
+//! call on a file opened in append mode, so lines of concurrent requests never interleave.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use portcullis_waf::MatchedRule;
+
+/// Where error-log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorLogTarget {
+    Stderr,
+    File(PathBuf),
+}
+
+/// WAF log settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WafLogConfig {
+    /// ModSecurity-style lines; `None` = not written.
+    pub error_log: Option<ErrorLogTarget>,
+    /// JSON audit log file; `None` = not written.
+    pub audit_log: Option<PathBuf>,
+}
+
+struct Sinks {
+    error: Option<Sink>,
+    audit: Option<Sink>,
+}
+
+enum Sink {
+    Stderr,
+    File(Mutex<File>),
+}
+
+impl Sink {
+    fn write(&self, text: &str) {
+        match self {
+            Sink::Stderr => {
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            }
+            Sink::File(f) => {
+                let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = f.write_all(text.as_bytes());
+            }
+        }
+    }
+}
+
+static SINKS: OnceLock<Sinks> = OnceLock::new();
+
+fn open(path: &PathBuf) -> std::io::Result<Sink> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    Ok(Sink::File(Mutex::new(f)))
+}
+
+/// Opens the log files (once per process; later calls are ignored).
+pub fn configure(cfg: &WafLogConfig) -> std::io::Result<()> {
+    let error = match &cfg.error_log {
+        None => None,
+        Some(ErrorLogTarget::Stderr) => Some(Sink::Stderr),
+        Some(ErrorLogTarget::File(p)) => Some(open(p)?),
+    };
+    let audit = match &cfg.audit_log {
+        None => None,
+        Some(p) => Some(open(p)?),
+    };
+    let _ = SINKS.set(Sinks { error, audit });
+    Ok(())
+}
+
+fn sinks() -> Option<&'static Sinks> {
+    SINKS.get()
+}
+
+/// Whether anything is logged at all (lets the caller skip building records).
+pub fn enabled() -> bool {
+    sinks().is_some_and(|s| s.error.is_some() || s.audit.is_some())
+}
+
+/// What one transaction contributes to the logs.
+pub struct TxRecord<'a> {
+    pub unique_id: &'a str,
+    pub client_ip: std::net::IpAddr,
+    pub client_port: u16,
+    pub method: &'a str,
+    pub uri: &'a str,
+    pub http_version: &'a str,
+    pub host: &'a str,
+    pub request_headers: &'a [(String, String)],
+    pub status: u16,
+    /// (status, phase) when the WAF answered.
+    pub interrupted: Option<(u16, u8)>,
+    pub detection_only: bool,
+    pub rules: &'a [MatchedRule],
+    pub failure: Option<&'a str>,
+}
+
+/// Writes the error-log lines and, for relevant transactions, the audit record.
+pub fn write(rec: &TxRecord<'_>) {
+    let Some(s) = sinks() else { return };
+    if let Some(sink) = &s.error {
+        let mut text = String::new();
+        for r in rec.rules.iter().filter(|r| r.log) {
+            error_line(&mut text, rec, r);
+        }
+        if let Some(f) = rec.failure {
+            let _ = writeln!(
+                text,
+                "{} [error] ModSecurity: WAF failure: {f} [uri \"{}\"] [unique_id \"{}\"]",
+                timestamp(),
+                esc(rec.uri.as_bytes()),
+                esc(rec.unique_id.as_bytes())
+            );
+        }
+        if !text.is_empty() {
+            sink.write(&text);
+        }
+    }
+    if let Some(sink) = &s.audit {
+        if rec.interrupted.is_some() || rec.rules.iter().any(|r| r.log) || rec.failure.is_some() {
+            let mut line = audit_json(rec).to_string();
+            line.push('\n');
+            sink.write(&line);
+        }
+    }
+}
+
+fn error_line(out: &mut String, rec: &TxRecord<'_>, r: &MatchedRule) {
+    let head = match rec.interrupted {
+        Some((status, phase)) if r.disruptive && !rec.detection_only => {
+            format!("Access denied with code {status} (phase {phase}).")
+        }
+        _ => "Warning.".to_string(),
+    };
+    let _ = write!(
+        out,
+        "{} [error] ModSecurity: {head} Matched \"{}\" (Value: `{}') [file \"{}\"] [line \"{}\"] [id \"{}\"] [msg \"{}\"] [data \"{}\"] [severity \"{}\"]",
+        timestamp(),
+        esc(r.matched_var_name.as_bytes()),
+        esc(&r.matched_var[..r.matched_var.len().min(256)]),
+        esc(r.file.as_bytes()),
+        r.line,
+        r.id,
+        esc(r.msg.as_bytes()),
+        esc(r.data.as_bytes()),
+        r.severity.map_or(String::new(), |s| s.to_string()),
+    );
+    for t in &r.tags {
+        let _ = write!(out, " [tag \"{}\"]", esc(t.as_bytes()));
+    }
+    let _ = writeln!(
+        out,
+        " [hostname \"{}\"] [uri \"{}\"] [unique_id \"{}\"]",
+        esc(rec.host.as_bytes()),
+        esc(rec.uri.as_bytes()),
+        esc(rec.unique_id.as_bytes())
+    );
+}
+
+/// ModSecurity v3's JSON audit record (`SecAuditLogFormat JSON`).
+fn audit_json(rec: &TxRecord<'_>) -> serde_json::Value {
+    use serde_json::{Map, Value, json};
+    let headers: Map<String, Value> = rec
+        .request_headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let messages: Vec<Value> = rec
+        .rules
+        .iter()
+        .filter(|r| r.log)
+        .map(|r| {
+            json!({
+                "message": r.msg,
+                "details": {
+                    "match": format!("Matched {}", r.matched_var_name),
+                    "reference": "",
+                    "ruleId": r.id.to_string(),
+                    "file": r.file,
+                    "lineNumber": r.line.to_string(),
+                    "data": r.data,
+                    "severity": r.severity.map_or(String::new(), |s| s.to_string()),
+                    "ver": "",
+                    "rev": "",
+                    "tags": r.tags,
+                    "maturity": "0",
+                    "accuracy": "0",
+                }
+            })
+        })
+        .collect();
+    json!({
+        "transaction": {
+            "client_ip": rec.client_ip.to_string(),
+            "time_stamp": timestamp(),
+            "server_id": "portcullis",
+            "client_port": rec.client_port,
+            "host_ip": "",
+            "host_port": 0,
+            "unique_id": rec.unique_id,
+            "request": {
+                "method": rec.method,
+                "http_version": rec.http_version,
+                "uri": rec.uri,
+                "headers": headers,
+            },
+            "response": {
+                "http_code": rec.status,
+                "headers": {},
+            },
+            "producer": {
+                "modsecurity": "portcullis-waf",
+                "connector": "portcullis",
+                "secrules_engine": if rec.detection_only { "DetectionOnly" } else { "Enabled" },
+                "components": [],
+            },
+            "messages": messages,
+        }
+    })
+}
+
+/// Escapes a value for a bracketed `"..."` field.
+pub fn esc(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'"' | b'\\' => {
+                s.push('\\');
+                s.push(b as char);
+            }
+            0x20..=0x7e => s.push(b as char),
+            _ => {
+                let _ = write!(s, "\\x{b:02x}");
+            }
+        }
+    }
+    s
+}
+
+/// `YYYY/MM/DD HH:MM:SS` (UTC), as nginx's error log.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_dates() {
+        assert_eq!(esc(b"a\"b\\c\n\xff"), "a\\\"b\\\\c\\x0a\\xff");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+    }
+}

@@ -1,0 +1,355 @@
+//! The WAF in the request path: `WafTx` runs a route's compiled
+//! [`portcullis_snapshot::WafPolicy`] over one exchange, called from `crate::phases`.
+//!
+//! - **Phase 1** (request headers) after routing, before any upstream connection.
+//! - **Phase 2** (request body): the body is buffered up to the engine's
+//!   `SecRequestBodyLimit`, inspected, then forwarded from memory. Over the limit:
+//!   `Reject` → 413 without reading further (mode On); `ProcessPartial` (or DetectionOnly) →
+//!   the first part is inspected, then forwarded followed by the rest, streamed.
+//! - **Phase 3** on the response head; **phase 4** on response bodies of the engine's MIME
+//!   types when the policy inspects them and the upstream announced a `Content-Length` within
+//!   `SecResponseBodyLimit` (other bodies stream un-inspected).
+//! - **Phase 5** and the logs run when the `WafTx` is dropped, whatever the outcome.
+//!
+//! A disruptive outcome becomes [`ProxyError::WafBlocked`] (the rule's status, 403 by default;
+//! a `redirect` or `drop` is answered with 403), so phase 1/2 decisions never contact the
+//! upstream. Engine panics and evaluations over the policy's time budget follow its
+//! [`FailMode`]: open → the request goes on un-inspected; closed (default) → 503
+//! ([`ProxyError::WafUnavailable`]). Both are logged and counted.
+//!
+//! Routes without a policy never get here: no allocation, no buffering.
+
+pub mod log;
+pub mod metrics;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderValue, Version, header, request, response};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Incoming};
+use portcullis_snapshot::{FailMode, WafMode, WafPolicy};
+use portcullis_waf::{BodyLimitAction, ConnectionInfo, Outcome, Transaction};
+
+use crate::body::{BodyError, RequestBody};
+use crate::error::ProxyError;
+use metrics::Action;
+
+/// One exchange under inspection.
+pub(crate) struct WafTx {
+    policy: Arc<WafPolicy>,
+    tx: Box<Transaction>,
+    elapsed: Duration,
+    /// Set after a failure (fail-open): later phases are skipped.
+    skip: bool,
+    failure: Option<&'static str>,
+    /// (status, phase) of a disruptive outcome applied by us.
+    interrupted: Option<(u16, u8)>,
+    status: u16,
+    client: std::net::SocketAddr,
+    unique_id: String,
+    method: String,
+    uri: String,
+    version: &'static str,
+    host: String,
+    headers: Vec<(String, String)>,
+}
+
+fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+impl WafTx {
+    /// Phase 1: starts the transaction and inspects the request head.
+    pub(crate) fn start(
+        policy: &Arc<WafPolicy>,
+        client: std::net::SocketAddr,
+        request_id: &HeaderValue,
+        head: &request::Parts,
+    ) -> Result<WafTx, ProxyError> {
+        let unique_id = request_id.to_str().unwrap_or("-").to_string();
+        let conn = ConnectionInfo {
+            client_ip: client.ip(),
+            client_port: client.port(),
+            server_ip: std::net::IpAddr::from([0, 0, 0, 0]),
+            server_port: 0,
+            unique_id: unique_id.clone(),
+        };
+        let uri = head
+            .uri
+            .path_and_query()
+            .map_or_else(|| head.uri.to_string(), |pq| pq.as_str().to_string());
+        let version = version_str(head.version);
+        let mut tx = Box::new(policy.engine.transaction(conn));
+        tx.request_line(head.method.as_str(), &uri, version);
+        let log = log::enabled();
+        let mut headers = Vec::new();
+        let mut host = String::new();
+        if !head.headers.contains_key(header::HOST) {
+            if let Some(a) = head.uri.authority() {
+                tx.request_header(b"Host", a.as_str().as_bytes());
+                host = a.as_str().to_string();
+            }
+        }
+        for (name, value) in &head.headers {
+            tx.request_header(name.as_str().as_bytes(), value.as_bytes());
+            if name == header::HOST {
+                host = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            }
+            if log {
+                headers.push((
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                ));
+            }
+        }
+        let mut w = WafTx {
+            policy: policy.clone(),
+            tx,
+            elapsed: Duration::ZERO,
+            skip: false,
+            failure: None,
+            interrupted: None,
+            status: 0,
+            client,
+            unique_id,
+            method: head.method.as_str().to_string(),
+            uri,
+            version,
+            host,
+            headers,
+        };
+        w.run(1, Transaction::process_request_headers)?;
+        Ok(w)
+    }
+
+    /// Runs one phase with failure handling and the time budget.
+    fn run(&mut self, phase: u8, f: fn(&mut Transaction) -> Outcome) -> Result<(), ProxyError> {
+        if self.skip {
+            return Ok(());
+        }
+        let start = Instant::now();
+        let tx = &mut self.tx;
+        let result = catch_unwind(AssertUnwindSafe(|| f(tx)));
+        self.elapsed += start.elapsed();
+        let outcome = match result {
+            Ok(o) => o,
+            Err(_) => return self.fail("engine panic"),
+        };
+        match outcome {
+            Outcome::Pass => {}
+            Outcome::Deny { status } => return Err(self.block(status, phase)),
+            Outcome::Redirect { .. } | Outcome::Drop => return Err(self.block(403, phase)),
+        }
+        let budget = self.policy.time_budget;
+        if !budget.is_zero() && self.elapsed > budget {
+            return self.fail("evaluation exceeded the time budget");
+        }
+        Ok(())
+    }
+
+    fn block(&mut self, status: u16, phase: u8) -> ProxyError {
+        let status = if (400..600).contains(&status) {
+            status
+        } else {
+            403
+        };
+        self.interrupted = Some((status, phase));
+        self.status = status;
+        self.skip = true;
+        ProxyError::WafBlocked(status)
+    }
+
+    fn fail(&mut self, reason: &'static str) -> Result<(), ProxyError> {
+        self.failure = Some(reason);
+        self.skip = true;
+        let m = metrics::global();
+        m.failure(reason == "engine panic");
+        tracing::error!(
+            target: "waf",
+            request_id = %self.unique_id,
+            policy = %self.policy.label,
+            elapsed_us = self.elapsed.as_micros() as u64,
+            fail = ?self.policy.fail,
+            "WAF failure: {reason}"
+        );
+        match self.policy.fail {
+            FailMode::Open => Ok(()),
+            FailMode::Closed => {
+                self.status = 503;
+                Err(ProxyError::WafUnavailable)
+            }
+        }
+    }
+
+    /// Phase 2: returns the body to forward.
+    pub(crate) async fn request_body(
+        &mut self,
+        head: &request::Parts,
+        mut body: RequestBody,
+    ) -> Result<RequestBody, ProxyError> {
+        let cfg = self.policy.engine.config();
+        if self.skip || !cfg.request_body_access || body.is_end_stream() {
+            self.run(2, Transaction::process_request_body)?;
+            return Ok(body);
+        }
+        let limit = cfg.request_body_limit;
+        let reject = cfg.request_body_limit_action == BodyLimitAction::Reject
+            && self.policy.mode == WafMode::On;
+        let announced = head
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if reject && announced.is_some_and(|n| n > limit as u64) {
+            metrics::global().body_limit(true);
+            self.status = 413;
+            return Err(ProxyError::BodyTooLarge);
+        }
+        // The announced length is only a hint: never reserve more than 64 KiB up front.
+        let reserve = announced.map_or(8192, |n| n.min(64 * 1024) as usize);
+        let mut buf = BytesMut::with_capacity(reserve.min(limit + 1));
+        let mut over = false;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| match e {
+                BodyError::TooLarge => ProxyError::BodyTooLarge,
+                BodyError::Client(_) => ProxyError::ClientBody,
+            })?;
+            if let Ok(data) = frame.into_data() {
+                buf.extend_from_slice(&data);
+                if buf.len() > limit {
+                    over = true;
+                    break;
+                }
+            }
+        }
+        if over {
+            metrics::global().body_limit(reject);
+            if reject {
+                self.status = 413;
+                return Err(ProxyError::BodyTooLarge);
+            }
+        }
+        let bytes = buf.freeze();
+        self.tx.request_body_chunk(&bytes);
+        self.run(2, Transaction::process_request_body)?;
+        Ok(if over {
+            body.with_prefix(bytes)
+        } else {
+            RequestBody::full(bytes)
+        })
+    }
+
+    /// Phase 3 (and the status for phase 5).
+    pub(crate) fn response_headers(&mut self, head: &response::Parts) -> Result<(), ProxyError> {
+        self.status = head.status.as_u16();
+        if self.skip {
+            return Ok(());
+        }
+        self.tx
+            .response_status(head.status.as_u16(), version_str(head.version));
+        for (name, value) in &head.headers {
+            self.tx
+                .response_header(name.as_str().as_bytes(), value.as_bytes());
+        }
+        self.run(3, Transaction::process_response_headers)
+    }
+
+    /// Whether phase 4 should read this response body.
+    pub(crate) fn wants_response_body(&self, head: &response::Parts) -> bool {
+        if self.skip || !self.policy.inspect_response_body {
+            return false;
+        }
+        let cfg = self.policy.engine.config();
+        let len = head
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let ctype = head
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ctype.split(';').next().unwrap_or("").trim();
+        // No Content-Type: the engine decides (as ModSecurity, it inspects unless typed).
+        len.is_some_and(|n| n <= cfg.response_body_limit)
+            && (mime.is_empty()
+                || cfg
+                    .response_body_mime_types
+                    .iter()
+                    .any(|m| m.eq_ignore_ascii_case(mime)))
+    }
+
+    /// Phase 4: reads the (small, announced) body, inspects it and returns it.
+    pub(crate) async fn response_body(&mut self, body: Incoming) -> Result<Bytes, ProxyError> {
+        let bytes = body
+            .collect()
+            .await
+            .map_err(ProxyError::UpstreamRequest)?
+            .to_bytes();
+        self.tx.response_body_chunk(&bytes);
+        self.run(4, Transaction::process_response_body)?;
+        Ok(bytes)
+    }
+
+    /// Phase 5, metrics and logs.
+    fn finish(&mut self) {
+        if !self.skip || self.interrupted.is_some() {
+            let start = Instant::now();
+            let tx = &mut self.tx;
+            let _ = catch_unwind(AssertUnwindSafe(|| tx.process_logging()));
+            self.elapsed += start.elapsed();
+        }
+        let m = metrics::global();
+        m.evaluation(self.elapsed);
+        let rules = self.tx.matched_rules();
+        let decider = rules
+            .iter()
+            .rev()
+            .find(|r| r.disruptive)
+            .map_or(0, |r| r.id);
+        match (self.failure, self.interrupted) {
+            (Some(_), _) => m.decision(
+                match self.policy.fail {
+                    FailMode::Open => Action::FailOpen,
+                    FailMode::Closed => Action::FailClosed,
+                },
+                0,
+            ),
+            (None, Some(_)) => m.decision(Action::Block, decider),
+            (None, None) if decider != 0 => m.decision(Action::Detect, decider),
+            (None, None) => m.pass(),
+        }
+        if log::enabled() {
+            log::write(&log::TxRecord {
+                unique_id: &self.unique_id,
+                client_ip: self.client.ip(),
+                client_port: self.client.port(),
+                method: &self.method,
+                uri: &self.uri,
+                http_version: self.version,
+                host: &self.host,
+                request_headers: &self.headers,
+                status: self.status,
+                interrupted: self.interrupted,
+                detection_only: self.policy.mode == WafMode::DetectionOnly,
+                rules,
+                failure: self.failure,
+            });
+        }
+    }
+}
+
+impl Drop for WafTx {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# WAF throughput, side by side in one run (issue 5): the same origin and the same requests
+# through
+#   - portcullis + OWASP CRS v4 (../shared/crs) at PL1, blocking        (127.0.0.1:18080)
+#   - portcullis with the WAF off                                     (127.0.0.1:18083)
+#   - nginx + ModSecurity 3 (Debian) + the same CRS, PL1, blocking     (127.0.0.1:18091)
+# Workloads (wrk Lua scripts in loadtest/waf/): (a) benign GETs with query arguments and
+# browser headers, (b) benign 1 KB JSON POSTs, (c) GETs with every 10th request an attack.
+# Before timing, each WAF contender is checked: benign requests 200, every attack 403; during
+# (c) the number of 403 answers is compared with the number of attacks sent. Prints req/s,
+# p50, p99, the ratios portcullis+CRS / nginx+ModSecurity and portcullis+CRS / WAF off, and
+# RSS with CRS loaded. Everything listens on 127.0.0.1; every wrk run is bounded.
+#
+#   loadtest/waf.sh                      # DURATION=8s CONNECTIONS=64 THREADS=2
+#   DURATION=4s loadtest/waf.sh
+#
+# Needs: nginx libnginx-mod-http-modsecurity wrk (Debian; installed when missing).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+DURATION=${DURATION:-8s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+CRS_DIR=${CRS_DIR:-$root/../shared/crs}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+[ -d "$CRS_DIR/rules" ] || { echo "no CRS at $CRS_DIR (set CRS_DIR)"; exit 1; }
+CRS_DIR=$(cd "$CRS_DIR" && pwd)
+work=$(mktemp -d /tmp/portcullis-wafload.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for f in nginx-origin nginx-modsec; do
+    [ -f "$work/$f.pid" ] && kill "$(cat "$work/$f.pid")" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+export PATH="$PATH:/usr/sbin"
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null \
+   || [ ! -e /usr/share/nginx/modules/ngx_http_modsecurity_module.so ]; then
+  echo "installing nginx libnginx-mod-http-modsecurity wrk (Debian packages)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    nginx libnginx-mod-http-modsecurity wrk >/dev/null
+fi
+
+if [ -z "${PORTCULLIS_BIN:-}" ]; then
+  echo "building portcullis (release)"
+  (cd "$root" && nice -n 10 cargo build --release -q -p portcullis)
+fi
+bin=${PORTCULLIS_BIN:-$CARGO_TARGET_DIR/release/portcullis}
+
+# --- origin: nginx answering 200 for any method and path on 127.0.0.1:9001 ---
+cat > "$work/origin.conf" <<CONF
+worker_processes 1;
+pid $work/nginx-origin.pid;
+error_log $work/origin-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_buffer_size 16k;
+  server {
+    listen 127.0.0.1:9001 reuseport backlog=4096;
+    keepalive_requests 1000000;
+    location / { default_type text/plain; return 200 "hello from backend\n"; }
+  }
+}
+CONF
+nginx -c "$work/origin.conf" -p "$work" -g 'daemon on;'
+
+# --- nginx + ModSecurity 3 + CRS v4 PL1 blocking (as ../shared/anchors/modsec-main.conf) ---
+cat > "$work/modsec-main.conf" <<CONF
+Include /etc/nginx/modsecurity.conf
+SecRuleEngine On
+SecAuditEngine Off
+SecResponseBodyAccess Off
+Include $CRS_DIR/crs-setup.conf.example
+SecAction "id:9600001,phase:1,pass,nolog,t:none,setvar:tx.blocking_paranoia_level=1"
+Include $CRS_DIR/rules/*.conf
+CONF
+cat > "$work/nginx-modsec.conf" <<CONF
+load_module /usr/share/nginx/modules/ngx_http_modsecurity_module.so;
+worker_processes 2;
+pid $work/nginx-modsec.pid;
+error_log $work/nginx-modsec-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream be { server 127.0.0.1:9001; keepalive 128; }
+  server {
+    listen 127.0.0.1:18091 reuseport backlog=4096;
+    server_name myapp.com;
+    keepalive_requests 1000000;
+    modsecurity on;
+    modsecurity_rules_file $work/modsec-main.conf;
+    location /blog { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location /store { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location / { return 404; }
+  }
+}
+CONF
+nginx -c "$work/nginx-modsec.conf" -p "$work" -g 'daemon on;'
+
+# --- portcullis: the example Ingress pointed at the origin; one process with CRS, one without ---
+mkdir -p "$work/manifests"
+cp "$root/config/manifests/ingressclass.yaml" "$root/config/manifests/myapp-ingress.yaml" "$work/manifests/"
+sed -e 's/port: 910[12]/port: 9001/; s/targetPort: 910[12]/targetPort: 9001/' \
+  "$root/config/manifests/services.yaml" > "$work/manifests/services.yaml"
+grep -q "secretName" "$work/manifests/myapp-ingress.yaml" && \
+  sed -i '/tls:/,/secretName/d' "$work/manifests/myapp-ingress.yaml" || true
+common_cfg="proxy:\n  access_log: false\nlogging:\n  level: warn\n"
+printf "$common_cfg" > "$work/plain.yaml"
+printf "${common_cfg}waf:\n  mode: block\n  rules: crs\n  crs_dir: $CRS_DIR\n  paranoia_level: 1\n  error_log: $work/portcullis-waf-error.log\n" > "$work/waf.yaml"
+"$bin" run --config "$work/waf.yaml" --manifests "$work/manifests" --http-addr 127.0.0.1:18080 \
+  --https-addr 127.0.0.1:18443 --admin-addr 127.0.0.1:19180 > "$work/portcullis-waf.log" 2>&1 &
+pids+=($!); pc_waf=$!
+"$bin" run --config "$work/plain.yaml" --manifests "$work/manifests" --http-addr 127.0.0.1:18083 \
+  --https-addr 127.0.0.1:18446 --admin-addr 127.0.0.1:19183 > "$work/portcullis-plain.log" 2>&1 &
+pids+=($!); pc_plain=$!
+
+status() { curl -s -o /dev/null -w '%{http_code}' -H 'Host: myapp.com' "$@" || true; }
+for u in 127.0.0.1:9001/ 127.0.0.1:18080/blog 127.0.0.1:18083/blog 127.0.0.1:18091/blog; do
+  for _ in $(seq 1 150); do [ "$(status "http://$u")" = 200 ] && break; sleep 0.1; done
+done
+
+# --- correctness first: benign 200, attacks 403, on both WAFs ---
+ua='Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'
+benign=$(sed -n '/^BENIGN_GETS/,/^}/p' "$here/waf/common.lua" | grep -o '"/[^"]*"' | tr -d '"')
+attacks=$(sed -n '/^ATTACKS/,/^}/p' "$here/waf/common.lua" | grep -o '"/[^"]*"' | tr -d '"')
+post_body=$(cat "$here/waf/order.json")
+bad=0
+for port in 18080 18091; do
+  for p in $benign; do
+    s=$(status -A "$ua" -H 'Accept: text/html' -H 'Accept-Language: en-US' "http://127.0.0.1:$port$p")
+    [ "$s" = 200 ] || { echo "FAIL port $port benign $p -> $s"; bad=1; }
+  done
+  for p in $attacks; do
+    s=$(status -A "$ua" -H 'Accept: text/html' -H 'Accept-Language: en-US' "http://127.0.0.1:$port$p")
+    [ "$s" = 403 ] || { echo "FAIL port $port attack $p -> $s"; bad=1; }
+  done
+  if [ -n "$post_body" ]; then
+    s=$(status -A "$ua" -H 'Content-Type: application/json' --data-binary "$post_body" "http://127.0.0.1:$port/store/checkout")
+    [ "$s" = 200 ] || { echo "FAIL port $port json post -> $s"; bad=1; }
+  fi
+done
+[ "$bad" = 0 ] && echo "check: benign requests 200 and attacks 403 on portcullis+CRS and nginx+ModSecurity+CRS"
+
+run_wrk() { # name port script
+  local out
+  out=$(timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+        -s "$here/waf/$3.lua" "http://127.0.0.1:$2" 2>&1 | grep PCX_RESULT || true)
+  printf '%s %s %s\n' "$1" "$3" "${out#PCX_RESULT }"
+}
+results="$work/results.txt"; : > "$results"
+for w in get post mix; do
+  run_wrk portcullis-crs 18080 $w >> "$results"
+  run_wrk portcullis-nowaf 18083 $w >> "$results"
+  run_wrk nginx-modsec-crs 18091 $w >> "$results"
+done
+
+rss_kb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t; }
+nginx_pids=$(pgrep -P "$(cat "$work/nginx-modsec.pid")" | tr '\n' ' ')
+echo
+echo "machine: $(nproc) cores, $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d$DURATION; all on 127.0.0.1; CRS $(cd "$CRS_DIR" && ls rules/*.conf | wc -l) rule files, PL1, blocking"
+printf '%-18s %-5s %10s %9s %9s %6s %9s %7s %7s\n' contender load req/s p50_ms p99_ms errors forbidden attacks other
+while read -r name load rest; do
+  eval "$rest"
+  printf '%-18s %-5s %10s %9.2f %9.2f %6s %9s %7s %7s\n' "$name" "$load" "$rps" \
+    "$(echo "$p50_us/1000" | bc -l)" "$(echo "$p99_us/1000" | bc -l)" "$errors" "$forbidden" "$attacks" "$other"
+done < "$results"
+get_rps() { awk -v n="$1" -v l="$2" '$1==n && $2==l {split($3,a,"="); print a[2]}' "$results"; }
+for w in get post mix; do
+  a=$(get_rps portcullis-crs $w); b=$(get_rps nginx-modsec-crs $w); c=$(get_rps portcullis-nowaf $w)
+  [ -n "$a" ] && [ -n "$b" ] && [ "$b" != 0 ] && [ -n "$c" ] && [ "$c" != 0 ] && \
+    printf 'ratio %-4s portcullis+CRS / nginx+ModSecurity+CRS: %6.1fx   portcullis+CRS / portcullis no WAF: %.2f\n' \
+      "$w" "$(echo "$a/$b" | bc -l)" "$(echo "$a/$c" | bc -l)"
+done
+echo "RSS after load: portcullis+CRS $(rss_kb $pc_waf) kB, portcullis no WAF $(rss_kb $pc_plain) kB, nginx+ModSecurity+CRS (master+workers) $(rss_kb "$(cat "$work/nginx-modsec.pid")" $nginx_pids) kB"
+echo "(mix: forbidden should equal attacks, up to the requests in flight when wrk stopped)"
