@@ -99,14 +99,31 @@ testoverride:
   input:
     dest_addr: 127.0.0.1
     port: $port_http
+  ignore:
 YAML
+# The bundled overrides (front-end behaviour of the reference Apache) as go-ftw ignores.
+python3 - "$root/crates/waf-ftw/overrides.yaml" >>"$work/.ftw.yaml" <<'PY'
+import re, sys
+rule = None
+for line in open(sys.argv[1]):
+    m = re.match(r"\s*-\s*rule_id:\s*(\d+)", line)
+    if m:
+        rule = m.group(1)
+        continue
+    m = re.match(r"\s*test_ids:\s*\[([^\]]*)\]", line)
+    if m and rule:
+        for t in m.group(1).split(","):
+            if t.strip():
+                print(f"    '{rule}-{t.strip()}': 'front-end behaviour (crates/waf-ftw/overrides.yaml)'")
+PY
 set +e
 (cd "$work" && "$ftw" run --config "$work/.ftw.yaml" -d "$CRS_DIR/tests" -o json >"$work/ftw.json" 2>"$work/ftw.err")
 set -e
 python3 - "$work/ftw.json" "$MIN_RATE" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-ok, failed = len(r.get("success", [])), len(r.get("failed", []))
+get = lambda *keys: next((r[k] for k in keys if k in r), [])
+ok, failed = len(get("success", "Success")), len(get("failed", "Failed"))
 rate = ok / max(1, ok + failed)
 print(f"go-ftw over HTTP (log mode): {ok} passed, {failed} failed, pass rate {rate:.4f}")
 sys.exit(0 if rate >= float(sys.argv[2]) else 1)

@@ -99,18 +99,33 @@ pub(crate) fn policy_for(
     };
     let key = policies.key_for(ann, extra)?;
     let resolved = policies.resolve(&key);
-    if let Some(e) = resolved.error {
-        let kept = if resolved.policy.is_some() {
-            "keeping the last good rules"
-        } else {
-            "no good rules yet: the WAF is OFF for these routes"
-        };
-        notes.push((
-            Severity::Error,
-            format!("WAF rules failed to compile: {e}; {kept}"),
-        ));
+    let Some(e) = resolved.error else {
+        return resolved.policy;
+    };
+    if resolved.policy.is_some() {
+        let why = format!("WAF rules failed to compile: {e}; keeping the last good rules");
+        notes.push((Severity::Error, why));
+        return resolved.policy;
     }
-    resolved.policy
+    // Never compiled (e.g. a bad exclusions ConfigMap): fall back to the same mode and
+    // paranoia level without this Ingress's exclusions rather than to no WAF at all.
+    let plain = crate::waf_policy::PolicyKey {
+        excluded_ids: Vec::new(),
+        excluded_tags: Vec::new(),
+        extra: None,
+        ..key
+    };
+    let fallback = policies.resolve(&plain).policy;
+    let then = if fallback.is_some() {
+        "using the policy without this Ingress's exclusions"
+    } else {
+        "no good rules yet: the WAF is OFF for these routes"
+    };
+    notes.push((
+        Severity::Error,
+        format!("WAF rules failed to compile: {e}; {then}"),
+    ));
+    fallback
 }
 
 fn find_config_map<'a>(

@@ -174,22 +174,25 @@ impl WafPolicies {
     pub fn resolve(&self, key: &PolicyKey) -> Resolved {
         let mut c = self.lock();
         let version = c.version;
-        if let Some(p) = c.good.get(key) {
-            if p.rules_version == version {
-                return Resolved {
-                    policy: Some(p.clone()),
-                    error: None,
-                };
-            }
+        if let Some(p) = c.good.get(key)
+            && p.rules_version == version
+        {
+            return Resolved {
+                policy: Some(p.clone()),
+                error: None,
+            };
         }
-        if let Some((v, e)) = c.failed.get(key) {
-            if *v == version {
-                return Resolved {
-                    policy: c.good.get(key).cloned(),
-                    error: Some(e.clone()),
-                };
-            }
+        if let Some((v, e)) = c.failed.get(key)
+            && *v == version
+        {
+            return Resolved {
+                policy: c.good.get(key).cloned(),
+                error: Some(e.clone()),
+            };
         }
+        // A miss: forget policies no snapshot uses any more (only the cache holds them), so
+        // Ingress churn does not pile up compiled engines.
+        c.good.retain(|_, p| Arc::strong_count(p) > 1);
         match self.compile(key, version) {
             Ok(p) => {
                 let p = Arc::new(p);

@@ -83,3 +83,26 @@ fn policies_are_shared_and_a_broken_file_keeps_the_last_good_engine() {
     assert!(!fixed.engine.rule_ids().any(|id| id == 1));
     assert_eq!(fixed.rules_version, policies.version());
 }
+
+#[test]
+fn unused_policies_are_forgotten_on_the_next_compile() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = dir.path().join("portcullis.conf");
+    std::fs::write(
+        &entry,
+        "SecRule ARGS \"@contains evil\" \"id:1,phase:2,deny\"\n",
+    )
+    .unwrap();
+    let policies = WafPolicies::new(settings(entry));
+    let with_ids = |ids: Vec<u32>| IngressAnnotations {
+        waf_rule_exclusions: ids,
+        ..Default::default()
+    };
+    let k1 = policies.key_for(&with_ids(vec![1]), None).unwrap();
+    let first = policies.resolve(&k1).policy.unwrap();
+    let weak = Arc::downgrade(&first);
+    drop(first); // no snapshot uses it any more
+    let k2 = policies.key_for(&with_ids(vec![2]), None).unwrap();
+    let _second = policies.resolve(&k2).policy.unwrap();
+    assert!(weak.upgrade().is_none(), "the unused policy was dropped");
+}

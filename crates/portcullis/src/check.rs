@@ -13,6 +13,13 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(&args.sources)?;
     let mut opts = TranslateOptions::new(default_certificate(&settings)?);
     opts.watch_ingress_without_class = settings.watch_ingress_without_class;
+    // WAF policies are compiled as `run` would: a rule file that does not compile is an
+    // error diagnostic (file:line) on every Ingress that uses it.
+    opts.waf = settings.waf.as_ref().map(|w| {
+        std::sync::Arc::new(portcullis_control::waf_policy::WafPolicies::new(
+            w.settings.clone(),
+        ))
+    });
     let diagnostics = portcullis_control::check(&settings.manifests, &opts);
     let mut errors = 0;
     let mut warnings = 0;

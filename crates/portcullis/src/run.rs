@@ -100,7 +100,17 @@ async fn serve(
     opts.waf = waf.clone();
     let reloader = Reloader::new(shared.clone(), opts);
     let provider = match &kube {
-        Some(args) => Provider::Kube(kube_mode::start(args, reloader, metrics.clone()).await?),
+        Some(args) => {
+            let p = kube_mode::start(args, reloader, metrics.clone()).await?;
+            // Rule-file changes rebuild through the provider's own debounced trigger.
+            if let (Some(policies), Some(cfg)) = (waf, &settings.waf) {
+                let trigger = p.rebuild_trigger();
+                crate::waf_config::watch_rules(policies, cfg.poll_interval, move || {
+                    trigger.trigger()
+                });
+            }
+            Provider::Kube(p)
+        }
         None => Provider::Files(watch_files(&settings, reloader, &metrics, waf)?),
     };
 

@@ -168,10 +168,10 @@ impl WafFileConfig {
             }
             r => bail!("waf.rules: {r:?}: expected builtin or crs"),
         };
-        if let Some(pl) = self.paranoia_level {
-            if !(1..=4).contains(&pl) {
-                bail!("waf.paranoia_level: {pl}: expected 1..4");
-            }
+        if let Some(pl) = self.paranoia_level
+            && !(1..=4).contains(&pl)
+        {
+            bail!("waf.paranoia_level: {pl}: expected 1..4");
         }
         let action = match self.request_body_limit_action.as_str() {
             "reject" | "Reject" => BodyLimitAction::Reject,

@@ -7,22 +7,25 @@ use crate::rule::{Link, Rule};
 use crate::setvar::{SetOp, to_int};
 use crate::transaction::{RawMatch, Transaction};
 use crate::variable::Var;
+use std::borrow::Cow;
 
 impl Transaction {
     pub(crate) fn run_setvars(&mut self, link: &Link) {
         for sv in &link.setvars {
-            let key = sv.key.expand(&self.state).to_ascii_lowercase();
+            let key: Cow<'_, str> = match &sv.literal_key {
+                Some(k) => Cow::Borrowed(k.as_str()),
+                None => Cow::Owned(sv.key.expand(&self.state).to_ascii_lowercase()),
+            };
             let new = match &sv.op {
                 SetOp::Delete => None,
                 SetOp::Set(m) => Some(m.expand_bytes(&self.state)),
                 SetOp::Add(m) | SetOp::Sub(m) => {
-                    let existing = self
+                    let delta = to_int(&m.expand_bytes(&self.state));
+                    let base = self
                         .state
                         .store_mut(&sv.collection)
-                        .and_then(|c| c.get(&key).cloned())
-                        .unwrap_or_default();
-                    let delta = to_int(&m.expand_bytes(&self.state));
-                    let base = to_int(&existing);
+                        .and_then(|c| c.get(key.as_ref()).map(|v| to_int(v)))
+                        .unwrap_or(0);
                     let v = if matches!(sv.op, SetOp::Add(_)) {
                         base.saturating_add(delta)
                     } else {
@@ -35,11 +38,14 @@ impl Transaction {
                 continue;
             };
             match new {
-                Some(v) => {
-                    coll.insert(key, v);
-                }
+                Some(v) => match coll.get_mut(key.as_ref()) {
+                    Some(slot) => *slot = v,
+                    None => {
+                        coll.insert(key.into_owned(), v);
+                    }
+                },
                 None => {
-                    coll.remove(&key);
+                    coll.remove(key.as_ref());
                 }
             }
         }
@@ -86,7 +92,7 @@ impl Transaction {
         let msg = rule.links.iter().find_map(|l| l.msg.as_ref());
         let data = rule.links.iter().find_map(|l| l.logdata.as_ref());
         let (var_name, var_value) = match &self.state.matched {
-            Some((n, v)) => (n.clone(), *v),
+            Some((it, v)) => (self.state.name_of(it), *v),
             None => (String::new(), self.state.vals.intern(b"")),
         };
         if let Some(sev) = rule.severity {

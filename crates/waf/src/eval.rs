@@ -11,6 +11,7 @@ use crate::action::{AllowScope, Disruptive};
 use crate::ctl::RuleEngineMode;
 use crate::macros::expand_text;
 use crate::operator::MacroExpander;
+use crate::prefilter::words_contain;
 use crate::rule::{Link, PhaseItem, Rule, Test};
 use crate::state::{RuleContext, State};
 use crate::transaction::{Outcome, Transaction};
@@ -160,7 +161,12 @@ impl Transaction {
                 };
                 let mut items = std::mem::take(&mut self.items_buf);
                 items.clear();
+                let no_exclusions = link.exclusions.is_empty() && runtime.is_empty();
                 for target in &link.targets {
+                    if no_exclusions {
+                        self.state.extract(target, &[], &mut items);
+                        continue;
+                    }
                     let excl: Vec<&Target> = link
                         .exclusions
                         .iter()
@@ -176,10 +182,10 @@ impl Transaction {
                         self.transformed_each(item.value, link, &mut values);
                     } else {
                         let (tv, scan) = self.through_chain(item.value, link);
-                        if scan.is_some_and(|set| {
-                            !self.scan_sets[set as usize].contains_opt(link.prefilter)
-                        }) {
-                            continue;
+                        if let (Some(off), Some(slot)) = (scan, link.prefilter) {
+                            if !words_contain(&self.scan_words[off as usize..], slot) {
+                                continue;
+                            }
                         }
                         values.push(tv);
                     }
@@ -207,9 +213,8 @@ impl Transaction {
                                 }
                             }
                         }
-                        let name = self.state.name_of(item);
-                        self.state.matched = Some((name.clone(), tv));
-                        self.state.matched_all.push((name, tv));
+                        self.state.matched = Some((*item, tv));
+                        self.state.matched_all.push((*item, tv));
                         self.run_setvars(link);
                     }
                 }
@@ -248,9 +253,14 @@ impl Transaction {
         let mut scan = u32::MAX;
         if gated {
             if let Some(Some(pf)) = self.engine.prefilters.get(link.chain_id as usize) {
-                scan = self.scan_sets.len() as u32;
-                let set = pf.scan(self.state.vals.get(tv));
-                self.scan_sets.push(set);
+                let off = self.scan_words.len();
+                scan = off as u32;
+                self.scan_words.resize(off + pf.words(), 0);
+                pf.scan_into(
+                    self.state.vals.get(tv),
+                    &mut self.scan_words[off..],
+                    &mut self.scan_seen,
+                );
             }
         }
         self.chain_cache.insert(key, (tv, scan));
@@ -295,6 +305,15 @@ impl Transaction {
         let Some(Some(pf)) = self.engine.prefilters.get(link.chain_id as usize) else {
             return false;
         };
-        !pf.scan(self.state.vals.get(value)).contains(slot)
+        let off = self.scan_words.len();
+        self.scan_words.resize(off + pf.words(), 0);
+        pf.scan_into(
+            self.state.vals.get(value),
+            &mut self.scan_words[off..],
+            &mut self.scan_seen,
+        );
+        let hit = words_contain(&self.scan_words[off..], slot);
+        self.scan_words.truncate(off);
+        !hit
     }
 }

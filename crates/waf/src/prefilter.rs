@@ -7,37 +7,33 @@
 //! Contract (from `Operator::prefilter_literals`): any input the operator matches contains at
 //! least one of its literals. So gating may let a non-match through, never drop a match.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 use std::collections::HashMap;
 
-/// A set of slots, as a bitset.
+/// A set of slots, as a bitset (tests use it; transactions keep their scans in one arena).
+#[cfg(test)]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlotSet(Vec<u64>);
 
+#[cfg(test)]
 impl SlotSet {
     /// Empty set able to hold `n` slots.
     pub fn with_capacity(n: usize) -> Self {
         SlotSet(vec![0; n.div_ceil(64)])
     }
 
-    /// Adds `slot`.
-    pub fn insert(&mut self, slot: u32) {
-        let (w, b) = ((slot / 64) as usize, slot % 64);
-        if let Some(word) = self.0.get_mut(w) {
-            *word |= 1 << b;
-        }
-    }
-
-    /// Whether `slot` is in the set; `None` (an ungated operator) is always "in".
-    pub fn contains_opt(&self, slot: Option<u32>) -> bool {
-        slot.is_none_or(|s| self.contains(s))
-    }
-
     /// Whether `slot` is in the set.
     pub fn contains(&self, slot: u32) -> bool {
-        let (w, b) = ((slot / 64) as usize, slot % 64);
-        self.0.get(w).is_some_and(|word| word & (1 << b) != 0)
+        words_contain(&self.0, slot)
     }
+}
+
+/// Whether bit `slot` is set in `words` (a bitset stored in a shared arena).
+pub fn words_contain(words: &[u64], slot: u32) -> bool {
+    let (w, b) = ((slot / 64) as usize, slot % 64);
+    words.get(w).is_some_and(|word| word & (1 << b) != 0)
 }
 
 /// Collects literals per slot while rules compile.
@@ -81,15 +77,20 @@ impl PrefilterBuilder {
         if self.slots == 0 {
             return Ok(None);
         }
-        let ac = AhoCorasickBuilder::new()
+        // A full DFA, walked byte by byte: the fastest scan per byte; CRS's largest chain
+        // has ~1k literals. Standard semantics: a match state lists every literal ending there.
+        let dfa = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            // A full DFA: the fastest scan per byte; CRS's largest chain has ~1k literals.
-            .kind(Some(AhoCorasickKind::DFA))
+            .start_kind(StartKind::Unanchored)
             .build(&self.literals)
             .map_err(|e| format!("prefilter automaton: {e}"))?;
+        let start = dfa
+            .start_state(Anchored::No)
+            .map_err(|e| format!("prefilter automaton: {e}"))?;
         Ok(Some(ChainPrefilter {
-            ac,
+            dfa,
+            start,
             slots_of: self.slots_of,
             slots: self.slots,
         }))
@@ -99,7 +100,8 @@ impl PrefilterBuilder {
 /// The automaton of one transformation chain.
 #[derive(Debug)]
 pub struct ChainPrefilter {
-    ac: AhoCorasick,
+    dfa: DFA,
+    start: aho_corasick::automaton::StateID,
     slots_of: Vec<Vec<u32>>,
     slots: u32,
 }
@@ -110,15 +112,47 @@ impl ChainPrefilter {
         self.slots_of.len()
     }
 
+    /// Number of `u64` words of a scan result.
+    pub fn words(&self) -> usize {
+        (self.slots as usize).div_ceil(64)
+    }
+
     /// Scans `value` once and returns the slots whose literals occur in it.
+    #[cfg(test)]
     pub fn scan(&self, value: &[u8]) -> SlotSet {
         let mut set = SlotSet::with_capacity(self.slots as usize);
-        for m in self.ac.find_overlapping_iter(value) {
-            for &s in &self.slots_of[m.pattern().as_usize()] {
-                set.insert(s);
+        let mut seen = Vec::new();
+        self.scan_into(value, &mut set.0, &mut seen);
+        set
+    }
+
+    /// Scans `value` once, setting in `out` (at least [`Self::words`] long, zeroed) the bits
+    /// of the slots whose literals occur in it. `seen` is scratch space (any contents).
+    pub fn scan_into(&self, value: &[u8], out: &mut [u64], seen: &mut Vec<u64>) {
+        seen.clear();
+        seen.resize(self.slots_of.len().div_ceil(64), 0);
+        let dfa = &self.dfa;
+        let mut sid = self.start;
+        for &b in value {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            if !dfa.is_special(sid) || !dfa.is_match(sid) {
+                continue;
+            }
+            for i in 0..dfa.match_len(sid) {
+                let p = dfa.match_pattern(sid, i).as_usize();
+                let (w, bit) = (p / 64, p % 64);
+                if seen[w] & (1 << bit) != 0 {
+                    continue;
+                }
+                seen[w] |= 1 << bit;
+                for &s in &self.slots_of[p] {
+                    let (sw, sb) = ((s / 64) as usize, s % 64);
+                    if let Some(word) = out.get_mut(sw) {
+                        *word |= 1 << sb;
+                    }
+                }
             }
         }
-        set
     }
 }
 

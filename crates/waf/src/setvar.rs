@@ -22,6 +22,8 @@ pub struct SetVar {
     pub collection: String,
     /// Member name (may hold macros).
     pub key: Macro,
+    /// The lower-cased member name when it holds no macros (the common case).
+    pub literal_key: Option<String>,
     /// The operation.
     pub op: SetOp,
 }
@@ -65,9 +67,11 @@ impl SetVar {
                 }
             }
         };
+        let literal_key = key.literal().map(|k| k.to_ascii_lowercase());
         Ok(SetVar {
             collection,
             key,
+            literal_key,
             op,
         })
     }

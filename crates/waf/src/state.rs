@@ -40,10 +40,11 @@ pub struct State {
     pub tx: Collection,
     /// Persistent collections opened by `initcol`: name → (storage key, contents).
     pub persistent: HashMap<String, (String, Collection)>,
-    /// MATCHED_VAR / MATCHED_VAR_NAME.
-    pub matched: Option<(String, u32)>,
-    /// MATCHED_VARS (name, value).
-    pub matched_all: Vec<(String, u32)>,
+    /// MATCHED_VAR / MATCHED_VAR_NAME: the item (its name is built on demand by
+    /// [`State::name_of`]) and the value the operator saw.
+    pub matched: Option<(Item, u32)>,
+    /// MATCHED_VARS (item, value).
+    pub matched_all: Vec<(Item, u32)>,
     /// RULE.*.
     pub rule: RuleContext,
     /// Most severe (lowest) severity among matched rules: HIGHEST_SEVERITY.
@@ -240,7 +241,7 @@ impl State {
                 let name = self
                     .matched
                     .as_ref()
-                    .map(|(n, _)| n.clone())
+                    .map(|(it, _)| self.name_of(it))
                     .unwrap_or_default();
                 let value = self.vals.intern(name.as_bytes());
                 out.push(Item {
@@ -250,7 +251,8 @@ impl State {
                 });
             }
             Var::MATCHED_VARS | Var::MATCHED_VARS_NAMES => {
-                for (n, v) in self.matched_all.clone() {
+                for (it, v) in self.matched_all.clone() {
+                    let n = self.name_of(&it);
                     let k = self.vals.intern(n.as_bytes());
                     if sel.is_none_or(|s| s.matches_key(n.as_bytes())) {
                         let value = if var == Var::MATCHED_VARS { v } else { k };
@@ -332,12 +334,18 @@ impl Resolve for State {
                 .matched
                 .as_ref()
                 .map(|(_, v)| self.vals.get(*v).to_vec()),
-            Var::MATCHED_VAR_NAME => self.matched.as_ref().map(|(n, _)| n.as_bytes().to_vec()),
+            Var::MATCHED_VAR_NAME => self
+                .matched
+                .as_ref()
+                .map(|(it, _)| self.name_of(it).into_bytes()),
             Var::MATCHED_VARS => self
                 .matched_all
                 .first()
                 .map(|(_, v)| self.vals.get(*v).to_vec()),
-            Var::MATCHED_VARS_NAMES => self.matched_all.first().map(|(n, _)| n.as_bytes().to_vec()),
+            Var::MATCHED_VARS_NAMES => self
+                .matched_all
+                .first()
+                .map(|(it, _)| self.name_of(it).into_bytes()),
             Var::RULE => {
                 let k = key.unwrap_or("id").to_ascii_lowercase();
                 match k.as_str() {

@@ -6,7 +6,6 @@
 use crate::ctl::{BodyProcessor, RuleEngineMode};
 use crate::engine::Engine;
 use crate::interner::FxMap;
-use crate::prefilter::SlotSet;
 use crate::state::State;
 use crate::transform::Transform;
 use crate::variable::Target;
@@ -88,10 +87,13 @@ pub struct Transaction {
     pub(crate) overrides: Overrides,
     /// Transformation cache: (value id, transformation) → result id.
     pub(crate) tcache: FxMap<(u32, Transform), u32>,
-    /// Chain cache: (value id, chain id) → (result id, index in `scan_sets` or u32::MAX).
+    /// Chain cache: (value id, chain id) → (result id, offset in `scan_words` or u32::MAX).
     pub(crate) chain_cache: FxMap<(u32, u32), (u32, u32)>,
-    /// Prefilter scan results: the slots whose literals occur in a value.
-    pub(crate) scan_sets: Vec<SlotSet>,
+    /// Prefilter scan results, as bitsets stored back to back: the slots whose literals
+    /// occur in a value.
+    pub(crate) scan_words: Vec<u64>,
+    /// Scratch space of the prefilter scans.
+    pub(crate) scan_seen: Vec<u64>,
     /// Reused buffers for rule evaluation.
     pub(crate) items_buf: Vec<crate::state::Item>,
     pub(crate) values_buf: Vec<u32>,
@@ -131,7 +133,8 @@ impl Transaction {
             overrides: Overrides::default(),
             tcache: FxMap::with_capacity_and_hasher(512, Default::default()),
             chain_cache: FxMap::with_capacity_and_hasher(512, Default::default()),
-            scan_sets: Vec::new(),
+            scan_words: Vec::new(),
+            scan_seen: Vec::new(),
             items_buf: Vec::new(),
             values_buf: Vec::new(),
             matched: Vec::new(),

@@ -1,12 +1,15 @@
 //! Helpers for the WAF end-to-end tests: a recording backend (every request it receives is
 //! kept, so a test can prove a blocked request never reached it), raw HTTP/1.1 requests, and
-//! a WAF configuration with rules in the scratch directory.
+//! a WAF configuration with rules in the scratch directory (`config`, `RULES_V1`).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::common::Scratch;
 
 /// A loopback HTTP/1.1 backend that records request lines and bodies and answers 200.
 pub struct Recorder {
@@ -52,10 +55,10 @@ fn serve(conn: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
             if t.is_empty() {
                 break;
             }
-            if let Some((k, v)) = t.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
+            if let Some((k, v)) = t.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().unwrap_or(0);
             }
         }
         let mut body = vec![0; len];
@@ -135,4 +138,34 @@ pub fn ingress_with(name: &str, host: &str, svc: &str, annotations: &[(&str, &st
     format!(
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: default\n{ann}spec:\n  rules:\n    - host: {host}\n      http:\n        paths:\n          - {{ path: /, pathType: Prefix, backend: {{ service: {{ name: {svc}, port: {{ number: 80 }} }} }} }}\n"
     )
+}
+
+/// Test rules: deterministic and small (the built-in set is exercised by `builtin_rules_block_an_attack`).
+pub const RULES_V1: &str = r#"
+SecRule ARGS "@contains evil" "id:1001,phase:2,deny,log,msg:'evil argument',tag:'test/evil',severity:'CRITICAL'"
+SecRule ARGS:comment "@contains select" "id:1002,phase:2,deny,log,msg:'select in comment',tag:'test/sql'"
+"#;
+
+pub fn config(scratch: &Scratch, waf_extra: &str) -> String {
+    let rules = scratch.0.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    if !rules.join("portcullis.conf").exists() {
+        std::fs::write(rules.join("portcullis.conf"), RULES_V1).unwrap();
+    }
+    format!(
+        "proxy:\n  access_log: false\ncontroller:\n  debounce: 10ms\nlogging:\n  level: info\nwaf:\n  mode: block\n  rules: builtin\n  builtin_dir: {}\n  error_log: {}\n  audit_log: {}\n  rules_poll_interval: 100ms\n{waf_extra}",
+        rules.display(),
+        scratch.0.join("waf-error.log").display(),
+        scratch.0.join("waf-audit.log").display(),
+    )
+}
+
+pub fn error_log(scratch: &Scratch) -> String {
+    std::fs::read_to_string(scratch.0.join("waf-error.log")).unwrap_or_default()
+}
+
+pub fn write_atomically(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }

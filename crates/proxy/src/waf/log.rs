@@ -134,12 +134,14 @@ pub fn write(rec: &TxRecord<'_>) {
             sink.write(&text);
         }
     }
-    if let Some(sink) = &s.audit {
-        if rec.interrupted.is_some() || rec.rules.iter().any(|r| r.log) || rec.failure.is_some() {
-            let mut line = audit_json(rec).to_string();
-            line.push('\n');
-            sink.write(&line);
-        }
+    let relevant =
+        rec.interrupted.is_some() || rec.rules.iter().any(|r| r.log) || rec.failure.is_some();
+    if let Some(sink) = &s.audit
+        && relevant
+    {
+        let mut line = audit_json(rec).to_string();
+        line.push('\n');
+        sink.write(&line);
     }
 }
 

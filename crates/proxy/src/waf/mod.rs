@@ -92,11 +92,11 @@ impl WafTx {
         let log = log::enabled();
         let mut headers = Vec::new();
         let mut host = String::new();
-        if !head.headers.contains_key(header::HOST) {
-            if let Some(a) = head.uri.authority() {
-                tx.request_header(b"Host", a.as_str().as_bytes());
-                host = a.as_str().to_string();
-            }
+        if !head.headers.contains_key(header::HOST)
+            && let Some(a) = head.uri.authority()
+        {
+            tx.request_header(b"Host", a.as_str().as_bytes());
+            host = a.as_str().to_string();
         }
         for (name, value) in &head.headers {
             tx.request_header(name.as_str().as_bytes(), value.as_bytes());
