@@ -2,7 +2,8 @@
 # Checks the README's promise on loopback: the example configuration with the demo backends
 # answers `curl -H 'Host: myapp.com' http://127.0.0.1:8080/blog` from the blog backend and
 # `curl -k --resolve myapp.com:8443:127.0.0.1 https://myapp.com:8443/store` from the store
-# backend (with the Secret's certificate), /readyz turns 200, and SIGTERM exits 0.
+# backend (with the Secret's certificate), the WAF (built-in rules) answers an SQL injection
+# with 403, /readyz turns 200, and SIGTERM exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p portcullis
@@ -31,6 +32,9 @@ store=$(curl -s -k --resolve myapp.com:8443:127.0.0.1 https://myapp.com:8443/sto
 
 subject=$(curl -sk -v --resolve myapp.com:8443:127.0.0.1 https://myapp.com:8443/store 2>&1 | grep -i 'subject:' || true)
 [[ "$subject" == *"myapp.com"* ]] || fail "TLS certificate is not myapp-secret's: $subject"
+
+attack=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: myapp.com' "http://127.0.0.1:8080/blog?id=1%27%20UNION%20SELECT%20password%20FROM%20users--")
+[ "$attack" = 403 ] || fail "SQL injection through the WAF answered $attack, not 403"
 
 curl -s http://127.0.0.1:9180/metrics | grep -q 'portcullis_' || fail "/metrics has no portcullis_ series"
 

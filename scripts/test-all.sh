@@ -39,6 +39,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 step "smoke test of the README run command"
 scripts/smoke-readme.sh
 
+step "OWASP CRS regression suite over HTTP against the running proxy"
+scripts/ftw-http.sh
+
 step "Kubernetes end-to-end suite against a real kube-apiserver (first run builds it with Go)"
 scripts/e2e-kube.sh
 

@@ -281,16 +281,22 @@ impl Transaction {
     }
 
     fn step(&mut self, value: u32, t: Transform) -> u32 {
-        if let Some(&r) = self.tcache.get(&(value, t)) {
-            return r;
+        use std::collections::hash_map::Entry;
+        match self.tcache.entry((value, t)) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                let vals = &mut self.state.vals;
+                let changed = match t.apply(vals.get(value)) {
+                    Cow::Borrowed(_) => None,
+                    Cow::Owned(o) => Some(o),
+                };
+                let result = match changed {
+                    None => value,
+                    Some(o) => vals.intern_vec(o),
+                };
+                *e.insert(result)
+            }
         }
-        let input = self.state.vals.arc(value);
-        let result = match t.apply(&input) {
-            Cow::Borrowed(_) => value,
-            Cow::Owned(o) => self.state.vals.intern_vec(o),
-        };
-        self.tcache.insert((value, t), result);
-        result
     }
 
     /// True when the link's prefilter proves the operator cannot match `value` (used for

@@ -4,8 +4,7 @@
 //! values share work, and a chain `a,b,c` reuses the cached `a,b` prefix of another rule.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 /// A small, fast, non-cryptographic hasher (FxHash) for the caches keyed by ids and enums
 /// (`(value id, transformation)`, `(value id, chain id)`): ids are assigned by us, so their
@@ -57,57 +56,86 @@ pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 /// HashMap with a per-process random seed, for keys a client controls (values, TX names).
 pub type SeededMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Values interned by content.
-#[derive(Debug, Default)]
+/// Values interned by content, stored back to back in one byte arena (no allocation per
+/// value). The table maps a content hash to ids; the hasher is randomly seeded per
+/// transaction because the content comes from the client.
+#[derive(Default)]
 pub struct Interner {
-    values: Vec<Arc<[u8]>>,
-    ids: SeededMap<Arc<[u8]>, u32>,
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+    table: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl std::fmt::Debug for Interner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interner")
+            .field("values", &self.spans.len())
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 impl Interner {
     /// An interner pre-sized for `n` values (avoids regrowth during a typical request).
     pub fn with_capacity(n: usize) -> Self {
         Interner {
-            values: Vec::with_capacity(n),
-            ids: SeededMap::with_capacity_and_hasher(n, Default::default()),
+            bytes: Vec::with_capacity(n * 32),
+            spans: Vec::with_capacity(n),
+            table: hashbrown::HashTable::with_capacity(n),
+            hasher: Default::default(),
         }
     }
 
     /// Id of `bytes`, adding it when new.
-    pub fn intern(&mut self, bytes: &[u8]) -> u32 {
-        if let Some(&id) = self.ids.get(bytes) {
+    pub fn intern(&mut self, value: &[u8]) -> u32 {
+        let Interner {
+            bytes,
+            spans,
+            table,
+            hasher,
+        } = self;
+        let hash = hasher.hash_one(value);
+        let at = |id: u32| {
+            let (start, len) = spans[id as usize];
+            &bytes[start..start + len]
+        };
+        if let Some(&id) = table.find(hash, |&id| at(id) == value) {
             return id;
         }
-        let arc: Arc<[u8]> = Arc::from(bytes);
-        let id = self.values.len() as u32;
-        self.values.push(arc.clone());
-        self.ids.insert(arc, id);
+        let id = spans.len() as u32;
+        spans.push((bytes.len(), value.len()));
+        bytes.extend_from_slice(value);
+        table.insert_unique(hash, id, |&id| {
+            let (start, len) = spans[id as usize];
+            hasher.hash_one(&bytes[start..start + len])
+        });
         id
     }
 
     /// Id of an owned value.
     pub fn intern_vec(&mut self, bytes: Vec<u8>) -> u32 {
-        if let Some(&id) = self.ids.get(bytes.as_slice()) {
-            return id;
-        }
-        let arc: Arc<[u8]> = Arc::from(bytes);
-        let id = self.values.len() as u32;
-        self.values.push(arc.clone());
-        self.ids.insert(arc, id);
-        id
+        self.intern(&bytes)
+    }
+
+    /// Forgets every value, keeping the allocations (for reuse by the next transaction).
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+        self.table.clear();
+    }
+
+    /// Approximate heap size in bytes.
+    pub fn heap_size(&self) -> usize {
+        self.bytes.capacity() + self.spans.capacity() * 16 + self.table.capacity() * 5
     }
 
     /// The bytes of `id` (empty for an unknown id).
     pub fn get(&self, id: u32) -> &[u8] {
-        self.values.get(id as usize).map_or(&[][..], |v| &v[..])
-    }
-
-    /// A shared handle to the bytes of `id`.
-    pub fn arc(&self, id: u32) -> Arc<[u8]> {
-        self.values
+        self.spans
             .get(id as usize)
-            .cloned()
-            .unwrap_or_else(|| Arc::from(&[][..]))
+            .and_then(|&(start, len)| self.bytes.get(start..start + len))
+            .unwrap_or(&[][..])
     }
 }
 

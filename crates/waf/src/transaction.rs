@@ -5,7 +5,7 @@
 
 use crate::ctl::{BodyProcessor, RuleEngineMode};
 use crate::engine::Engine;
-use crate::interner::FxMap;
+use crate::interner::{FxMap, Interner};
 use crate::state::State;
 use crate::transform::Transform;
 use crate::variable::Target;
@@ -114,8 +114,9 @@ pub struct Transaction {
 
 impl Transaction {
     pub(crate) fn new(engine: Arc<Engine>, conn: ConnectionInfo) -> Transaction {
+        let buffers = Buffers::take();
         let mut state = State {
-            vals: crate::interner::Interner::with_capacity(256),
+            vals: buffers.vals,
             ..State::default()
         };
         state.set_single(Var::REMOTE_ADDR, conn.client_ip.to_string().as_bytes());
@@ -131,9 +132,9 @@ impl Transaction {
             engine,
             state,
             overrides: Overrides::default(),
-            tcache: FxMap::with_capacity_and_hasher(512, Default::default()),
-            chain_cache: FxMap::with_capacity_and_hasher(512, Default::default()),
-            scan_words: Vec::new(),
+            tcache: buffers.tcache,
+            chain_cache: buffers.chain_cache,
+            scan_words: buffers.scan_words,
             scan_seen: Vec::new(),
             items_buf: Vec::new(),
             values_buf: Vec::new(),
@@ -244,5 +245,67 @@ impl Transaction {
         for (_, (key, coll)) in std::mem::take(&mut self.state.persistent) {
             self.engine.store.save(key, coll);
         }
+    }
+}
+
+/// The per-transaction caches, kept per thread between transactions so that a transaction
+/// does not allocate (and regrow) them anew; cleared before reuse.
+struct Buffers {
+    vals: Interner,
+    tcache: FxMap<(u32, Transform), u32>,
+    chain_cache: FxMap<(u32, u32), (u32, u32)>,
+    scan_words: Vec<u64>,
+}
+
+/// Buffers larger than this (bytes, roughly) are freed rather than kept for reuse.
+const KEEP_LIMIT: usize = 4 << 20;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Option<Buffers>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Buffers {
+    fn take() -> Buffers {
+        SPARE
+            .try_with(|s| s.borrow_mut().take())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Buffers {
+                vals: Interner::with_capacity(256),
+                tcache: FxMap::with_capacity_and_hasher(512, Default::default()),
+                chain_cache: FxMap::with_capacity_and_hasher(512, Default::default()),
+                scan_words: Vec::new(),
+            })
+    }
+
+    fn give_back(mut self) {
+        let size = self.vals.heap_size()
+            + self.tcache.capacity() * 16
+            + self.chain_cache.capacity() * 20
+            + self.scan_words.capacity() * 8;
+        if size > KEEP_LIMIT {
+            return;
+        }
+        self.vals.clear();
+        self.tcache.clear();
+        self.chain_cache.clear();
+        self.scan_words.clear();
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut slot) = s.try_borrow_mut() {
+                *slot = Some(self);
+            }
+        });
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        Buffers {
+            vals: std::mem::take(&mut self.state.vals),
+            tcache: std::mem::take(&mut self.tcache),
+            chain_cache: std::mem::take(&mut self.chain_cache),
+            scan_words: std::mem::take(&mut self.scan_words),
+        }
+        .give_back();
     }
 }
