@@ -69,19 +69,20 @@ fn better(a: Option<Set>, b: Option<Set>) -> Option<Set> {
 }
 
 /// Reduces a required set: drops any literal that contains another one (the shorter one is
-/// found whenever the longer one is). Linear in the set size: each literal's proper
-/// substrings are looked up in a hash set.
+/// found whenever the longer one is). Each literal's substrings of the lengths present in the
+/// set are looked up in a hash set.
 fn minimize(set: Set) -> Set {
-    let members: std::collections::HashSet<&[u8]> = set.iter().map(Vec::as_slice).collect();
-    let keep: Vec<bool> = set
-        .iter()
-        .map(|a| {
-            !(0..a.len()).any(|start| {
-                (start + 1..=a.len())
-                    .any(|end| end - start < a.len() && members.contains(&a[start..end]))
-            })
-        })
-        .collect();
+    let members: std::collections::HashSet<&[u8], foldhash::fast::RandomState> =
+        set.iter().map(Vec::as_slice).collect();
+    let mut lens: Vec<usize> = set.iter().map(Vec::len).filter(|&l| l > 0).collect();
+    lens.sort_unstable();
+    lens.dedup();
+    let contains_other = |a: &[u8]| {
+        lens.iter()
+            .take_while(|&&l| l < a.len())
+            .any(|&l| a.windows(l).any(|w| members.contains(w)))
+    };
+    let keep: Vec<bool> = set.iter().map(|a| !contains_other(a)).collect();
     set.iter()
         .zip(keep)
         .filter(|(_, k)| *k)
