@@ -91,9 +91,9 @@ impl Transaction {
     pub(crate) fn record(&mut self, index: usize, rule: &Rule) {
         let msg = rule.links.iter().find_map(|l| l.msg.as_ref());
         let data = rule.links.iter().find_map(|l| l.logdata.as_ref());
-        let (var_name, var_value) = match &self.state.matched {
-            Some((it, v)) => (self.state.name_of(it), *v),
-            None => (String::new(), self.state.vals.intern(b"")),
+        let (var_item, var_value) = match &self.state.matched {
+            Some((it, v)) => (Some(*it), *v),
+            None => (None, self.state.vals.intern(b"")),
         };
         if let Some(sev) = rule.severity {
             let current = self.state.highest_severity.unwrap_or(u8::MAX);
@@ -107,7 +107,7 @@ impl Transaction {
             rule: index,
             msg: msg.map(|m| m.expand(&self.state)).unwrap_or_default(),
             data: data.map(|m| m.expand(&self.state)).unwrap_or_default(),
-            var_name,
+            var_item,
             var_value,
         });
         self.matched_view.take();

@@ -130,6 +130,9 @@ impl Transaction {
 
     fn runtime_exclusions(&self, rule: &Rule) -> Vec<Target> {
         let o = &self.overrides;
+        if o.removed_targets_by_id.is_empty() && o.removed_targets_by_tag.is_empty() {
+            return Vec::new();
+        }
         let mut out: Vec<Target> = o
             .removed_targets_by_id
             .iter()

@@ -62,7 +62,8 @@ pub(crate) struct RawMatch {
     pub rule: usize,
     pub msg: String,
     pub data: String,
-    pub var_name: String,
+    /// The matched item; its display name is built when the match is read.
+    pub var_item: Option<crate::state::Item>,
     pub var_value: u32,
 }
 
@@ -176,7 +177,10 @@ impl Transaction {
                         tags: rule.tags.clone(),
                         file: origin.file.to_string(),
                         line: origin.line,
-                        matched_var_name: m.var_name.clone(),
+                        matched_var_name: m
+                            .var_item
+                            .map(|it| self.state.name_of(&it))
+                            .unwrap_or_default(),
                         matched_var: self.state.vals.get(m.var_value).to_vec(),
                         log: rule.log,
                         disruptive: rule.is_disruptive(),
