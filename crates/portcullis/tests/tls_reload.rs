@@ -13,8 +13,10 @@ fn openssl_available() -> bool {
     Command::new("openssl").arg("version").output().is_ok()
 }
 
-/// A self-signed certificate for `cn` (PEM cert, PEM key) made now with openssl.
-fn make_cert(dir: &std::path::Path, cn: &str) -> (String, String) {
+/// A self-signed certificate (PEM cert, PEM key) for the DNS name `cn` with subject `subject`,
+/// made now with openssl in `dir`.
+fn make_cert(dir: &std::path::Path, cn: &str, subject: &str) -> (String, String) {
+    std::fs::create_dir_all(dir).unwrap();
     let (crt, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
     let st = Command::new("openssl")
         .args([
@@ -34,7 +36,7 @@ fn make_cert(dir: &std::path::Path, cn: &str) -> (String, String) {
         .arg(&crt)
         .args([
             "-subj",
-            &format!("/CN={cn}"),
+            subject,
             "-addext",
             &format!("subjectAltName=DNS:{cn}"),
         ])
@@ -90,7 +92,7 @@ fn sni_selects_certificates_and_a_changed_secret_is_served_without_restart() {
     }
     let s = Scratch::new("tls");
     let (_a, addr) = demo_backend("alpha");
-    let (crt1, key1) = make_cert(&s.0, "secure.test");
+    let (crt1, key1) = make_cert(&s.0.join("v1"), "secure.test", "/CN=secure.test");
     s.write_manifest("svc.yaml", &service_yaml("alpha", addr));
     s.write_manifest("secret.yaml", &secret_yaml("secure-tls", &crt1, &key1));
     let ing = ingress_yaml("secure", "secure.test", &[("/", "alpha")]).replace(
@@ -117,40 +119,7 @@ fn sni_selects_certificates_and_a_changed_secret_is_served_without_restart() {
 
     // Replace the Secret with a certificate whose subject differs (same SAN).
     let before = p.metric("portcullis_snapshot_generation").unwrap();
-    let (crt2, key2) = {
-        let d = s.0.join("v2");
-        std::fs::create_dir_all(&d).unwrap();
-        let st = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-days",
-                "1",
-            ])
-            .arg("-keyout")
-            .arg(d.join("k"))
-            .arg("-out")
-            .arg(d.join("c"))
-            .args([
-                "-subj",
-                "/CN=secure.test/O=rotated",
-                "-addext",
-                "subjectAltName=DNS:secure.test",
-            ])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success());
-        (
-            std::fs::read_to_string(d.join("c")).unwrap(),
-            std::fs::read_to_string(d.join("k")).unwrap(),
-        )
-    };
+    let (crt2, key2) = make_cert(&s.0.join("v2"), "secure.test", "/CN=secure.test/O=rotated");
     s.write_manifest("secret.yaml", &secret_yaml("secure-tls", &crt2, &key2));
     p.wait_generation(before + 1.0);
     let rotated = served_subject(p.https, "secure.test");
