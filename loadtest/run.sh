@@ -11,6 +11,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
 DURATION=${DURATION:-8s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
@@ -41,21 +43,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls.key" -out "$work/tl
 cat "$work/tls.crt" "$work/tls.key" > "$work/tls.pem"
 
 # --- origin: nginx answering 200 on 127.0.0.1:9001 (the anchors' origin) ---
-cat > "$work/origin.conf" <<CONF
-worker_processes 1;
-pid $work/nginx-origin.pid;
-error_log $work/origin-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:9001 reuseport backlog=4096;
-    keepalive_requests 1000000;
-    location / { default_type text/plain; return 200 "hello from backend\n"; }
-  }
-}
-CONF
-nginx -c "$work/origin.conf" -p "$work" -g 'daemon on;'
+lt_start_origin "$work"
 
 # --- nginx proxy (HTTP 18081, HTTPS 18444), as in ../shared/anchors/nginx-proxy.conf ---
 cat > "$work/nginx-proxy.conf" <<CONF
@@ -112,10 +100,7 @@ haproxy -f "$work/haproxy.cfg" -q &
 pids+=($!)
 
 # --- portcullis (HTTP 18080, HTTPS 18443) with the example Ingress pointed at the origin ---
-mkdir -p "$work/manifests"
-cp "$root/config/manifests/ingressclass.yaml" "$root/config/manifests/myapp-ingress.yaml" "$work/manifests/"
-sed -e 's/port: 910[12]/port: 9001/; s/targetPort: 910[12]/targetPort: 9001/' \
-  "$root/config/manifests/services.yaml" > "$work/manifests/services.yaml"
+lt_manifests "$root" "$work"
 crt64=$(base64 -w0 < "$work/tls.crt"); key64=$(base64 -w0 < "$work/tls.key")
 cat > "$work/manifests/myapp-secret.yaml" <<YAML
 apiVersion: v1

@@ -18,6 +18,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=loadtest/lib.sh
+. "$here/lib.sh"
 DURATION=${DURATION:-8s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
@@ -50,22 +52,7 @@ fi
 bin=${PORTCULLIS_BIN:-$CARGO_TARGET_DIR/release/portcullis}
 
 # --- origin: nginx answering 200 for any method and path on 127.0.0.1:9001 ---
-cat > "$work/origin.conf" <<CONF
-worker_processes 1;
-pid $work/nginx-origin.pid;
-error_log $work/origin-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_buffer_size 16k;
-  server {
-    listen 127.0.0.1:9001 reuseport backlog=4096;
-    keepalive_requests 1000000;
-    location / { default_type text/plain; return 200 "hello from backend\n"; }
-  }
-}
-CONF
-nginx -c "$work/origin.conf" -p "$work" -g 'daemon on;'
+lt_start_origin "$work"
 
 # --- nginx + ModSecurity 3 + CRS v4 PL1 blocking (as ../shared/anchors/modsec-main.conf) ---
 cat > "$work/modsec-main.conf" <<CONF
@@ -101,10 +88,7 @@ CONF
 nginx -c "$work/nginx-modsec.conf" -p "$work" -g 'daemon on;'
 
 # --- portcullis: the example Ingress pointed at the origin; one process with CRS, one without ---
-mkdir -p "$work/manifests"
-cp "$root/config/manifests/ingressclass.yaml" "$root/config/manifests/myapp-ingress.yaml" "$work/manifests/"
-sed -e 's/port: 910[12]/port: 9001/; s/targetPort: 910[12]/targetPort: 9001/' \
-  "$root/config/manifests/services.yaml" > "$work/manifests/services.yaml"
+lt_manifests "$root" "$work"
 grep -q "secretName" "$work/manifests/myapp-ingress.yaml" && \
   sed -i '/tls:/,/secretName/d' "$work/manifests/myapp-ingress.yaml" || true
 common_cfg="proxy:\n  access_log: false\nlogging:\n  level: warn\n"
