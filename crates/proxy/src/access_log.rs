@@ -66,15 +66,10 @@ impl AccessRecord {
     }
 }
 
-/// `host[:port]` or `[v6]:port` → host.
+/// `host[:port]` or `[v6]:port` → host; the router's authority parser
+/// ([`portcullis_router::split_host_port`]), with the text kept as is when it does not parse.
 pub fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    }
+    portcullis_router::split_host_port(host).map_or(host, |(name, _)| name)
 }
 
 struct OptAddr(Option<SocketAddr>);
