@@ -66,26 +66,16 @@ pub fn run(engine: &Arc<Engine>, case: &Case) -> Outcome {
 
 /// Like [`run`], also returning the finished transaction (for its matched rules).
 pub fn replay(engine: &Arc<Engine>, case: &Case) -> (Outcome, Transaction) {
-    let mut tx = engine.transaction(ConnectionInfo {
-        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        client_port: 40_000,
-        server_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        server_port: 8443,
-        unique_id: String::from("bench"),
-    });
-    tx.request_line(&case.method, &case.uri, &case.protocol);
-    for (name, value) in &case.headers {
-        tx.request_header(name.as_bytes(), value.as_bytes());
-    }
-    let mut outcome = tx.process_request_headers();
-    if outcome == Outcome::Pass {
-        if !case.body.is_empty() {
-            tx.request_body_chunk(&case.body);
-        }
-        outcome = tx.process_request_body();
-    }
-    tx.process_logging();
-    (outcome, tx)
+    case.replay(
+        engine,
+        ConnectionInfo {
+            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            client_port: 40_000,
+            server_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            server_port: 8443,
+            unique_id: String::from("bench"),
+        },
+    )
 }
 
 /// A benchmark request and the verdict it must get.

@@ -17,6 +17,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use portcullis_waf::{ConnectionInfo, Engine, Outcome, Transaction};
 
 /// One request of a decision table.
 #[derive(Debug, Clone)]
@@ -193,4 +196,26 @@ fn sorted_files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, TableError>
 fn read(path: &Path) -> Result<String, TableError> {
     std::fs::read_to_string(path)
         .map_err(|error| TableError(format!("{}: {error}", path.display())))
+}
+
+impl Case {
+    /// Replays the request through phases 1, 2 and 5 (the calls the proxy and the
+    /// libmodsecurity harness make) and returns the request-phase outcome and the finished
+    /// transaction (for its matched rules).
+    pub fn replay(&self, engine: &Arc<Engine>, conn: ConnectionInfo) -> (Outcome, Transaction) {
+        let mut tx = engine.transaction(conn);
+        tx.request_line(&self.method, &self.uri, &self.protocol);
+        for (name, value) in &self.headers {
+            tx.request_header(name.as_bytes(), value.as_bytes());
+        }
+        let mut outcome = tx.process_request_headers();
+        if outcome == Outcome::Pass {
+            if !self.body.is_empty() {
+                tx.request_body_chunk(&self.body);
+            }
+            outcome = tx.process_request_body();
+        }
+        tx.process_logging();
+        (outcome, tx)
+    }
 }

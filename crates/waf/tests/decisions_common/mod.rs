@@ -41,25 +41,16 @@ pub struct Verdict {
 
 /// Replays `case` through the request phases and logging.
 pub fn run(engine: &Arc<Engine>, case: &Case, serial: usize) -> Verdict {
-    let mut tx = engine.transaction(ConnectionInfo {
-        client_ip: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
-        client_port: 40_000 + (serial % 20_000) as u16,
-        server_ip: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
-        server_port: 8443,
-        unique_id: format!("decisions-{serial}"),
-    });
-    tx.request_line(&case.method, &case.uri, &case.protocol);
-    for (name, value) in &case.headers {
-        tx.request_header(name.as_bytes(), value.as_bytes());
-    }
-    let mut outcome = tx.process_request_headers();
-    if outcome == Outcome::Pass {
-        if !case.body.is_empty() {
-            tx.request_body_chunk(&case.body);
-        }
-        outcome = tx.process_request_body();
-    }
-    tx.process_logging();
+    let (outcome, tx) = case.replay(
+        engine,
+        ConnectionInfo {
+            client_ip: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
+            client_port: 40_000 + (serial % 20_000) as u16,
+            server_ip: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
+            server_port: 8443,
+            unique_id: format!("decisions-{serial}"),
+        },
+    );
     let ids = tx
         .matched_rules()
         .iter()
