@@ -5,8 +5,8 @@
 use crate::builder::{EngineBuilder, Item};
 use crate::config::EngineConfig;
 use crate::error::CompileError;
-use crate::prefilter::{ChainPrefilter, PrefilterBuilder};
-use crate::rule::{PhaseItem, Rule, Test};
+use crate::prefilter::{Prefilter, PrefilterBuilder};
+use crate::rule::{Link, PhaseItem, Rule, Test};
 use crate::store::PersistentStore;
 use crate::transaction::{ConnectionInfo, Transaction};
 use crate::transform::Transform;
@@ -28,9 +28,9 @@ pub struct EngineStats {
     pub gated_links: usize,
     /// Distinct transformation chains.
     pub chains: usize,
-    /// Prefilter automata built.
+    /// Prefilter automata built (one for all chains, or none).
     pub automata: usize,
-    /// Distinct literals over all automata.
+    /// Distinct literals in the automaton.
     pub prefilter_literals: usize,
 }
 
@@ -43,8 +43,11 @@ pub struct Engine {
     pub(crate) phases: [Vec<PhaseItem>; 6],
     /// For each phase position holding a rule with `skipAfter`, the position to continue at.
     pub(crate) jumps: [Vec<usize>; 6],
-    pub(crate) prefilters: Vec<Option<ChainPrefilter>>,
+    /// One automaton over the literals of every gated operator (slots are global).
+    pub(crate) prefilter: Option<Prefilter>,
     pub(crate) prefilter_on: bool,
+    /// Per target group: whether one of its links is gated (its values get scanned).
+    pub(crate) groups_gated: Vec<bool>,
     pub(crate) store: PersistentStore,
     stats: EngineStats,
 }
@@ -114,19 +117,30 @@ impl Engine {
         };
         let mut chain_ids: HashMap<Vec<Transform>, u32> = HashMap::new();
         let mut chains: Vec<Vec<Transform>> = Vec::new();
-        let mut builders: Vec<PrefilterBuilder> = Vec::new();
+        let mut group_ids: HashMap<(String, u32), u32> = HashMap::new();
+        let mut groups_gated: Vec<bool> = Vec::new();
+        let mut literals = PrefilterBuilder::default();
         for rule in &mut rules {
             for link in &mut rule.links {
                 stats.links += 1;
                 let id = *chain_ids.entry(link.transforms.clone()).or_insert_with(|| {
                     chains.push(link.transforms.clone());
-                    builders.push(PrefilterBuilder::default());
                     (chains.len() - 1) as u32
                 });
                 link.chain_id = id;
                 let Test::Operator(op) = &link.test else {
                     continue;
                 };
+                if !link.multi_match {
+                    if let Some(key) = group_key(link) {
+                        let next = group_ids.len() as u32;
+                        let g = *group_ids.entry((key, id)).or_insert(next);
+                        if g == next {
+                            groups_gated.push(false);
+                        }
+                        link.group = Some(g);
+                    }
+                }
                 let is_rx = op.name().eq_ignore_ascii_case("rx");
                 stats.rx_links += usize::from(is_rx);
                 let own_automaton = matches!(
@@ -137,22 +151,21 @@ impl Engine {
                     continue;
                 }
                 if let Some(lits) = op.prefilter_literals() {
-                    link.prefilter = builders[id as usize].add(&lits);
+                    link.prefilter = literals.add(&lits);
                     if link.prefilter.is_some() {
                         stats.gated_links += 1;
                         stats.rx_gated += usize::from(is_rx);
+                        if let Some(g) = link.group {
+                            groups_gated[g as usize] = true;
+                        }
                     }
                 }
             }
         }
-        let mut prefilters = Vec::new();
-        for builder in builders {
-            let p = builder.build().map_err(|e| CompileError::new("", 0, e))?;
-            if let Some(p) = &p {
-                stats.automata += 1;
-                stats.prefilter_literals += p.literals();
-            }
-            prefilters.push(p);
+        let prefilter = literals.build().map_err(|e| CompileError::new("", 0, e))?;
+        if let Some(p) = &prefilter {
+            stats.automata = 1;
+            stats.prefilter_literals = p.literals();
         }
         stats.chains = chains.len();
         Ok(Engine {
@@ -160,12 +173,39 @@ impl Engine {
             rules,
             phases,
             jumps,
-            prefilters,
+            prefilter,
             prefilter_on: b.prefilter,
+            groups_gated,
             store: PersistentStore::default(),
             stats,
         })
     }
+}
+
+/// The identity of a link's target list (targets and exclusions, as written), when every
+/// target is a stable variable ([`crate::variable::Var::is_stable`]); `None` otherwise.
+fn group_key(link: &Link) -> Option<String> {
+    use crate::variable::Selector;
+    let mut key = String::new();
+    for t in link.targets.iter().chain(&link.exclusions) {
+        if !t.var.is_stable() {
+            return None;
+        }
+        let (kind, text) = match &t.selector {
+            None => ('-', String::new()),
+            Some(Selector::Key(k)) => ('k', k.clone()),
+            Some(Selector::Regex(re)) => ('r', re.as_str().to_string()),
+            Some(Selector::XPath(x)) => ('x', x.clone()),
+        };
+        key.push_str(&format!(
+            "{}{}{}{kind}{}:{text}|",
+            if t.exclude { "!" } else { "" },
+            if t.count { "&" } else { "" },
+            t.var.name(),
+            text.len()
+        ));
+    }
+    Some(key)
 }
 
 /// For every rule position with `skipAfter:M`, the position just after the next marker `M`

@@ -11,13 +11,35 @@ use crate::action::{AllowScope, Disruptive};
 use crate::ctl::RuleEngineMode;
 use crate::macros::expand_text;
 use crate::operator::MacroExpander;
+use crate::operator::Operator;
 use crate::prefilter::words_contain;
 use crate::rule::{Link, PhaseItem, Rule, Test};
-use crate::state::{RuleContext, State};
+use crate::state::{Item, RuleContext, State};
 use crate::transaction::{Outcome, Transaction};
 use crate::transform::Transform;
 use crate::variable::Target;
 use std::borrow::Cow;
+
+/// The cached target list of one target group in one transaction.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct GroupCache {
+    valid: bool,
+    /// `State::data_version` it was computed at.
+    version: u32,
+    start: u32,
+    len: u32,
+    /// Offset of the union of the entries' scans in `scan_words`, or `u32::MAX`.
+    union: u32,
+}
+
+/// One extracted item of a target group with its transformed value and that value's scan.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    item: Item,
+    value: u32,
+    /// Offset in `scan_words`, or `u32::MAX` (not scanned).
+    scan: u32,
+}
 
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
@@ -162,73 +184,36 @@ impl Transaction {
                 } else {
                     Vec::new()
                 };
-                let mut items = std::mem::take(&mut self.items_buf);
-                items.clear();
-                let no_exclusions = link.exclusions.is_empty() && runtime.is_empty();
-                for target in &link.targets {
-                    if no_exclusions {
-                        self.state.extract(target, &[], &mut items);
-                        continue;
-                    }
-                    let excl: Vec<&Target> = link
-                        .exclusions
-                        .iter()
-                        .chain(runtime.iter())
-                        .filter(|e| e.var == target.var)
-                        .collect();
-                    self.state.extract(target, &excl, &mut items);
-                }
-                let mut values = std::mem::take(&mut self.values_buf);
-                for item in &items {
-                    values.clear();
-                    if link.multi_match {
-                        self.transformed_each(item.value, link, &mut values);
-                    } else {
-                        let (tv, scan) = self.through_chain(item.value, link);
-                        if let (Some(off), Some(slot)) = (scan, link.prefilter) {
-                            if !words_contain(&self.scan_words[off as usize..], slot) {
-                                continue;
+                let gate = link.prefilter.filter(|_| self.engine.prefilter_on);
+                match link.group {
+                    Some(g) if runtime.is_empty() => {
+                        let (start, len, union) = self.group(g, link);
+                        if let (Some(slot), Some(union)) = (gate, union) {
+                            if !words_contain(&self.scan_words[union as usize..], slot) {
+                                return self.no_match();
                             }
                         }
-                        values.push(tv);
-                    }
-                    for &tv in &values {
-                        if link.multi_match && self.gated_out(link, tv) {
-                            continue;
-                        }
-                        let mut caps = link.capture.then(Vec::new);
-                        let hit = op.evaluate(
-                            self.state.vals.get(tv),
-                            &Expander(&self.state),
-                            caps.as_mut(),
-                        );
-                        if !hit {
-                            continue;
-                        }
-                        any = true;
-                        if let Some(caps) = caps {
-                            if !caps.is_empty() {
-                                for d in DIGITS {
-                                    self.state.tx.remove(d);
-                                }
-                                for (i, c) in caps.into_iter().take(10).enumerate() {
-                                    self.state.tx.insert(DIGITS[i].to_string(), c);
+                        let mut entries = std::mem::take(&mut self.entries_buf);
+                        entries.clear();
+                        entries.extend_from_slice(&self.group_entries[start..start + len]);
+                        for e in &entries {
+                            if let Some(slot) = gate {
+                                if e.scan != u32::MAX
+                                    && !words_contain(&self.scan_words[e.scan as usize..], slot)
+                                {
+                                    continue;
                                 }
                             }
+                            any |= self.test_value(link, op, e.item, e.value);
                         }
-                        self.state.matched = Some((*item, tv));
-                        self.state.matched_all.push((*item, tv));
-                        self.run_setvars(link);
+                        self.entries_buf = entries;
                     }
+                    _ => any = self.eval_items(link, op, &runtime, gate),
                 }
-                self.items_buf = items;
-                self.values_buf = values;
             }
         }
         if !any {
-            self.state.matched = None;
-            self.state.matched_all.clear();
-            return false;
+            return self.no_match();
         }
         if li + 1 < rule.links.len() && !self.eval_link(rule, li + 1) {
             return false;
@@ -239,35 +224,183 @@ impl Transaction {
         true
     }
 
-    /// The value after the link's whole chain, and (when the link is gated) the index of the
-    /// prefilter scan of that result; both cached per (value, chain).
-    fn through_chain(&mut self, value: u32, link: &Link) -> (u32, Option<u32>) {
-        let key = (value, link.chain_id);
-        let gated = link.prefilter.is_some() && self.engine.prefilter_on;
-        if let Some(&(tv, scan)) = self.chain_cache.get(&key) {
-            if !gated || scan != u32::MAX {
-                return (tv, gated.then_some(scan));
+    fn no_match(&mut self) -> bool {
+        self.state.matched = None;
+        self.state.matched_all.clear();
+        false
+    }
+
+    /// A link without a cached target group: extracts its targets now.
+    fn eval_items(
+        &mut self,
+        link: &Link,
+        op: &Operator,
+        runtime: &[Target],
+        gate: Option<u32>,
+    ) -> bool {
+        let mut any = false;
+        let mut items = std::mem::take(&mut self.items_buf);
+        items.clear();
+        self.extract_targets(link, runtime, &mut items);
+        let mut values = std::mem::take(&mut self.values_buf);
+        for item in &items {
+            values.clear();
+            if link.multi_match {
+                self.transformed_each(item.value, link, &mut values);
+            } else {
+                values.push(self.through_chain(item.value, link));
             }
+            for &tv in &values {
+                if let Some(slot) = gate {
+                    if let Some(off) = self.scan(tv) {
+                        if !words_contain(&self.scan_words[off as usize..], slot) {
+                            continue;
+                        }
+                    }
+                }
+                any |= self.test_value(link, op, *item, tv);
+            }
+        }
+        self.items_buf = items;
+        self.values_buf = values;
+        any
+    }
+
+    /// Extracts the link's targets into `items`, applying its exclusions and `runtime` ones.
+    fn extract_targets(&mut self, link: &Link, runtime: &[Target], items: &mut Vec<Item>) {
+        let no_exclusions = link.exclusions.is_empty() && runtime.is_empty();
+        for target in &link.targets {
+            if no_exclusions {
+                self.state.extract(target, &[], items);
+                continue;
+            }
+            let excl: Vec<&Target> = link
+                .exclusions
+                .iter()
+                .chain(runtime.iter())
+                .filter(|e| e.var == target.var)
+                .collect();
+            self.state.extract(target, &excl, items);
+        }
+    }
+
+    /// Runs the operator on one transformed value; on a match updates MATCHED_VAR(S) and the
+    /// captures and runs the link's `setvar`s.
+    fn test_value(&mut self, link: &Link, op: &Operator, item: Item, tv: u32) -> bool {
+        let mut caps = link.capture.then(Vec::new);
+        let hit = op.evaluate(
+            self.state.vals.get(tv),
+            &Expander(&self.state),
+            caps.as_mut(),
+        );
+        if !hit {
+            return false;
+        }
+        if let Some(caps) = caps {
+            if !caps.is_empty() {
+                for d in DIGITS {
+                    self.state.tx.remove(d);
+                }
+                for (i, c) in caps.into_iter().take(10).enumerate() {
+                    self.state.tx.insert(DIGITS[i].to_string(), c);
+                }
+            }
+        }
+        self.state.matched = Some((item, tv));
+        self.state.matched_all.push((item, tv));
+        self.run_setvars(link);
+        true
+    }
+
+    /// The cached entries of target group `g` (extracted, transformed and, when the group
+    /// has gated links, scanned), recomputed when request data changed since: (start, len,
+    /// offset of the union of the entries' scans).
+    fn group(&mut self, g: u32, link: &Link) -> (usize, usize, Option<u32>) {
+        let version = self.state.data_version;
+        let cached = self.groups[g as usize];
+        if cached.valid && cached.version == version {
+            let union = (cached.union != u32::MAX).then_some(cached.union);
+            return (cached.start as usize, cached.len as usize, union);
+        }
+        let mut items = std::mem::take(&mut self.items_buf);
+        items.clear();
+        self.extract_targets(link, &[], &mut items);
+        let gated = self.engine.prefilter_on && self.engine.groups_gated[g as usize];
+        let words = self.engine.prefilter.as_ref().map_or(0, |p| p.words());
+        let mut union = u32::MAX;
+        if gated && words > 0 {
+            union = self.scan_words.len() as u32;
+            self.scan_words.resize(self.scan_words.len() + words, 0);
+        }
+        let start = self.group_entries.len();
+        for item in &items {
+            let value = self.through_chain(item.value, link);
+            let mut scan = u32::MAX;
+            if union != u32::MAX {
+                if let Some(off) = self.scan(value) {
+                    scan = off;
+                    let (u, o) = (union as usize, off as usize);
+                    for w in 0..words {
+                        self.scan_words[u + w] |= self.scan_words[o + w];
+                    }
+                }
+            }
+            self.group_entries.push(Entry {
+                item: *item,
+                value,
+                scan,
+            });
+        }
+        self.items_buf = items;
+        let len = self.group_entries.len() - start;
+        self.groups[g as usize] = GroupCache {
+            valid: true,
+            version,
+            start: start as u32,
+            len: len as u32,
+            union,
+        };
+        (start, len, (union != u32::MAX).then_some(union))
+    }
+
+    /// The value after the link's whole chain, cached per (value, chain).
+    fn through_chain(&mut self, value: u32, link: &Link) -> u32 {
+        let key = (value, link.chain_id);
+        if let Some(&tv) = self.chain_cache.get(&key) {
+            return tv;
         }
         let mut tv = value;
         for &t in &link.transforms {
             tv = self.step(tv, t);
         }
-        let mut scan = u32::MAX;
-        if gated {
-            if let Some(Some(pf)) = self.engine.prefilters.get(link.chain_id as usize) {
-                let off = self.scan_words.len();
-                scan = off as u32;
-                self.scan_words.resize(off + pf.words(), 0);
-                pf.scan_into(
-                    self.state.vals.get(tv),
-                    &mut self.scan_words[off..],
-                    &mut self.scan_seen,
-                );
-            }
+        self.chain_cache.insert(key, tv);
+        tv
+    }
+
+    /// The offset in `scan_words` of the prefilter scan of `value` (scanned on first use), or
+    /// None when prefilters are off.
+    fn scan(&mut self, value: u32) -> Option<u32> {
+        if !self.engine.prefilter_on {
+            return None;
         }
-        self.chain_cache.insert(key, (tv, scan));
-        (tv, (scan != u32::MAX).then_some(scan))
+        let pf = self.engine.prefilter.as_ref()?;
+        let i = value as usize;
+        if self.scan_of.len() <= i {
+            self.scan_of
+                .resize(self.state.vals.len().max(i + 1), u32::MAX);
+        }
+        if self.scan_of[i] != u32::MAX {
+            return Some(self.scan_of[i]);
+        }
+        let off = self.scan_words.len();
+        self.scan_words.resize(off + pf.words(), 0);
+        pf.scan_into(
+            self.state.vals.get(value),
+            &mut self.scan_words[off..],
+            &mut self.scan_seen,
+        );
+        self.scan_of[i] = off as u32;
+        Some(off as u32)
     }
 
     /// `multiMatch`: the original value and every transformation result that changed it.
@@ -300,29 +433,5 @@ impl Transaction {
                 *e.insert(result)
             }
         }
-    }
-
-    /// True when the link's prefilter proves the operator cannot match `value` (used for
-    /// `multiMatch` links, whose values are intermediate results).
-    fn gated_out(&mut self, link: &Link, value: u32) -> bool {
-        let Some(slot) = link.prefilter else {
-            return false;
-        };
-        if !self.engine.prefilter_on {
-            return false;
-        }
-        let Some(Some(pf)) = self.engine.prefilters.get(link.chain_id as usize) else {
-            return false;
-        };
-        let off = self.scan_words.len();
-        self.scan_words.resize(off + pf.words(), 0);
-        pf.scan_into(
-            self.state.vals.get(value),
-            &mut self.scan_words[off..],
-            &mut self.scan_seen,
-        );
-        let hit = words_contain(&self.scan_words[off..], slot);
-        self.scan_words.truncate(off);
-        !hit
     }
 }

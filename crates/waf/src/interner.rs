@@ -118,6 +118,11 @@ impl Interner {
         self.intern(&bytes)
     }
 
+    /// Number of values (ids are `0..len`).
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
     /// Forgets every value, keeping the allocations (for reuse by the next transaction).
     pub fn clear(&mut self) {
         self.bytes.clear();

@@ -1,8 +1,8 @@
-//! Literal prefilters. For each distinct transformation chain, the literals of every gated
-//! operator using that chain go into one ASCII-case-insensitive Aho-Corasick automaton. A
-//! transformed value is scanned once per chain; the result is the set of operators (slots)
-//! whose literals occur in it. An operator whose slot is not in the set cannot match and is
-//! not run.
+//! Literal prefilters. The literals of every gated operator go into one ASCII-case-insensitive
+//! Aho-Corasick automaton; each operator owns a slot. A value (any value a rule looks at,
+//! after its transformations) is scanned at most once per transaction, whatever chain produced
+//! it; the result is the set of slots whose literals occur in it. An operator whose slot is not
+//! in the set cannot match that value and is not run.
 //!
 //! Contract (from `Operator::prefilter_literals`): any input the operator matches contains at
 //! least one of its literals. So gating may let a non-match through, never drop a match.
@@ -73,12 +73,12 @@ impl PrefilterBuilder {
     }
 
     /// Builds the automaton; `None` when no operator was registered.
-    pub fn build(self) -> Result<Option<ChainPrefilter>, String> {
+    pub fn build(self) -> Result<Option<Prefilter>, String> {
         if self.slots == 0 {
             return Ok(None);
         }
-        // A full DFA, walked byte by byte: the fastest scan per byte; CRS's largest chain
-        // has ~1k literals. Standard semantics: a match state lists every literal ending there.
+        // A full DFA, walked byte by byte: the fastest scan per byte (CRS: a few thousand
+        // literals). Standard semantics: a match state lists every literal ending there.
         let dfa = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
@@ -88,7 +88,7 @@ impl PrefilterBuilder {
         let start = dfa
             .start_state(Anchored::No)
             .map_err(|e| format!("prefilter automaton: {e}"))?;
-        Ok(Some(ChainPrefilter {
+        Ok(Some(Prefilter {
             dfa,
             start,
             slots_of: self.slots_of,
@@ -97,16 +97,16 @@ impl PrefilterBuilder {
     }
 }
 
-/// The automaton of one transformation chain.
+/// The automaton over all gated operators' literals.
 #[derive(Debug)]
-pub struct ChainPrefilter {
+pub struct Prefilter {
     dfa: DFA,
     start: aho_corasick::automaton::StateID,
     slots_of: Vec<Vec<u32>>,
     slots: u32,
 }
 
-impl ChainPrefilter {
+impl Prefilter {
     /// Number of distinct literals.
     pub fn literals(&self) -> usize {
         self.slots_of.len()

@@ -32,8 +32,11 @@ pub struct Link {
     pub transforms: Vec<Transform>,
     /// Index of `transforms` in the engine's table of distinct chains.
     pub chain_id: u32,
-    /// Prefilter slot in the chain's automaton, when the operator can be gated.
+    /// Prefilter slot in the engine's automaton, when the operator can be gated.
     pub prefilter: Option<u32>,
+    /// Target group: links with the same targets, exclusions and chain over stable
+    /// variables share one per-transaction list of transformed values (see `eval.rs`).
+    pub group: Option<u32>,
     /// Run per matched value, whether or not the rest of the chain matches.
     pub setvars: Vec<SetVar>,
     /// Run once after the whole chain matched (ctl, initcol, ...).

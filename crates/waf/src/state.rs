@@ -49,6 +49,9 @@ pub struct State {
     pub rule: RuleContext,
     /// Most severe (lowest) severity among matched rules: HIGHEST_SEVERITY.
     pub highest_severity: Option<u8>,
+    /// Bumped whenever a stable variable ([`Var::is_stable`]) changes: caches of extracted
+    /// target lists are valid while it stays the same.
+    pub data_version: u32,
 }
 
 fn coll_name(var: Var) -> Option<&'static str> {
@@ -66,7 +69,9 @@ impl State {
     /// Sets a single-valued variable.
     pub fn set_single(&mut self, var: Var, value: &[u8]) {
         let id = self.vals.intern(value);
-        self.singles.insert(var, id);
+        if self.singles.insert(var, id) != Some(id) && var.is_stable() {
+            self.data_version = self.data_version.wrapping_add(1);
+        }
     }
 
     /// Appends a member to a base collection.
@@ -74,6 +79,7 @@ impl State {
         let k = self.vals.intern(key);
         let v = self.vals.intern(value);
         self.colls.entry(var).or_default().push((k, v));
+        self.data_version = self.data_version.wrapping_add(1);
     }
 
     fn coll(&self, var: Var) -> &[(u32, u32)] {

@@ -88,16 +88,23 @@ pub struct Transaction {
     pub(crate) overrides: Overrides,
     /// Transformation cache: (value id, transformation) → result id.
     pub(crate) tcache: FxMap<(u32, Transform), u32>,
-    /// Chain cache: (value id, chain id) → (result id, offset in `scan_words` or u32::MAX).
-    pub(crate) chain_cache: FxMap<(u32, u32), (u32, u32)>,
+    /// Chain cache: (value id, chain id) → result id.
+    pub(crate) chain_cache: FxMap<(u32, u32), u32>,
     /// Prefilter scan results, as bitsets stored back to back: the slots whose literals
-    /// occur in a value.
+    /// occur in a value (and the unions of target groups).
     pub(crate) scan_words: Vec<u64>,
+    /// Per value id: offset of its scan in `scan_words`, or `u32::MAX` when not scanned yet.
+    pub(crate) scan_of: Vec<u32>,
+    /// Per target group of the engine: its cached list of transformed values.
+    pub(crate) groups: Vec<crate::eval::GroupCache>,
+    /// The entries of the cached groups, back to back.
+    pub(crate) group_entries: Vec<crate::eval::Entry>,
     /// Scratch space of the prefilter scans.
     pub(crate) scan_seen: Vec<u64>,
     /// Reused buffers for rule evaluation.
     pub(crate) items_buf: Vec<crate::state::Item>,
     pub(crate) values_buf: Vec<u32>,
+    pub(crate) entries_buf: Vec<crate::eval::Entry>,
     /// Matches as recorded during evaluation (cheap); turned into [`MatchedRule`]s on demand.
     pub(crate) matched: Vec<RawMatch>,
     pub(crate) matched_view: std::cell::OnceCell<Vec<MatchedRule>>,
@@ -115,7 +122,11 @@ pub struct Transaction {
 
 impl Transaction {
     pub(crate) fn new(engine: Arc<Engine>, conn: ConnectionInfo) -> Transaction {
-        let buffers = Buffers::take();
+        let mut buffers = Buffers::take();
+        buffers.groups.resize(
+            engine.groups_gated.len(),
+            crate::eval::GroupCache::default(),
+        );
         let mut state = State {
             vals: buffers.vals,
             ..State::default()
@@ -136,9 +147,13 @@ impl Transaction {
             tcache: buffers.tcache,
             chain_cache: buffers.chain_cache,
             scan_words: buffers.scan_words,
+            scan_of: buffers.scan_of,
+            groups: buffers.groups,
+            group_entries: buffers.group_entries,
             scan_seen: Vec::new(),
             items_buf: Vec::new(),
             values_buf: Vec::new(),
+            entries_buf: Vec::new(),
             matched: Vec::new(),
             matched_view: std::cell::OnceCell::new(),
             interrupted: None,
@@ -250,6 +265,25 @@ impl Transaction {
             self.engine.store.save(key, coll);
         }
     }
+
+    /// Sets this transaction's rule engine mode, as `SecRuleEngine` does for the whole
+    /// engine; a rule's `ctl:ruleEngine` still changes it later. Call it before phase 1.
+    pub fn set_rule_engine(&mut self, mode: RuleEngineMode) {
+        self.overrides.engine = Some(mode);
+    }
+
+    /// Removes the rules whose id is in one of these inclusive ranges from this transaction:
+    /// they never run, in any phase (as `ctl:ruleRemoveById`, or `SecRuleRemoveById` after
+    /// the rules). Call it before phase 1.
+    pub fn remove_rules_by_id(&mut self, ranges: &[(u64, u64)]) {
+        self.overrides.removed_ids.extend_from_slice(ranges);
+    }
+
+    /// Removes the rules carrying one of these tags (exact match) from this transaction, as
+    /// `ctl:ruleRemoveByTag` or `SecRuleRemoveByTag` after the rules. Call it before phase 1.
+    pub fn remove_rules_by_tag(&mut self, tags: &[String]) {
+        self.overrides.removed_tags.extend_from_slice(tags);
+    }
 }
 
 /// The per-transaction caches, kept per thread between transactions so that a transaction
@@ -257,8 +291,11 @@ impl Transaction {
 struct Buffers {
     vals: Interner,
     tcache: FxMap<(u32, Transform), u32>,
-    chain_cache: FxMap<(u32, u32), (u32, u32)>,
+    chain_cache: FxMap<(u32, u32), u32>,
     scan_words: Vec<u64>,
+    scan_of: Vec<u32>,
+    groups: Vec<crate::eval::GroupCache>,
+    group_entries: Vec<crate::eval::Entry>,
 }
 
 /// Buffers larger than this (bytes, roughly) are freed rather than kept for reuse.
@@ -279,6 +316,9 @@ impl Buffers {
                 tcache: FxMap::with_capacity_and_hasher(512, Default::default()),
                 chain_cache: FxMap::with_capacity_and_hasher(512, Default::default()),
                 scan_words: Vec::new(),
+                scan_of: Vec::new(),
+                groups: Vec::new(),
+                group_entries: Vec::new(),
             })
     }
 
@@ -286,7 +326,9 @@ impl Buffers {
         let size = self.vals.heap_size()
             + self.tcache.capacity() * 16
             + self.chain_cache.capacity() * 20
-            + self.scan_words.capacity() * 8;
+            + self.scan_words.capacity() * 8
+            + self.scan_of.capacity() * 4
+            + self.group_entries.capacity() * std::mem::size_of::<crate::eval::Entry>();
         if size > KEEP_LIMIT {
             return;
         }
@@ -294,6 +336,9 @@ impl Buffers {
         self.tcache.clear();
         self.chain_cache.clear();
         self.scan_words.clear();
+        self.scan_of.clear();
+        self.groups.clear();
+        self.group_entries.clear();
         let _ = SPARE.try_with(|s| {
             if let Ok(mut slot) = s.try_borrow_mut() {
                 *slot = Some(self);
@@ -309,6 +354,9 @@ impl Drop for Transaction {
             tcache: std::mem::take(&mut self.tcache),
             chain_cache: std::mem::take(&mut self.chain_cache),
             scan_words: std::mem::take(&mut self.scan_words),
+            scan_of: std::mem::take(&mut self.scan_of),
+            groups: std::mem::take(&mut self.groups),
+            group_entries: std::mem::take(&mut self.group_entries),
         }
         .give_back();
     }

@@ -114,6 +114,33 @@ vars! {
     RULE => "RULE", true;
 }
 
+impl Var {
+    /// True when the variable's values come only from request/response data kept in the
+    /// transaction's [`State`](crate::state::State) (changed only through `set_single`/`push`,
+    /// which bump its data version); false for TX, persistent collections, MATCHED_*, RULE,
+    /// time and HIGHEST_SEVERITY, whose values change while rules run.
+    pub fn is_stable(self) -> bool {
+        !matches!(
+            self,
+            Var::TX
+                | Var::IP
+                | Var::GLOBAL
+                | Var::SESSION
+                | Var::USER
+                | Var::RESOURCE
+                | Var::MATCHED_VAR
+                | Var::MATCHED_VARS
+                | Var::MATCHED_VAR_NAME
+                | Var::MATCHED_VARS_NAMES
+                | Var::HIGHEST_SEVERITY
+                | Var::DURATION
+                | Var::TIME
+                | Var::TIME_EPOCH
+                | Var::RULE
+        )
+    }
+}
+
 /// Narrows a collection to some of its members.
 #[derive(Debug, Clone)]
 pub enum Selector {
