@@ -3,6 +3,8 @@
 #
 #   scripts/e2e-kube.sh            # build what is missing, start etcd + kube-apiserver, run the
 #                                  # tests in crates/kube-provider/tests/e2e_*.rs, stop everything
+#   scripts/e2e-kube.sh e2e_waf e2e_status   # only the test files whose names contain one of
+#                                            # these words (the same environment otherwise)
 #
 # 1. Builds etcd and kube-apiserver from the Go module proxy (testenv/go.mod pins the release)
 #    into $CARGO_TARGET_DIR/testenv-bin/ (default target/testenv-bin/); cached, keyed by
@@ -64,8 +66,9 @@ if [ "${1:-}" != "--inside" ]; then
       | grep -o '"executable":"[^"]*"' | cut -d'"' -f4 > "$bin_dir/e2e-tests.list"
   fi
   [ -s "$bin_dir/e2e-tests.list" ] || { echo "e2e-kube: no e2e test binaries" >&2; exit 1; }
-  exec unshare -n -- "$0" --inside
+  exec unshare -n -- "$0" --inside "$@"
 fi
+shift # --inside; what remains are the test-file filters
 
 # ---------------------------------------------------------------- inside the namespace
 export PATH=$bin_dir:$PATH
@@ -194,11 +197,19 @@ export PORTCULLIS_E2E_APISERVER_PIDFILE=$work/apiserver.pid
 export PORTCULLIS_E2E_ETCD=http://127.0.0.1:$etcd_port
 export PORTCULLIS_E2E_WORKDIR=$work
 export PORTCULLIS_E2E_BACKEND_NET=192.0.2
-export PORTCULLIS_BIN=$CARGO_TARGET_DIR/debug/portcullis
+export PORTCULLIS_BIN=${PORTCULLIS_BIN:-$CARGO_TARGET_DIR/debug/portcullis} # (override: another build)
 cd "$root"
 failed=0
+ran=0
 while read -r test_bin; do
+  if [ $# -gt 0 ]; then
+    wanted=
+    for f in "$@"; do case "$(basename "$test_bin")" in *"$f"*) wanted=1 ;; esac; done
+    [ -n "$wanted" ] || continue
+  fi
   log "running $(basename "$test_bin")"
+  ran=$((ran + 1))
   "$test_bin" --test-threads=1 --nocapture || failed=1
 done < "$bin_dir/e2e-tests.list"
+[ $ran -gt 0 ] || { echo "e2e-kube: no test file matches: $*" >&2; exit 1; }
 exit $failed

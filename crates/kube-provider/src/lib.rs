@@ -1,15 +1,18 @@
 //! portcullis-kube-provider: the control plane's Kubernetes side.
 //!
 //! ```text
-//!  kube-apiserver ──watch──► 5 reflectors ──dirty──► debounced rebuild ──► Reloader (shared
+//!  kube-apiserver ──watch──► 6 reflectors ──dirty──► debounced rebuild ──► Reloader (shared
 //!   (Ingress, IngressClass,      (stores)              (full ObjectSet)      translate, one
 //!    Service, EndpointSlice,                                │                 ArcSwap store)
-//!    TLS Secret)                                            ▼
+//!    TLS Secret, ConfigMap)                                 ▼
 //!                         Lease ──leader?──► status writer + Events (leader only)
 //! ```
 //!
 //! - [`reflectors`]: one `kube_runtime` reflector per kind, relist on `410 Gone`, default
-//!   backoff while the API server is away (the last snapshot keeps serving meanwhile).
+//!   backoff while the API server is away (the last snapshot keeps serving meanwhile);
+//!   `--watch-namespace` scopes every namespaced kind.
+//! - [`config_maps`]: only ConfigMaps an Ingress names (WAF exclusion rules) reach the
+//!   translation or trigger a rebuild.
 //! - [`rebuild`]: debounced rebuild from the full stores through the SAME
 //!   [`portcullis_control::translate()`] as file mode; nothing is stored before every kind's
 //!   first list, so `/readyz` turns 200 only with the cluster's complete state.
@@ -20,6 +23,7 @@
 //! The binary builds a [`kube::Client`] with [`client`] and calls [`KubeProvider::start`]
 //! with the same `Reloader` it would give the manifest watcher.
 
+pub mod config_maps;
 pub mod error;
 pub mod events;
 pub mod leader;

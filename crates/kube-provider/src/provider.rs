@@ -17,7 +17,9 @@ use crate::status::{self, Publish};
 /// How the provider watches and what it publishes.
 #[derive(Debug, Clone)]
 pub struct KubeOptions {
-    /// Watch only this namespace (IngressClasses are cluster-scoped and always watched).
+    /// Watch only this namespace: Ingresses, Services, EndpointSlices, Secrets and ConfigMaps
+    /// elsewhere are neither served nor given a status (IngressClasses are cluster-scoped and
+    /// always watched).
     pub watch_namespace: Option<String>,
     /// Where the Ingress status addresses come from; None: status is not written.
     pub publish: Option<Publish>,
@@ -61,10 +63,14 @@ impl KubeProvider {
         F: FnMut(&ReloadOutcome) + Send + 'static,
     {
         let changes = Changes::new();
-        let (stores, mut tasks) =
-            reflectors::spawn_all(&client, opts.watch_namespace.as_deref(), &changes);
-        let trigger = changes.clone();
         let translate_opts = reloader.options().clone();
+        let (stores, mut tasks) = reflectors::spawn_all(
+            &client,
+            opts.watch_namespace.as_deref(),
+            &translate_opts.annotation_prefix,
+            &changes,
+        );
+        let trigger = changes.clone();
         let (built_tx, built_rx) = watch::channel(None);
         tasks.push(tokio::spawn(rebuild::run(
             stores,

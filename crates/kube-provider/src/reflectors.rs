@@ -1,20 +1,21 @@
 //! One reflector per kind, and the change signal they share.
 //!
-//! Each kind the translation reads (Ingress, IngressClass, Service, EndpointSlice and Secrets
-//! of type `kubernetes.io/tls`) gets a `kube_runtime` reflector: a watcher (list, then watch;
-//! relist on `410 Gone`; the runtime's default exponential backoff while the API server is
-//! unreachable) writing into a [`Store`]. A store keeps its last complete contents while its
+//! Each kind the translation reads (Ingress, IngressClass, Service, EndpointSlice, Secrets
+//! of type `kubernetes.io/tls` and ConfigMaps) gets a `kube_runtime` reflector: a watcher
+//! (list, then watch; relist on `410 Gone`; the runtime's default exponential backoff while
+//! the API server is unreachable) writing into a [`Store`]. A store keeps its last complete contents while its
 //! watcher relists and swaps them atomically when the new list is complete, so a relist never
 //! leaves a gap in service.
 //!
-//! Every event bumps [`Changes`]; the first complete list of a kind sets that kind's bit.
+//! Every event bumps [`Changes`] (a ConfigMap's only when an Ingress names it, see
+//! [`crate::config_maps`]); the first complete list of a kind sets that kind's bit.
 //! Nothing is built until every bit is set ([`Changes::wait_all_listed`]).
 
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::runtime::reflector::Store;
@@ -26,17 +27,20 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::config_maps;
+
 /// The field selector of the Secret reflector: only TLS Secrets are ever needed (and the
 /// ClusterRole can stay as narrow as the data we read).
 pub const TLS_SECRET_SELECTOR: &str = "type=kubernetes.io/tls";
 
 /// The kinds watched, in bit order of [`Changes`]' listed mask.
-pub const KINDS: [&str; 5] = [
+pub const KINDS: [&str; 6] = [
     "Ingress",
     "IngressClass",
     "Service",
     "EndpointSlice",
     "Secret",
+    "ConfigMap",
 ];
 const ALL_LISTED: u8 = (1 << KINDS.len()) - 1;
 
@@ -84,7 +88,7 @@ impl Changes {
     }
 }
 
-/// The readers of the five stores.
+/// The readers of the six stores.
 #[derive(Clone)]
 pub struct Stores {
     pub ingresses: Store<Ingress>,
@@ -92,18 +96,24 @@ pub struct Stores {
     pub services: Store<Service>,
     pub endpoint_slices: Store<EndpointSlice>,
     pub secrets: Store<Secret>,
+    pub config_maps: Store<ConfigMap>,
+    /// The full key of the annotation that names an exclusions ConfigMap.
+    pub exclusions_annotation: Arc<str>,
 }
 
 impl Stores {
     /// The full current state as the translation's input (Arcs shared with the stores).
+    /// ConfigMaps: only those an Ingress names.
     pub fn object_set(&self) -> ObjectSet {
+        let ingresses = self.ingresses.state();
+        let wanted = config_maps::referenced(&ingresses, &self.exclusions_annotation);
         ObjectSet {
-            ingresses: self.ingresses.state(),
+            ingresses,
             ingress_classes: self.ingress_classes.state(),
             services: self.services.state(),
             endpoint_slices: self.endpoint_slices.state(),
             secrets: self.secrets.state(),
-            config_maps: Vec::new(),
+            config_maps: config_maps::selected(&self.config_maps, &wanted),
             origins: Default::default(),
         }
     }
@@ -117,31 +127,75 @@ impl Debug for Stores {
             .field("services", &self.services.len())
             .field("endpoint_slices", &self.endpoint_slices.len())
             .field("secrets", &self.secrets.len())
+            .field("config_maps", &self.config_maps.len())
             .finish()
     }
 }
 
-/// Starts the five reflectors. `namespace` limits the namespaced kinds (IngressClass is
-/// cluster-scoped and always watched cluster-wide).
+/// Starts the six reflectors. `namespace` limits the namespaced kinds (IngressClass is
+/// cluster-scoped and always watched cluster-wide). `annotation_prefix` is the translation's
+/// (it tells which ConfigMaps an Ingress names).
 pub fn spawn_all(
     client: &Client,
     namespace: Option<&str>,
+    annotation_prefix: &str,
     changes: &Arc<Changes>,
 ) -> (Stores, Vec<JoinHandle<()>>) {
     let mut tasks = Vec::new();
     let config = watcher::Config::default;
-    let ingresses =
-        spawn_one::<Ingress>(scoped(client, namespace), config(), 0, changes, &mut tasks);
-    let ingress_classes =
-        spawn_one::<IngressClass>(Api::all(client.clone()), config(), 1, changes, &mut tasks);
-    let services =
-        spawn_one::<Service>(scoped(client, namespace), config(), 2, changes, &mut tasks);
-    let endpoint_slices =
-        spawn_one::<EndpointSlice>(scoped(client, namespace), config(), 3, changes, &mut tasks);
+    let ingresses = spawn_one::<Ingress>(
+        scoped(client, namespace),
+        config(),
+        0,
+        Watched::all(),
+        changes,
+        &mut tasks,
+    );
+    let ingress_classes = spawn_one::<IngressClass>(
+        Api::all(client.clone()),
+        config(),
+        1,
+        Watched::all(),
+        changes,
+        &mut tasks,
+    );
+    let services = spawn_one::<Service>(
+        scoped(client, namespace),
+        config(),
+        2,
+        Watched::all(),
+        changes,
+        &mut tasks,
+    );
+    let endpoint_slices = spawn_one::<EndpointSlice>(
+        scoped(client, namespace),
+        config(),
+        3,
+        Watched::all(),
+        changes,
+        &mut tasks,
+    );
     let secrets = spawn_one::<Secret>(
         scoped(client, namespace),
         config().fields(TLS_SECRET_SELECTOR),
         4,
+        Watched::all(),
+        changes,
+        &mut tasks,
+    );
+    let exclusions_annotation: Arc<str> = config_maps::annotation_key(annotation_prefix).into();
+    let named = {
+        let (ingresses, key) = (ingresses.clone(), exclusions_annotation.clone());
+        Watched {
+            trim: config_maps::trim,
+            is_change: Box::new(move |cm| config_maps::is_referenced(&ingresses, &key, cm)),
+        }
+    };
+    let config_maps = spawn_one::<ConfigMap>(
+        scoped(client, namespace),
+        config(),
+        5,
+        named,
         changes,
         &mut tasks,
     );
@@ -151,8 +205,28 @@ pub fn spawn_all(
         services,
         endpoint_slices,
         secrets,
+        config_maps,
+        exclusions_annotation,
     };
     (stores, tasks)
+}
+
+/// What a reflector keeps of an object and which of its events are changes.
+struct Watched<K> {
+    /// Applied to every object before it enters the store.
+    trim: fn(&mut K),
+    /// Whether an added, modified or deleted object marks the state dirty.
+    is_change: Box<dyn Fn(&K) -> bool + Send + Sync>,
+}
+
+impl<K> Watched<K> {
+    /// Every object whole; every event a change.
+    fn all() -> Self {
+        Watched {
+            trim: |_| {},
+            is_change: Box::new(|_| true),
+        }
+    }
 }
 
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -169,6 +243,7 @@ fn spawn_one<K>(
     api: Api<K>,
     config: watcher::Config,
     bit: usize,
+    watched: Watched<K>,
     changes: &Arc<Changes>,
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Store<K>
@@ -177,19 +252,24 @@ where
 {
     let kind = KINDS[bit];
     let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api, config).default_backoff());
+    let stream = reflector(
+        writer,
+        watcher(api, config).default_backoff().modify(watched.trim),
+    );
     let changes = changes.clone();
     tasks.push(tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         let mut failing = false;
         while let Some(event) = stream.next().await {
             match event {
-                Ok(Event::Apply(_) | Event::Delete(_)) => {
+                Ok(Event::Apply(obj) | Event::Delete(obj)) => {
                     if failing {
                         tracing::info!(kind, "watch re-established");
                     }
                     failing = false;
-                    changes.mark();
+                    if (watched.is_change)(&obj) {
+                        changes.mark();
+                    }
                 }
                 Ok(Event::InitDone) => {
                     if failing {

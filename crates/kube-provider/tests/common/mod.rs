@@ -173,11 +173,22 @@ impl Ports {
 
 /// Starts `portcullis run --kubeconfig <deploy/'s ServiceAccount token>`.
 pub fn controller(env: &Env, tag: &str, ports: Ports, extra: &[&str]) -> Proc {
+    controller_as(env, &env.controller_kubeconfig, tag, ports, extra)
+}
+
+/// Starts `portcullis run --kubeconfig KUBECONFIG` (another identity than deploy/'s).
+pub fn controller_as(
+    env: &Env,
+    kubeconfig: &std::path::Path,
+    tag: &str,
+    ports: Ports,
+    extra: &[&str],
+) -> Proc {
     let log = log_dir().join(format!("portcullis-{tag}-{}.log", std::process::id()));
     let mut args: Vec<String> = vec![
         "run".into(),
         "--kubeconfig".into(),
-        env.controller_kubeconfig.display().to_string(),
+        kubeconfig.display().to_string(),
         "--http-addr".into(),
         format!("127.0.0.1:{}", ports.http),
         "--https-addr".into(),
@@ -191,6 +202,31 @@ pub fn controller(env: &Env, tag: &str, ports: Ports, extra: &[&str]) -> Proc {
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     spawn(&env.bin, &args, log)
+}
+
+/// A kubeconfig like the controller's, authenticating with a token of ServiceAccount
+/// `portcullis/NAME` (TokenRequest by the admin): a controller with other grants than deploy/'s.
+pub async fn kubeconfig_for_service_account(env: &Env, client: &Client, name: &str) -> PathBuf {
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "portcullis");
+    let request: TokenRequest = serde_json::from_value(
+        serde_json::json!({ "spec": { "audiences": [], "expirationSeconds": 3600 } }),
+    )
+    .unwrap();
+    let token = accounts
+        .create_token_request(name, &Default::default(), &request)
+        .await
+        .unwrap_or_else(|e| panic!("token of {name}: {e}"))
+        .status
+        .and_then(|s| s.token)
+        .expect("a token in the TokenRequest status");
+    let text = std::fs::read_to_string(&env.controller_kubeconfig).expect("controller kubeconfig");
+    let start = text.find("token: \"").expect("token in kubeconfig") + "token: \"".len();
+    let end = start + text[start..].find('"').expect("end of token");
+    let path = log_dir().join(format!("{name}-{}.kubeconfig", std::process::id()));
+    std::fs::write(&path, format!("{}{token}{}", &text[..start], &text[end..])).unwrap();
+    path
 }
 
 /// Waits until `/readyz` of a controller answers 200.
@@ -412,4 +448,33 @@ pub async fn reloads_ok(ports: Ports) -> u64 {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|v| v as u64)
         .unwrap_or(0)
+}
+
+/// The addresses (IP or hostname) in an Ingress's `.status.loadBalancer.ingress`; None when
+/// the Ingress cannot be read.
+pub async fn status_addresses(
+    api: &Api<k8s_openapi::api::networking::v1::Ingress>,
+    name: &str,
+) -> Option<Vec<String>> {
+    let ingress = api.get(name).await.ok()?;
+    Some(
+        ingress
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|l| l.ingress)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| e.ip.or(e.hostname))
+            .collect(),
+    )
+}
+
+/// Creates a namespace (server-side apply).
+pub async fn namespace(client: &Client, name: &str) {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    apply(
+        &namespaces,
+        serde_json::json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } }),
+    )
+    .await;
 }
