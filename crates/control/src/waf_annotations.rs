@@ -107,17 +107,12 @@ pub(crate) fn policy_for(
         notes.push((Severity::Error, why));
         return resolved.policy;
     }
-    // Never compiled (e.g. a bad exclusions ConfigMap): fall back to the same mode and
-    // paranoia level without this Ingress's exclusions rather than to no WAF at all.
-    let plain = crate::waf_policy::PolicyKey {
-        excluded_ids: Vec::new(),
-        excluded_tags: Vec::new(),
-        extra: None,
-        ..key
-    };
+    // Never compiled (e.g. a bad exclusions ConfigMap): fall back to the same mode, paranoia
+    // level and exclusions by id/tag without the ConfigMap's rules rather than to no WAF.
+    let plain = crate::waf_policy::PolicyKey { extra: None, ..key };
     let fallback = policies.resolve(&plain).policy;
     let then = if fallback.is_some() {
-        "using the policy without this Ingress's exclusions"
+        "using the policy without this Ingress's exclusions ConfigMap"
     } else {
         "no good rules yet: the WAF is OFF for these routes"
     };

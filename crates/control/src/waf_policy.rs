@@ -1,17 +1,26 @@
-//! WAF policies: global settings + per-Ingress annotations → a compiled, shared
-//! [`WafPolicy`] for the snapshot.
+//! WAF policies: global settings + per-Ingress annotations → a shared [`WafPolicy`] for the
+//! snapshot.
 //!
-//! [`WafPolicies`] is handed to the translation through [`crate::TranslateOptions::waf`]. Each
-//! distinct [`PolicyKey`] (mode, paranoia level, excluded ids and tags, exclusion rules from a
-//! ConfigMap) is compiled once per *rules version* and shared by every route that uses it.
+//! [`WafPolicies`] is handed to the translation through [`crate::TranslateOptions::waf`]. A
+//! policy has two parts:
+//! - the **compiled engine**, keyed by [`EngineKey`] (paranoia level and the exclusion rules
+//!   of a ConfigMap — what changes the SecLang text), compiled once per *rules version* and
+//!   shared by every policy with that key. With CRS an engine costs tens of MB, so ten
+//!   Ingresses that differ only in mode or exclusions share one engine;
+//! - the **per-transaction settings**: mode and exclusions by id and tag, which the data plane
+//!   applies to each transaction ([`WafPolicy::transaction`]) with the semantics of
+//!   `SecRuleEngine` and of `SecRuleRemoveById`/`ByTag` after the rules.
+//!
+//! Each distinct [`PolicyKey`] gets one `Arc<WafPolicy>`, shared by every route using it.
 //! The rules version changes when [`WafPolicies::refresh`] sees the rule files change (size or
-//! modification time); a policy is then recompiled on the next translation. A compile error
-//! (reported with `file:line`) keeps the last good engine of that policy.
+//! modification time); engines are then recompiled on the next translation. A compile error
+//! (reported with `file:line`) keeps the last good engine of that key.
 //!
-//! The SecLang given to the engine, in order: engine settings (mode, body limits), for CRS the
-//! setup files, our `SecAction`s for paranoia level and anomaly thresholds (ids 9600001–3,
-//! only those configured), the rule files, then `SecRuleRemoveById`/`ByTag` for exclusions.
-//! Annotations never carry SecLang: ids are numbers and tags are `[A-Za-z0-9_./-]+`.
+//! The SecLang given to the engine, in order: engine settings (`SecRuleEngine On`, body
+//! limits), for CRS the setup files, our `SecAction`s for paranoia level and anomaly
+//! thresholds (ids 9600001–3, only those configured), the ConfigMap's `before` rules, the rule
+//! files, then the ConfigMap's other rules. Annotations never carry SecLang: ids are numbers
+//! and tags are `[A-Za-z0-9_./-]+`.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -22,7 +31,7 @@ use std::time::Duration;
 use portcullis_snapshot::{FailMode, WafMode, WafPolicy};
 use portcullis_waf::{BodyLimitAction, CompileError, Engine, MODSECURITY_RECOMMENDED};
 
-use crate::waf_seclang::{crs_rule_files, engine_directives, exclusions, tuning};
+use crate::waf_seclang::{crs_rule_files, engine_directives, tuning};
 
 use crate::annotations::{self, IngressAnnotations};
 
@@ -66,22 +75,46 @@ pub struct WafSettings {
 /// Identity of a distinct policy.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PolicyKey {
+    /// Applied per transaction.
     pub mode: WafMode,
+    /// Compiled (part of the [`EngineKey`]).
     pub paranoia_level: Option<u8>,
+    /// Applied per transaction (sorted, deduplicated).
     pub excluded_ids: Vec<u32>,
+    /// Applied per transaction (sorted, deduplicated).
     pub excluded_tags: Vec<String>,
+    /// Exclusion rules from a ConfigMap: (before the rules, after the rules). Compiled.
+    pub extra: Option<(String, String)>,
+}
+
+/// What a compiled engine depends on besides the rule files and the global settings.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EngineKey {
+    pub paranoia_level: Option<u8>,
     /// Exclusion rules from a ConfigMap: (before the rules, after the rules).
     pub extra: Option<(String, String)>,
+}
+
+impl PolicyKey {
+    /// The key of the engine this policy runs on.
+    pub fn engine_key(&self) -> EngineKey {
+        EngineKey {
+            paranoia_level: self.paranoia_level,
+            extra: self.extra.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Cache {
     version: u64,
     fingerprint: u64,
-    /// Last good policy per key (possibly of an older version).
+    /// Last good policy per key (possibly on an engine of an older version).
     good: HashMap<PolicyKey, Arc<WafPolicy>>,
+    /// Last good engine per engine key, with the rules version it was compiled from.
+    engines: HashMap<EngineKey, (u64, Arc<Engine>)>,
     /// Compile errors of the current version, so a broken file is compiled once.
-    failed: HashMap<PolicyKey, (u64, String)>,
+    failed: HashMap<EngineKey, (u64, String)>,
 }
 
 /// The policy compiler and its cache, shared by all translations.
@@ -169,8 +202,9 @@ impl WafPolicies {
         })
     }
 
-    /// The compiled policy for `key`: cached for the current rules version, compiled
-    /// otherwise; on a compile error the last good one (if any) and the error.
+    /// The policy for `key`: cached for the current rules version, else built on the engine
+    /// of its [`EngineKey`] (compiled when that engine is not cached for this version); on a
+    /// compile error, the policy on the last good engine of that key (if any) and the error.
     pub fn resolve(&self, key: &PolicyKey) -> Resolved {
         let mut c = self.lock();
         let version = c.version;
@@ -182,46 +216,72 @@ impl WafPolicies {
                 error: None,
             };
         }
-        if let Some((v, e)) = c.failed.get(key)
-            && *v == version
+        // A miss: forget policies and engines no snapshot uses any more (only the cache holds
+        // them), so Ingress churn does not pile up compiled engines.
+        let ekey = key.engine_key();
+        c.good.retain(|_, p| Arc::strong_count(p) > 1);
+        c.engines
+            .retain(|k, (_, e)| *k == ekey || Arc::strong_count(e) > 1);
+        let mut error = None;
+        let current = matches!(c.engines.get(&ekey), Some((v, _)) if *v == version);
+        if !current {
+            match c.failed.get(&ekey) {
+                Some((v, e)) if *v == version => error = Some(e.clone()),
+                _ => match self.compile_engine(&ekey) {
+                    Ok(engine) => {
+                        tracing::info!(
+                            rules = engine.rule_count(),
+                            paranoia_level = ?ekey.paranoia_level,
+                            configmap = ekey.extra.is_some(),
+                            version,
+                            "WAF engine compiled"
+                        );
+                        c.engines.insert(ekey.clone(), (version, Arc::new(engine)));
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        tracing::error!(error = %msg, "WAF rules failed to compile; keeping the last good rules");
+                        c.failed.insert(ekey.clone(), (version, msg.clone()));
+                        error = Some(msg);
+                    }
+                },
+            }
+        }
+        let Some((engine_version, engine)) = c.engines.get(&ekey).cloned() else {
+            return Resolved {
+                policy: None,
+                error,
+            };
+        };
+        // Keep the same `Arc` while nothing changed (e.g. the last good engine after an error).
+        if let Some(p) = c.good.get(key)
+            && Arc::ptr_eq(&p.engine, &engine)
         {
             return Resolved {
-                policy: c.good.get(key).cloned(),
-                error: Some(e.clone()),
+                policy: Some(p.clone()),
+                error,
             };
         }
-        // A miss: forget policies no snapshot uses any more (only the cache holds them), so
-        // Ingress churn does not pile up compiled engines.
-        c.good.retain(|_, p| Arc::strong_count(p) > 1);
-        match self.compile(key, version) {
-            Ok(p) => {
-                let p = Arc::new(p);
-                c.good.insert(key.clone(), p.clone());
-                Resolved {
-                    policy: Some(p),
-                    error: None,
-                }
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                tracing::error!(error = %msg, "WAF rules failed to compile; keeping the last good rules");
-                c.failed.insert(key.clone(), (version, msg.clone()));
-                Resolved {
-                    policy: c.good.get(key).cloned(),
-                    error: Some(msg),
-                }
-            }
+        let policy = Arc::new(self.policy(key, engine, engine_version));
+        c.good.insert(key.clone(), policy.clone());
+        Resolved {
+            policy: Some(policy),
+            error,
         }
     }
 
-    /// Compiles the SecLang of one policy.
-    pub fn compile(&self, key: &PolicyKey, version: u64) -> Result<WafPolicy, CompileError> {
+    /// Number of compiled engines currently cached (for tests and logs).
+    pub fn engine_count(&self) -> usize {
+        self.lock().engines.len()
+    }
+
+    /// Compiles the SecLang of one engine.
+    pub fn compile_engine(&self, key: &EngineKey) -> Result<Engine, CompileError> {
         let s = &self.settings;
         let mut b = Engine::builder();
         let here = Path::new(".");
         b.add_text(MODSECURITY_RECOMMENDED, "<modsecurity-recommended>", here)?;
-        b.add_text(&engine_directives(s, key), "<waf settings>", here)?;
-        let crs = matches!(s.rules, RuleSource::Crs { .. });
+        b.add_text(&engine_directives(s), "<waf settings>", here)?;
         match &s.rules {
             RuleSource::Builtin(entry) => {
                 b.add_text(&tuning(key, s, false), "<waf tuning>", here)?;
@@ -243,11 +303,16 @@ impl WafPolicies {
                 }
             }
         }
-        b.add_text(&exclusions(key), "<waf exclusions>", here)?;
         if let Some((_, after)) = &key.extra {
             b.add_text(after, "<exclusions after rules>", here)?;
         }
-        let engine = Arc::new(b.build()?);
+        b.build()
+    }
+
+    /// A policy for `key` on a compiled engine.
+    fn policy(&self, key: &PolicyKey, engine: Arc<Engine>, version: u64) -> WafPolicy {
+        let s = &self.settings;
+        let crs = matches!(s.rules, RuleSource::Crs { .. });
         let label = format!(
             "{} mode={} pl={} excl_ids={:?} excl_tags={:?}{}",
             if crs { "crs" } else { "builtin" },
@@ -264,15 +329,21 @@ impl WafPolicies {
                 ""
             },
         );
-        Ok(WafPolicy {
+        WafPolicy {
             engine,
             mode: key.mode,
+            removed_ids: key
+                .excluded_ids
+                .iter()
+                .map(|&id| (u64::from(id), u64::from(id)))
+                .collect(),
+            removed_tags: key.excluded_tags.clone(),
             fail: s.fail,
             time_budget: s.time_budget,
             inspect_response_body: s.response_body.is_some(),
             label: Arc::from(label),
             rules_version: version,
-        })
+        }
     }
 }
 

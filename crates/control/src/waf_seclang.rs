@@ -1,22 +1,19 @@
-//! The SecLang text portcullis generates around a rule set for one policy: engine settings
-//! (mode, body limits), the paranoia-level and anomaly-threshold `SecAction`s (ids
-//! 9600001–9600003, only those configured), and the exclusions of an Ingress. Every value
-//! comes from validated settings (numbers, tags limited to `[A-Za-z0-9_./-]`), never from
-//! free text.
+//! The SecLang text portcullis generates around a rule set for one engine: engine settings
+//! (`SecRuleEngine On` — the mode is applied per transaction — and body limits) and the
+//! paranoia-level and anomaly-threshold `SecAction`s (ids 9600001–9600003, only those
+//! configured). Every value comes from validated settings (numbers), never from free text.
+//! An Ingress's exclusions by id and tag are not SecLang: the data plane applies them per
+//! transaction (`portcullis_snapshot::WafPolicy::transaction`).
 
 use std::path::{Path, PathBuf};
 
-use portcullis_snapshot::WafMode;
 use portcullis_waf::{BodyLimitAction, CompileError};
 
-use crate::waf_policy::{PolicyKey, WafSettings};
+use crate::waf_policy::{EngineKey, WafSettings};
 
-pub(crate) fn engine_directives(s: &WafSettings, key: &PolicyKey) -> String {
+pub(crate) fn engine_directives(s: &WafSettings) -> String {
     let mut t = String::new();
-    t.push_str(match key.mode {
-        WafMode::On => "SecRuleEngine On\n",
-        WafMode::DetectionOnly => "SecRuleEngine DetectionOnly\n",
-    });
+    t.push_str("SecRuleEngine On\n");
     t.push_str("SecRequestBodyAccess On\n");
     t.push_str(&format!("SecRequestBodyLimit {}\n", s.request_body_limit));
     t.push_str(&format!(
@@ -45,7 +42,7 @@ pub(crate) fn engine_directives(s: &WafSettings, key: &PolicyKey) -> String {
 }
 
 /// `SecAction`s for the paranoia level and thresholds (CRS or our own rule set's names).
-pub(crate) fn tuning(key: &PolicyKey, s: &WafSettings, crs: bool) -> String {
+pub(crate) fn tuning(key: &EngineKey, s: &WafSettings, crs: bool) -> String {
     let (pl, inb, outb) = if crs {
         (
             "tx.blocking_paranoia_level",
@@ -73,18 +70,6 @@ pub(crate) fn tuning(key: &PolicyKey, s: &WafSettings, crs: bool) -> String {
     }
     if let Some(v) = s.outbound_threshold.filter(|_| crs) {
         action(9600003, outb, v.to_string());
-    }
-    t
-}
-
-pub(crate) fn exclusions(key: &PolicyKey) -> String {
-    let mut t = String::new();
-    if !key.excluded_ids.is_empty() {
-        let ids: Vec<String> = key.excluded_ids.iter().map(u32::to_string).collect();
-        t.push_str(&format!("SecRuleRemoveById {}\n", ids.join(" ")));
-    }
-    for tag in &key.excluded_tags {
-        t.push_str(&format!("SecRuleRemoveByTag \"{tag}\"\n"));
     }
     t
 }

@@ -1,16 +1,23 @@
-//! The compiled WAF policy a route carries: a shared [`portcullis_waf::Engine`] plus what the
-//! data plane needs to run it (mode, failure handling, time budget).
+//! The WAF policy a route carries: a shared compiled [`portcullis_waf::Engine`] plus what the
+//! data plane applies per transaction (mode, rule exclusions by id and tag) and how it runs it
+//! (failure handling, time budget).
 //!
-//! The control plane compiles each distinct policy once (per rules version) and every route
-//! using it shares the same `Arc<WafPolicy>`; the policy is part of the [`crate::Snapshot`],
-//! so a rules change is swapped atomically with the routes. Body inspection limits and the
-//! body-limit action are the engine's own settings (`SecRequestBodyLimit`, …), read through
-//! [`WafPolicy::engine`]`.config()`.
+//! Compiling CRS costs tens of MB per engine, so only what truly needs compilation is part of
+//! the engine (the rule files, paranoia level and thresholds, a ConfigMap's exclusion rules);
+//! the mode and the exclusions by id/tag are applied by [`WafPolicy::transaction`] to each
+//! transaction, with exactly the semantics of `SecRuleEngine` and of `SecRuleRemoveById` /
+//! `SecRuleRemoveByTag` placed after the rules (a removed rule never runs, in any phase).
+//! Many policies thus share one engine. The control plane builds each distinct policy once
+//! (per rules version) and every route using it shares the same `Arc<WafPolicy>`; the policy
+//! is part of the [`crate::Snapshot`], so a rules change is swapped atomically with the
+//! routes. Body inspection limits and the body-limit action are the engine's own settings
+//! (`SecRequestBodyLimit`, …), read through [`WafPolicy::engine`]`.config()`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use portcullis_waf::Engine as WafEngine;
+use portcullis_waf::{ConnectionInfo, RuleEngineMode, Transaction};
 
 /// How the rules' verdicts are applied. A route with the WAF off has no policy at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,11 +40,17 @@ pub enum FailMode {
     Closed,
 }
 
-/// One compiled policy, shared by every route that uses it.
+/// One policy, shared by every route that uses it.
 pub struct WafPolicy {
-    /// The compiled rule set (engine settings included).
+    /// The compiled rule set (engine settings included), shared by every policy with the
+    /// same rules, paranoia level and ConfigMap exclusions.
     pub engine: Arc<WafEngine>,
+    /// Applied per transaction (`SecRuleEngine`); the engine itself is compiled `On`.
     pub mode: WafMode,
+    /// Rules removed for these routes, as inclusive id ranges (`SecRuleRemoveById`).
+    pub removed_ids: Vec<(u64, u64)>,
+    /// Rules removed for these routes by tag, exact match (`SecRuleRemoveByTag`).
+    pub removed_tags: Vec<String>,
     pub fail: FailMode,
     /// Evaluation time allowed per request (all phases together); `Duration::ZERO` = none.
     pub time_budget: Duration,
@@ -54,6 +67,22 @@ impl WafPolicy {
     pub fn blocking(&self) -> bool {
         self.mode == WafMode::On
     }
+
+    /// A transaction on the shared engine with this policy's mode and exclusions applied.
+    pub fn transaction(&self, conn: ConnectionInfo) -> Transaction {
+        let mut tx = self.engine.transaction(conn);
+        tx.set_rule_engine(match self.mode {
+            WafMode::On => RuleEngineMode::On,
+            WafMode::DetectionOnly => RuleEngineMode::DetectionOnly,
+        });
+        if !self.removed_ids.is_empty() {
+            tx.remove_rules_by_id(&self.removed_ids);
+        }
+        if !self.removed_tags.is_empty() {
+            tx.remove_rules_by_tag(&self.removed_tags);
+        }
+        tx
+    }
 }
 
 impl std::fmt::Debug for WafPolicy {
@@ -61,6 +90,8 @@ impl std::fmt::Debug for WafPolicy {
         f.debug_struct("WafPolicy")
             .field("label", &self.label)
             .field("mode", &self.mode)
+            .field("removed_ids", &self.removed_ids)
+            .field("removed_tags", &self.removed_tags)
             .field("fail", &self.fail)
             .field("time_budget", &self.time_budget)
             .field("rules", &self.engine.rule_count())
@@ -74,6 +105,8 @@ impl PartialEq for WafPolicy {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.engine, &other.engine)
             && self.mode == other.mode
+            && self.removed_ids == other.removed_ids
+            && self.removed_tags == other.removed_tags
             && self.fail == other.fail
             && self.time_budget == other.time_budget
             && self.inspect_response_body == other.inspect_response_body

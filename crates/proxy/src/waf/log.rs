@@ -21,6 +21,8 @@ use std::sync::{Mutex, OnceLock};
 
 use portcullis_waf::MatchedRule;
 
+use super::Interruption;
+
 /// Where error-log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorLogTarget {
@@ -108,6 +110,8 @@ pub struct TxRecord<'a> {
     pub status: u16,
     /// (status, phase) when the WAF answered.
     pub interrupted: Option<(u16, u8)>,
+    /// How it answered; the `Location` of a redirect.
+    pub interruption: Option<(Interruption, Option<&'a str>)>,
     pub detection_only: bool,
     pub rules: &'a [MatchedRule],
     pub failure: Option<&'a str>,
@@ -147,9 +151,16 @@ pub fn write(rec: &TxRecord<'_>) {
 
 fn error_line(out: &mut String, rec: &TxRecord<'_>, r: &MatchedRule) {
     let head = match rec.interrupted {
-        Some((status, phase)) if r.disruptive && !rec.detection_only => {
-            format!("Access denied with code {status} (phase {phase}).")
-        }
+        Some((status, phase)) if r.disruptive && !rec.detection_only => match rec.interruption {
+            Some((Interruption::Redirect, location)) => format!(
+                "Access denied with redirection to {} using status {status} (phase {phase}).",
+                esc(location.unwrap_or("").as_bytes())
+            ),
+            Some((Interruption::Drop, _)) => {
+                format!("Access denied with connection close (phase {phase}).")
+            }
+            _ => format!("Access denied with code {status} (phase {phase})."),
+        },
         _ => "Warning.".to_string(),
     };
     let _ = write!(

@@ -1,9 +1,10 @@
 //! WAF metrics (process-wide, rendered after the proxy's own series on `/metrics`):
 //!
 //! - `portcullis_waf_decisions_total{action,rule_id}`: one per inspected request: `pass`,
-//!   `block` (a disruptive rule answered), `detect` (a disruptive rule matched in
-//!   DetectionOnly), `fail_open`/`fail_closed`; `rule_id` is the deciding rule (empty for
-//!   `pass` and failures);
+//!   `block` (a `deny` answered with its status, or a refused redirect target answered 403),
+//!   `redirect` (a `redirect` answered with its 3xx), `drop` (connection closed / stream
+//!   reset), `detect` (a disruptive rule matched in DetectionOnly), `fail_open`/`fail_closed`;
+//!   `rule_id` is the deciding rule (empty for `pass` and failures);
 //! - `portcullis_waf_evaluation_seconds`: histogram of engine time per request (all phases);
 //! - `portcullis_waf_body_limit_hits_total{action}`: request bodies over the inspection limit
 //!   (`reject` → 413, `partial` → first part inspected);
@@ -26,6 +27,8 @@ const BUCKETS: [f64; 12] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Action {
     Block,
+    Redirect,
+    Drop,
     Detect,
     FailOpen,
     FailClosed,
@@ -35,6 +38,8 @@ impl Action {
     fn label(self) -> &'static str {
         match self {
             Action::Block => "block",
+            Action::Redirect => "redirect",
+            Action::Drop => "drop",
             Action::Detect => "detect",
             Action::FailOpen => "fail_open",
             Action::FailClosed => "fail_closed",

@@ -11,9 +11,17 @@
 //!   `SecResponseBodyLimit` (other bodies stream un-inspected).
 //! - **Phase 5** and the logs run when the `WafTx` is dropped, whatever the outcome.
 //!
-//! A disruptive outcome becomes [`ProxyError::WafBlocked`] (the rule's status, 403 by default;
-//! a `redirect` or `drop` is answered with 403), so phase 1/2 decisions never contact the
-//! upstream. Engine panics and evaluations over the policy's time budget follow its
+//! The transaction comes from [`WafPolicy::transaction`]: the route's shared engine with the
+//! policy's mode and exclusions by id/tag applied. A disruptive outcome never contacts the
+//! upstream in phases 1/2 and becomes:
+//! - `deny` → [`ProxyError::WafBlocked`]: the rule's status (4xx/5xx), 403 by default;
+//! - `redirect` → [`ProxyError::WafRedirect`]: the rule's 3xx (302 by default) with
+//!   `Location`, after [`check_location`] (no control characters, visible ASCII, at most
+//!   [`MAX_LOCATION`] bytes); an invalid target is logged and answered 403 instead;
+//! - `drop` → [`ProxyError::WafDropped`]: nothing is answered — the service fails with
+//!   [`Dropped`], so hyper closes the HTTP/1 connection or resets the HTTP/2 stream.
+//!
+//! Engine panics and evaluations over the policy's time budget follow its
 //! [`FailMode`]: open → the request goes on un-inspected; closed (default) → 503
 //! ([`ProxyError::WafUnavailable`]). Both are logged and counted.
 //!
@@ -33,9 +41,63 @@ use hyper::body::{Body, Incoming};
 use portcullis_snapshot::{FailMode, WafMode, WafPolicy};
 use portcullis_waf::{BodyLimitAction, ConnectionInfo, Outcome, Transaction};
 
+use crate::access_log::AccessRecord;
 use crate::body::{BodyError, RequestBody};
+use crate::completion::Completion;
+use crate::connection::ConnShared;
 use crate::error::ProxyError;
 use metrics::Action;
+
+/// Longest `Location` a WAF redirect may send.
+pub const MAX_LOCATION: usize = 2048;
+
+/// The service error of a WAF `drop`: hyper closes the HTTP/1 connection or resets the HTTP/2
+/// stream without answering.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by the web application firewall")]
+pub struct Dropped;
+
+/// Ends a dropped exchange: the access log and metrics record it with status 444 (nginx's
+/// "closed without response"), then the service fails with [`Dropped`].
+pub(crate) fn dropped(conn: Arc<ConnShared>, mut record: AccessRecord) -> Dropped {
+    record.status = 444;
+    Completion {
+        conn,
+        record,
+        pooled: None,
+    }
+    .finish(0, false);
+    Dropped
+}
+
+/// A redirect target as a header value: at most [`MAX_LOCATION`] bytes of visible ASCII (no
+/// CR/LF or other control characters, no spaces, no raw non-ASCII — macros expanded from
+/// request data must not be able to inject headers). `None` = refuse it.
+pub fn check_location(location: &str) -> Option<HeaderValue> {
+    let ok = !location.is_empty()
+        && location.len() <= MAX_LOCATION
+        && location.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        return None;
+    }
+    HeaderValue::from_str(location).ok()
+}
+
+/// The status of a WAF redirect: the rule's 3xx when it is a redirection, else 302.
+fn redirect_status(status: u16) -> u16 {
+    match status {
+        301 | 302 | 303 | 307 | 308 => status,
+        _ => 302,
+    }
+}
+
+/// How the WAF answered, for metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interruption {
+    Deny,
+    Redirect,
+    Drop,
+}
 
 /// One exchange under inspection.
 pub(crate) struct WafTx {
@@ -47,6 +109,8 @@ pub(crate) struct WafTx {
     failure: Option<&'static str>,
     /// (status, phase) of a disruptive outcome applied by us.
     interrupted: Option<(u16, u8)>,
+    /// What that outcome was; for a redirect, the `Location` sent.
+    interruption: Option<(Interruption, Option<String>)>,
     status: u16,
     client: std::net::SocketAddr,
     unique_id: String,
@@ -87,7 +151,7 @@ impl WafTx {
             .path_and_query()
             .map_or_else(|| head.uri.to_string(), |pq| pq.as_str().to_string());
         let version = version_str(head.version);
-        let mut tx = Box::new(policy.engine.transaction(conn));
+        let mut tx = Box::new(policy.transaction(conn));
         tx.request_line(head.method.as_str(), &uri, version);
         let log = log::enabled();
         let mut headers = Vec::new();
@@ -117,6 +181,7 @@ impl WafTx {
             skip: false,
             failure: None,
             interrupted: None,
+            interruption: None,
             status: 0,
             client,
             unique_id,
@@ -146,7 +211,14 @@ impl WafTx {
         match outcome {
             Outcome::Pass => {}
             Outcome::Deny { status } => return Err(self.block(status, phase)),
-            Outcome::Redirect { .. } | Outcome::Drop => return Err(self.block(403, phase)),
+            Outcome::Redirect { status, location } => {
+                return Err(self.redirect(status, &location, phase));
+            }
+            Outcome::Drop => {
+                self.block(444, phase);
+                self.interruption = Some((Interruption::Drop, None));
+                return Err(ProxyError::WafDropped);
+            }
         }
         let budget = self.policy.time_budget;
         if !budget.is_zero() && self.elapsed > budget {
@@ -162,9 +234,35 @@ impl WafTx {
             403
         };
         self.interrupted = Some((status, phase));
+        self.interruption = Some((Interruption::Deny, None));
         self.status = status;
         self.skip = true;
         ProxyError::WafBlocked(status)
+    }
+
+    /// A `redirect`: the rule's 3xx with `Location`, or 403 when the target is not a valid
+    /// header value (logged).
+    fn redirect(&mut self, status: u16, location: &str, phase: u8) -> ProxyError {
+        let Some(value) = check_location(location) else {
+            let shown = self::log::esc(&location.as_bytes()[..location.len().min(256)]);
+            tracing::warn!(
+                target: "waf",
+                request_id = %self.unique_id,
+                policy = %self.policy.label,
+                location = %shown,
+                "WAF redirect target is not a valid Location (control characters, spaces, non-ASCII or over {MAX_LOCATION} bytes): answering 403"
+            );
+            return self.block(403, phase);
+        };
+        let status = redirect_status(status);
+        self.interrupted = Some((status, phase));
+        self.interruption = Some((Interruption::Redirect, Some(location.to_string())));
+        self.status = status;
+        self.skip = true;
+        ProxyError::WafRedirect {
+            status,
+            location: value,
+        }
     }
 
     fn fail(&mut self, reason: &'static str) -> Result<(), ProxyError> {
@@ -324,7 +422,14 @@ impl WafTx {
                 },
                 0,
             ),
-            (None, Some(_)) => m.decision(Action::Block, decider),
+            (None, Some(_)) => m.decision(
+                match self.interruption {
+                    Some((Interruption::Redirect, _)) => Action::Redirect,
+                    Some((Interruption::Drop, _)) => Action::Drop,
+                    _ => Action::Block,
+                },
+                decider,
+            ),
             (None, None) if decider != 0 => m.decision(Action::Detect, decider),
             (None, None) => m.pass(),
         }
@@ -340,6 +445,10 @@ impl WafTx {
                 request_headers: &self.headers,
                 status: self.status,
                 interrupted: self.interrupted,
+                interruption: self
+                    .interruption
+                    .as_ref()
+                    .map(|(i, loc)| (*i, loc.as_deref())),
                 detection_only: self.policy.mode == WafMode::DetectionOnly,
                 rules,
                 failure: self.failure,
@@ -351,5 +460,35 @@ impl WafTx {
 impl Drop for WafTx {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_targets_and_statuses() {
+        for (target, ok) in [
+            ("https://example.invalid/blocked", true),
+            ("/relative/path?x=1", true),
+            ("", false),
+            ("https://a/\r\nSet-Cookie: x=1", false),
+            ("https://a/\nx", false),
+            ("https://a/ b", false),
+            ("https://a/\u{e9}", false),
+            ("https://a/\0", false),
+        ] {
+            assert_eq!(check_location(target).is_some(), ok, "{target:?}");
+        }
+        let long = format!("https://a/{}", "x".repeat(MAX_LOCATION));
+        assert!(check_location(&long).is_none());
+        assert!(check_location(&long[..MAX_LOCATION]).is_some());
+        for (rule, sent) in [(301, 301), (302, 302), (303, 303), (307, 307), (308, 308)] {
+            assert_eq!(redirect_status(rule), sent);
+        }
+        for odd in [300, 304, 305, 200, 403] {
+            assert_eq!(redirect_status(odd), 302);
+        }
     }
 }
