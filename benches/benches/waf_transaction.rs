@@ -11,6 +11,8 @@
 //! files are those of `portcullis_benches::waf_requests`, which the libmodsecurity harness
 //! (`benches/modsec/run.sh`) replays too; `benches/waf-compare.sh` prints both side by side.
 //!
+//! Like the `portcullis` binary, the benchmark runs on mimalloc.
+//!
 //! Run: `cargo bench -p portcullis-benches --bench waf_transaction`
 
 use std::hint::black_box;
@@ -22,6 +24,10 @@ use portcullis_benches::waf_requests::{
     BenchRequest, bench_requests, build_engine, crs_files, own_rules_files, run,
 };
 use portcullis_waf::{Engine, Outcome};
+
+/// The allocator the `portcullis` binary uses, so figures match the product.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn expected_outcome(request: &BenchRequest) -> Outcome {
     match request.expected_status {

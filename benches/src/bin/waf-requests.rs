@@ -21,6 +21,10 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// The allocator the `portcullis` binary uses, so figures match the product.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let result = match mode.as_str() {
@@ -141,6 +145,7 @@ fn profile() -> Result<(), String> {
     let start = std::time::Instant::now();
     let engine = Arc::new(build_engine(&files, true)?);
     println!("load {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+    println!("{:?}", engine.stats());
     let only = std::env::args().nth(3);
     for request in bench_requests() {
         if only.as_deref().is_some_and(|o| !request.id.contains(o)) {

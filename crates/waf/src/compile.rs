@@ -221,6 +221,7 @@ fn make_link(
         transforms,
         chain_id: 0,
         prefilter: None,
+        target_set: None,
         group: None,
         setvars: Vec::new(),
         actions: Vec::new(),

@@ -103,10 +103,16 @@ impl Transaction {
                     .set_single(Var::HIGHEST_SEVERITY, sev.to_string().as_bytes());
             }
         }
+        // `msg`/`logdata` are only ever shown for logged rules: not expanded for `nolog` ones
+        // (CRS's many bookkeeping matches).
+        let expand = |m: Option<&crate::macros::Macro>| match m {
+            Some(m) if rule.log => m.expand(&self.state),
+            _ => String::new(),
+        };
         self.matched.push(RawMatch {
             rule: index,
-            msg: msg.map(|m| m.expand(&self.state)).unwrap_or_default(),
-            data: data.map(|m| m.expand(&self.state)).unwrap_or_default(),
+            msg: expand(msg),
+            data: expand(data),
             var_item,
             var_value,
         });

@@ -48,6 +48,8 @@ pub struct Engine {
     pub(crate) prefilter_on: bool,
     /// Per target group: whether one of its links is gated (its values get scanned).
     pub(crate) groups_gated: Vec<bool>,
+    /// Number of distinct target sets (see `Link::target_set`).
+    pub(crate) target_sets: usize,
     pub(crate) store: PersistentStore,
     stats: EngineStats,
 }
@@ -117,7 +119,8 @@ impl Engine {
         };
         let mut chain_ids: HashMap<Vec<Transform>, u32> = HashMap::new();
         let mut chains: Vec<Vec<Transform>> = Vec::new();
-        let mut group_ids: HashMap<(String, u32), u32> = HashMap::new();
+        let mut target_set_ids: HashMap<String, u32> = HashMap::new();
+        let mut group_ids: HashMap<(u32, u32), u32> = HashMap::new();
         let mut groups_gated: Vec<bool> = Vec::new();
         let mut literals = PrefilterBuilder::default();
         for rule in &mut rules {
@@ -131,10 +134,13 @@ impl Engine {
                 let Test::Operator(op) = &link.test else {
                     continue;
                 };
-                if !link.multi_match {
-                    if let Some(key) = group_key(link) {
+                if let Some(key) = group_key(link) {
+                    let next = target_set_ids.len() as u32;
+                    let set = *target_set_ids.entry(key).or_insert(next);
+                    link.target_set = Some(set);
+                    if !link.multi_match {
                         let next = group_ids.len() as u32;
-                        let g = *group_ids.entry((key, id)).or_insert(next);
+                        let g = *group_ids.entry((set, id)).or_insert(next);
                         if g == next {
                             groups_gated.push(false);
                         }
@@ -176,6 +182,7 @@ impl Engine {
             prefilter,
             prefilter_on: b.prefilter,
             groups_gated,
+            target_sets: target_set_ids.len(),
             store: PersistentStore::default(),
             stats,
         })

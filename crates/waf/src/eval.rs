@@ -17,7 +17,7 @@ use crate::rule::{Link, PhaseItem, Rule, Test};
 use crate::state::{Item, RuleContext, State};
 use crate::transaction::{Outcome, Transaction};
 use crate::transform::Transform;
-use crate::variable::Target;
+use crate::variable::{Selector, Target, Var};
 use std::borrow::Cow;
 
 /// The cached target list of one target group in one transaction.
@@ -39,6 +39,26 @@ pub(crate) struct Entry {
     value: u32,
     /// Offset in `scan_words`, or `u32::MAX` (not scanned).
     scan: u32,
+}
+
+/// `key` when the link's only target is `TX:key` (no count, no exclusion, no
+/// transformation, not `multiMatch`).
+fn direct_tx_key(link: &Link) -> Option<&str> {
+    let [target] = link.targets.as_slice() else {
+        return None;
+    };
+    if target.var != Var::TX
+        || target.count
+        || !link.exclusions.is_empty()
+        || !link.transforms.is_empty()
+        || link.multi_match
+    {
+        return None;
+    }
+    match &target.selector {
+        Some(Selector::Key(k)) => Some(k.as_str()),
+        _ => None,
+    }
 }
 
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -185,8 +205,11 @@ impl Transaction {
                     Vec::new()
                 };
                 let gate = link.prefilter.filter(|_| self.engine.prefilter_on);
+                // Runtime exclusions (`ctl:ruleRemoveTarget*`) filter the group's entries; a
+                // count (`&VAR`) would change with them, so such links extract anew.
+                let groupable = runtime.is_empty() || !link.targets.iter().any(|t| t.count);
                 match link.group {
-                    Some(g) if runtime.is_empty() => {
+                    Some(g) if groupable => {
                         let (start, len, union) = self.group(g, link);
                         if let (Some(slot), Some(union)) = (gate, union) {
                             if !words_contain(&self.scan_words[union as usize..], slot) {
@@ -196,6 +219,9 @@ impl Transaction {
                         let mut entries = std::mem::take(&mut self.entries_buf);
                         entries.clear();
                         entries.extend_from_slice(&self.group_entries[start..start + len]);
+                        if !runtime.is_empty() {
+                            entries.retain(|e| !self.state.is_excluded(&e.item, &runtime));
+                        }
                         for e in &entries {
                             if let Some(slot) = gate {
                                 if e.scan != u32::MAX
@@ -238,10 +264,13 @@ impl Transaction {
         runtime: &[Target],
         gate: Option<u32>,
     ) -> bool {
+        if let Some(key) = direct_tx_key(link).filter(|_| runtime.is_empty()) {
+            return self.eval_tx_key(link, op, key);
+        }
         let mut any = false;
         let mut items = std::mem::take(&mut self.items_buf);
         items.clear();
-        self.extract_targets(link, runtime, &mut items);
+        self.link_items(link, runtime, &mut items);
         let mut values = std::mem::take(&mut self.values_buf);
         for item in &items {
             values.clear();
@@ -264,6 +293,51 @@ impl Transaction {
         self.items_buf = items;
         self.values_buf = values;
         any
+    }
+
+    /// The link's items into `items` (its exclusions and `runtime` ones applied): from the
+    /// per-transaction cache of its target set when it has one and no `&VAR` count is
+    /// affected by runtime exclusions, else extracted now.
+    fn link_items(&mut self, link: &Link, runtime: &[Target], items: &mut Vec<Item>) {
+        let Some(set) = link
+            .target_set
+            .filter(|_| runtime.is_empty() || !link.targets.iter().any(|t| t.count))
+        else {
+            self.extract_targets(link, runtime, items);
+            return;
+        };
+        let version = self.state.data_version;
+        let cached = self.target_sets[set as usize];
+        let (start, len) = if cached.valid && cached.version == version {
+            (cached.start as usize, cached.len as usize)
+        } else {
+            let start = items.len();
+            self.extract_targets(link, &[], items);
+            let from = self.set_items.len();
+            self.set_items.extend_from_slice(&items[start..]);
+            items.truncate(start);
+            let len = self.set_items.len() - from;
+            self.target_sets[set as usize] = GroupCache {
+                valid: true,
+                version,
+                start: from as u32,
+                len: len as u32,
+                union: u32::MAX,
+            };
+            (from, len)
+        };
+        let base = items.len();
+        items.extend_from_slice(&self.set_items[start..start + len]);
+        if !runtime.is_empty() {
+            let mut i = base;
+            while i < items.len() {
+                if self.state.is_excluded(&items[i], runtime) {
+                    items.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
     }
 
     /// Extracts the link's targets into `items`, applying its exclusions and `runtime` ones.
@@ -293,9 +367,34 @@ impl Transaction {
             &Expander(&self.state),
             caps.as_mut(),
         );
-        if !hit {
+        if hit {
+            self.on_hit(link, item, tv, caps);
+        }
+        hit
+    }
+
+    /// A link whose only target is `TX:key` with no transformation (CRS's paranoia-level and
+    /// scoring checks): the operator runs on the stored value, interned only on a match.
+    fn eval_tx_key(&mut self, link: &Link, op: &Operator, key: &str) -> bool {
+        let Some(value) = self.state.tx.get(key) else {
+            return false;
+        };
+        let mut caps = link.capture.then(Vec::new);
+        if !op.evaluate(value, &Expander(&self.state), caps.as_mut()) {
             return false;
         }
+        let State { tx, vals, .. } = &mut self.state;
+        let tv = vals.intern(tx.get(key).map_or(&[][..], Vec::as_slice));
+        let item = Item {
+            var: Var::TX,
+            key: Some(vals.intern(key.as_bytes())),
+            value: tv,
+        };
+        self.on_hit(link, item, tv, caps);
+        true
+    }
+
+    fn on_hit(&mut self, link: &Link, item: Item, tv: u32, caps: Option<Vec<Vec<u8>>>) {
         if let Some(caps) = caps {
             if !caps.is_empty() {
                 for d in DIGITS {
@@ -309,7 +408,6 @@ impl Transaction {
         self.state.matched = Some((item, tv));
         self.state.matched_all.push((item, tv));
         self.run_setvars(link);
-        true
     }
 
     /// The cached entries of target group `g` (extracted, transformed and, when the group
@@ -324,7 +422,7 @@ impl Transaction {
         }
         let mut items = std::mem::take(&mut self.items_buf);
         items.clear();
-        self.extract_targets(link, &[], &mut items);
+        self.link_items(link, &[], &mut items);
         let gated = self.engine.prefilter_on && self.engine.groups_gated[g as usize];
         let words = self.engine.prefilter.as_ref().map_or(0, |p| p.words());
         let mut union = u32::MAX;
@@ -365,6 +463,9 @@ impl Transaction {
 
     /// The value after the link's whole chain, cached per (value, chain).
     fn through_chain(&mut self, value: u32, link: &Link) -> u32 {
+        if link.transforms.is_empty() {
+            return value;
+        }
         let key = (value, link.chain_id);
         if let Some(&tv) = self.chain_cache.get(&key) {
             return tv;

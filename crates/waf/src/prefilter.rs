@@ -77,21 +77,51 @@ impl PrefilterBuilder {
         if self.slots == 0 {
             return Ok(None);
         }
+        // Single-byte literals are looked up in a byte-presence set instead of the automaton:
+        // a common byte would make the automaton report a match at almost every position.
+        let mut single: Vec<Vec<u32>> = vec![Vec::new(); 256];
+        let mut multi: Vec<Vec<u8>> = Vec::new();
+        let mut multi_slots: Vec<Vec<u32>> = Vec::new();
+        for (lit, slots) in self.literals.into_iter().zip(self.slots_of) {
+            if let [b] = lit.as_slice() {
+                single[usize::from(*b)].extend(slots);
+            } else {
+                multi.push(lit);
+                multi_slots.push(slots);
+            }
+        }
+        let single_bytes: Vec<u8> = (0..=255u8)
+            .filter(|&b| !single[usize::from(b)].is_empty())
+            .collect();
+        // Per such byte, its slots as a bitset: OR-ed in with a few word operations.
+        let words = (self.slots as usize).div_ceil(64);
+        let mut single_words = vec![0u64; single_bytes.len() * words];
+        for (i, &b) in single_bytes.iter().enumerate() {
+            for &slot in &single[usize::from(b)] {
+                single_words[i * words + (slot / 64) as usize] |= 1 << (slot % 64);
+            }
+        }
         // A full DFA, walked byte by byte: the fastest scan per byte (CRS: a few thousand
         // literals). Standard semantics: a match state lists every literal ending there.
-        let dfa = DFA::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Unanchored)
-            .build(&self.literals)
-            .map_err(|e| format!("prefilter automaton: {e}"))?;
-        let start = dfa
-            .start_state(Anchored::No)
-            .map_err(|e| format!("prefilter automaton: {e}"))?;
+        let dfa = if multi.is_empty() {
+            None
+        } else {
+            let dfa = DFA::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .start_kind(StartKind::Unanchored)
+                .build(&multi)
+                .map_err(|e| format!("prefilter automaton: {e}"))?;
+            let start = dfa
+                .start_state(Anchored::No)
+                .map_err(|e| format!("prefilter automaton: {e}"))?;
+            Some((dfa, start))
+        };
         Ok(Some(Prefilter {
             dfa,
-            start,
-            slots_of: self.slots_of,
+            slots_of: multi_slots,
+            single_words,
+            single_bytes,
             slots: self.slots,
         }))
     }
@@ -100,16 +130,22 @@ impl PrefilterBuilder {
 /// The automaton over all gated operators' literals.
 #[derive(Debug)]
 pub struct Prefilter {
-    dfa: DFA,
-    start: aho_corasick::automaton::StateID,
+    /// Multi-byte literals (and the start state).
+    dfa: Option<(DFA, aho_corasick::automaton::StateID)>,
+    /// Slots of each multi-byte literal (by pattern id).
     slots_of: Vec<Vec<u32>>,
+    /// The bytes that are single-byte literals (lower case).
+    single_bytes: Vec<u8>,
+    /// For the i-th of `single_bytes`, its slots as a bitset of [`Self::words`] words at
+    /// `i * words`.
+    single_words: Vec<u64>,
     slots: u32,
 }
 
 impl Prefilter {
     /// Number of distinct literals.
     pub fn literals(&self) -> usize {
-        self.slots_of.len()
+        self.slots_of.len() + self.single_bytes.len()
     }
 
     /// Number of `u64` words of a scan result.
@@ -129,10 +165,28 @@ impl Prefilter {
     /// Scans `value` once, setting in `out` (at least [`Self::words`] long, zeroed) the bits
     /// of the slots whose literals occur in it. `seen` is scratch space (any contents).
     pub fn scan_into(&self, value: &[u8], out: &mut [u64], seen: &mut Vec<u64>) {
+        if !self.single_bytes.is_empty() {
+            let mut present = [0u64; 4];
+            for &b in value {
+                let b = b.to_ascii_lowercase();
+                present[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+            let words = self.words();
+            for (i, &b) in self.single_bytes.iter().enumerate() {
+                if present[usize::from(b >> 6)] & (1 << (b & 63)) != 0 {
+                    let bits = &self.single_words[i * words..(i + 1) * words];
+                    for (o, w) in out.iter_mut().zip(bits) {
+                        *o |= w;
+                    }
+                }
+            }
+        }
+        let Some((dfa, start)) = &self.dfa else {
+            return;
+        };
         seen.clear();
         seen.resize(self.slots_of.len().div_ceil(64), 0);
-        let dfa = &self.dfa;
-        let mut sid = self.start;
+        let mut sid = *start;
         for &b in value {
             sid = dfa.next_state(Anchored::No, sid, b);
             if !dfa.is_special(sid) || !dfa.is_match(sid) {
@@ -166,9 +220,13 @@ mod tests {
         let a = b.add(&[b"select".to_vec(), b"union".to_vec()]).unwrap();
         let c = b.add(&[b"<script".to_vec()]).unwrap();
         assert!(b.add(&[b"".to_vec()]).is_none());
+        let d = b.add(&[b";".to_vec(), b"|".to_vec()]).unwrap();
+        let e = b.add(&[b"x".to_vec(), b"&&".to_vec()]).unwrap();
         let p = b.build().unwrap().unwrap();
         let s = p.scan(b"1 UNION all");
-        assert!(s.contains(a) && !s.contains(c));
+        assert!(s.contains(a) && !s.contains(c) && !s.contains(d) && !s.contains(e));
         assert!(p.scan(b"<ScRiPt>").contains(c));
+        assert!(p.scan(b"a|b").contains(d) && !p.scan(b"a|b").contains(e));
+        assert!(p.scan(b"X").contains(e) && p.scan(b"a&&b").contains(e));
     }
 }

@@ -34,8 +34,11 @@ pub struct Link {
     pub chain_id: u32,
     /// Prefilter slot in the engine's automaton, when the operator can be gated.
     pub prefilter: Option<u32>,
-    /// Target group: links with the same targets, exclusions and chain over stable
-    /// variables share one per-transaction list of transformed values (see `eval.rs`).
+    /// Target set: links with the same targets and exclusions over stable variables share
+    /// one per-transaction list of extracted items (see `eval.rs`).
+    pub target_set: Option<u32>,
+    /// Target group: links with the same target set and chain (not `multiMatch`) share one
+    /// per-transaction list of transformed values and their prefilter scans.
     pub group: Option<u32>,
     /// Run per matched value, whether or not the rest of the chain matches.
     pub setvars: Vec<SetVar>,

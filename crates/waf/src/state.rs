@@ -116,6 +116,20 @@ impl State {
         }
     }
 
+    /// Whether one of `exclusions` removes `item` (same variable, and no selector or a
+    /// selector matching the item's key), as [`State::extract`] applies them.
+    pub fn is_excluded(&self, item: &Item, exclusions: &[Target]) -> bool {
+        let key = item.key.map(|k| self.vals.get(k));
+        exclusions.iter().any(|e| {
+            e.var == item.var
+                && match (&e.selector, key) {
+                    (None, _) => true,
+                    (Some(sel), Some(k)) => sel.matches_key(k),
+                    (Some(_), None) => false,
+                }
+        })
+    }
+
     /// Resolves `target` into items, dropping members matched by `exclusions`.
     pub fn extract(&mut self, target: &Target, exclusions: &[&Target], out: &mut Vec<Item>) {
         let start = out.len();

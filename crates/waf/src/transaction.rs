@@ -42,7 +42,9 @@ pub enum Outcome {
 pub struct MatchedRule {
     pub id: u64,
     pub phase: u8,
+    /// `msg`, expanded when the rule matched (empty for `nolog` rules).
     pub msg: String,
+    /// `logdata`, expanded when the rule matched (empty for `nolog` rules).
     pub data: String,
     pub severity: Option<u8>,
     pub tags: Vec<String>,
@@ -99,6 +101,10 @@ pub struct Transaction {
     pub(crate) groups: Vec<crate::eval::GroupCache>,
     /// The entries of the cached groups, back to back.
     pub(crate) group_entries: Vec<crate::eval::Entry>,
+    /// Per target set of the engine: its cached list of extracted items.
+    pub(crate) target_sets: Vec<crate::eval::GroupCache>,
+    /// The items of the cached target sets, back to back.
+    pub(crate) set_items: Vec<crate::state::Item>,
     /// Scratch space of the prefilter scans.
     pub(crate) scan_seen: Vec<u64>,
     /// Reused buffers for rule evaluation.
@@ -127,6 +133,9 @@ impl Transaction {
             engine.groups_gated.len(),
             crate::eval::GroupCache::default(),
         );
+        buffers
+            .target_sets
+            .resize(engine.target_sets, crate::eval::GroupCache::default());
         let mut state = State {
             vals: buffers.vals,
             ..State::default()
@@ -150,6 +159,8 @@ impl Transaction {
             scan_of: buffers.scan_of,
             groups: buffers.groups,
             group_entries: buffers.group_entries,
+            target_sets: buffers.target_sets,
+            set_items: buffers.set_items,
             scan_seen: Vec::new(),
             items_buf: Vec::new(),
             values_buf: Vec::new(),
@@ -296,6 +307,8 @@ struct Buffers {
     scan_of: Vec<u32>,
     groups: Vec<crate::eval::GroupCache>,
     group_entries: Vec<crate::eval::Entry>,
+    target_sets: Vec<crate::eval::GroupCache>,
+    set_items: Vec<crate::state::Item>,
 }
 
 /// Buffers larger than this (bytes, roughly) are freed rather than kept for reuse.
@@ -319,6 +332,8 @@ impl Buffers {
                 scan_of: Vec::new(),
                 groups: Vec::new(),
                 group_entries: Vec::new(),
+                target_sets: Vec::new(),
+                set_items: Vec::new(),
             })
     }
 
@@ -328,7 +343,8 @@ impl Buffers {
             + self.chain_cache.capacity() * 20
             + self.scan_words.capacity() * 8
             + self.scan_of.capacity() * 4
-            + self.group_entries.capacity() * std::mem::size_of::<crate::eval::Entry>();
+            + self.group_entries.capacity() * std::mem::size_of::<crate::eval::Entry>()
+            + self.set_items.capacity() * std::mem::size_of::<crate::state::Item>();
         if size > KEEP_LIMIT {
             return;
         }
@@ -339,6 +355,8 @@ impl Buffers {
         self.scan_of.clear();
         self.groups.clear();
         self.group_entries.clear();
+        self.target_sets.clear();
+        self.set_items.clear();
         let _ = SPARE.try_with(|s| {
             if let Ok(mut slot) = s.try_borrow_mut() {
                 *slot = Some(self);
@@ -357,6 +375,8 @@ impl Drop for Transaction {
             scan_of: std::mem::take(&mut self.scan_of),
             groups: std::mem::take(&mut self.groups),
             group_entries: std::mem::take(&mut self.group_entries),
+            target_sets: std::mem::take(&mut self.target_sets),
+            set_items: std::mem::take(&mut self.set_items),
         }
         .give_back();
     }

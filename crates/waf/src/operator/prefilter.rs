@@ -325,9 +325,9 @@ fn usable(literal: &[u8]) -> bool {
 pub fn literals_for_hir(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     let set = into_required(analyze(hir))?;
     let set = shrink(minimize(set))?;
-    if !set.iter().all(|l| usable(l)) {
-        return None;
-    }
+    // Any required set is correct; `usable` only ranks the candidates while combining. A set
+    // with a common single byte still gates the values that lack it (CRS's command-injection
+    // rules require one of `\n \r ; ` { | &`).
     Some(set.into_iter().collect())
 }
 
