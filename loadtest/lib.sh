@@ -29,3 +29,86 @@ lt_manifests() {
   sed -e 's/port: 910[12]/port: 9001/; s/targetPort: 910[12]/targetPort: 9001/' \
     "$1/config/manifests/services.yaml" > "$2/manifests/services.yaml"
 }
+
+# lt_certs WORK: one self-signed certificate for myapp.com shared by every contender
+# (WORK/tls.crt, WORK/tls.key, WORK/tls.pem for HAProxy).
+lt_certs() {
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/tls.key" -out "$1/tls.crt" \
+    -days 2 -subj "/CN=myapp.com" -addext "subjectAltName=DNS:myapp.com" 2>/dev/null
+  cat "$1/tls.crt" "$1/tls.key" > "$1/tls.pem"
+}
+
+# lt_start_nginx_proxy WORK: nginx as reverse proxy to the origin, HTTP 127.0.0.1:18081 and
+# HTTPS 127.0.0.1:18444, as in ../shared/anchors/nginx-proxy.conf (2 workers, upstream
+# keep-alive, no access log); its pid file is WORK/nginx-proxy.pid. Needs lt_certs.
+lt_start_nginx_proxy() {
+  cat > "$1/nginx-proxy.conf" <<CONF
+worker_processes 2;
+pid $1/nginx-proxy.pid;
+error_log $1/nginx-proxy-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream be { server 127.0.0.1:9001; keepalive 128; }
+  server {
+    listen 127.0.0.1:18081 reuseport backlog=4096;
+    listen 127.0.0.1:18444 ssl reuseport backlog=4096;
+    ssl_certificate $1/tls.crt;
+    ssl_certificate_key $1/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    server_name myapp.com;
+    keepalive_requests 1000000;
+    location /blog { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location /store { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location / { return 404; }
+  }
+}
+CONF
+  nginx -c "$1/nginx-proxy.conf" -p "$1" -g 'daemon on;'
+}
+
+# lt_start_portcullis BIN ROOT WORK CONFIG [HTTP_PORT HTTPS_PORT ADMIN_PORT]: portcullis with
+# the example Ingress pointed at the origin and the shared certificate as myapp-secret, on
+# 127.0.0.1 (default ports: HTTP 18080, HTTPS 18443, admin 19180); runs in the background (its
+# pid is $!). Logs go to WORK/portcullis-HTTP_PORT.log.
+lt_start_portcullis() {
+  local hp=${5:-18080} sp=${6:-18443} ap=${7:-19180}
+  [ -d "$3/manifests" ] || lt_manifests "$2" "$3"
+  local crt64 key64
+  crt64=$(base64 -w0 < "$3/tls.crt"); key64=$(base64 -w0 < "$3/tls.key")
+  cat > "$3/manifests/myapp-secret.yaml" <<YAML
+apiVersion: v1
+kind: Secret
+metadata: { name: myapp-secret, namespace: default }
+type: kubernetes.io/tls
+data: { tls.crt: $crt64, tls.key: $key64 }
+YAML
+  "$1" run --config "$4" --manifests "$3/manifests" \
+    --http-addr "127.0.0.1:$hp" --https-addr "127.0.0.1:$sp" --admin-addr "127.0.0.1:$ap" \
+    > "$3/portcullis-$hp.log" 2>&1 &
+}
+
+# lt_wait_ready URL...: waits (bounded, 10 s each) until every URL answers 200 for myapp.com.
+lt_wait_ready() {
+  local u code
+  for u in "$@"; do
+    for _ in $(seq 1 100); do
+      code=$(curl -sk -o /dev/null -w '%{http_code}' -H 'Host: myapp.com' "$u" || true)
+      [ "$code" = 200 ] && continue 2
+      sleep 0.1
+    done
+    echo "not ready: $u" >&2; return 1
+  done
+}
+
+# lt_cpu_ticks PID...: user and system CPU time of the processes (all threads), in clock
+# ticks: "USER SYSTEM".
+lt_cpu_ticks() {
+  local u=0 s=0 p pu ps
+  for p in "$@"; do
+    # Fields after the ")" of the command name: utime and stime are the 12th and 13th.
+    read -r pu ps < <(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12, $13}')
+    u=$((u + pu)); s=$((s + ps))
+  done
+  echo "$u $s"
+}

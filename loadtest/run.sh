@@ -6,6 +6,9 @@
 #
 #   loadtest/run.sh                 # defaults: DURATION=8s CONNECTIONS=64 THREADS=2
 #   DURATION=4s loadtest/run.sh     # shorter
+#   PORTCULLIS_BIN=path loadtest/run.sh   # skip the build (default: build into $CARGO_TARGET_DIR)
+#
+# CPU cost per request (less sensitive to a busy machine than req/s): loadtest/cpu.sh.
 #
 # Needs: nginx haproxy wrk (Debian packages; installed if missing and apt-get is usable).
 set -euo pipefail
@@ -33,42 +36,18 @@ if ! need nginx || ! need haproxy || ! need wrk; then
 fi
 export PATH="$PATH:/usr/sbin"
 
-echo "building portcullis (release)"
-(cd "$root" && cargo build --release -q -p portcullis)
-bin="$root/target/release/portcullis"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+if [ -z "${PORTCULLIS_BIN:-}" ]; then
+  echo "building portcullis (release)"
+  (cd "$root" && cargo build --release -q -p portcullis)
+fi
+bin=${PORTCULLIS_BIN:-$CARGO_TARGET_DIR/release/portcullis}
 
-# --- certificates (one self-signed cert for myapp.com shared by every contender) ---
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" \
-  -days 2 -subj "/CN=myapp.com" -addext "subjectAltName=DNS:myapp.com" 2>/dev/null
-cat "$work/tls.crt" "$work/tls.key" > "$work/tls.pem"
-
+lt_certs "$work"
 # --- origin: nginx answering 200 on 127.0.0.1:9001 (the anchors' origin) ---
 lt_start_origin "$work"
-
 # --- nginx proxy (HTTP 18081, HTTPS 18444), as in ../shared/anchors/nginx-proxy.conf ---
-cat > "$work/nginx-proxy.conf" <<CONF
-worker_processes 2;
-pid $work/nginx-proxy.pid;
-error_log $work/nginx-proxy-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream be { server 127.0.0.1:9001; keepalive 128; }
-  server {
-    listen 127.0.0.1:18081 reuseport backlog=4096;
-    listen 127.0.0.1:18444 ssl reuseport backlog=4096;
-    ssl_certificate $work/tls.crt;
-    ssl_certificate_key $work/tls.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    server_name myapp.com;
-    keepalive_requests 1000000;
-    location /blog { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    location /store { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    location / { return 404; }
-  }
-}
-CONF
-nginx -c "$work/nginx-proxy.conf" -p "$work" -g 'daemon on;'
+lt_start_nginx_proxy "$work"
 
 # --- HAProxy (HTTP 18082, HTTPS 18445), as in ../shared/anchors/haproxy.cfg ---
 cat > "$work/haproxy.cfg" <<CONF
@@ -100,33 +79,12 @@ haproxy -f "$work/haproxy.cfg" -q &
 pids+=($!)
 
 # --- portcullis (HTTP 18080, HTTPS 18443) with the example Ingress pointed at the origin ---
-lt_manifests "$root" "$work"
-crt64=$(base64 -w0 < "$work/tls.crt"); key64=$(base64 -w0 < "$work/tls.key")
-cat > "$work/manifests/myapp-secret.yaml" <<YAML
-apiVersion: v1
-kind: Secret
-metadata: { name: myapp-secret, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: $crt64, tls.key: $key64 }
-YAML
-"$bin" run --config "${PORTCULLIS_CONFIG:-$here/portcullis-bench.yaml}" --manifests "$work/manifests" \
-  --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 --admin-addr 127.0.0.1:19180 \
-  > "$work/portcullis.log" 2>&1 &
+lt_start_portcullis "$bin" "$root" "$work" "${PORTCULLIS_CONFIG:-$here/portcullis-bench.yaml}"
 pids+=($!)
 
-wait_ready() { # url
-  for _ in $(seq 1 100); do
-    code=$(curl -sk -o /dev/null -w '%{http_code}' -H 'Host: myapp.com' "$1" || true)
-    [ "$code" = 200 ] && return 0
-    sleep 0.1
-  done
-  echo "not ready: $1" >&2; return 1
-}
-for u in http://127.0.0.1:9001/ http://127.0.0.1:18080/blog http://127.0.0.1:18081/blog \
-         http://127.0.0.1:18082/blog https://127.0.0.1:18443/blog https://127.0.0.1:18444/blog \
-         https://127.0.0.1:18445/blog; do
-  wait_ready "$u"
-done
+lt_wait_ready http://127.0.0.1:9001/ http://127.0.0.1:18080/blog http://127.0.0.1:18081/blog \
+  http://127.0.0.1:18082/blog https://127.0.0.1:18443/blog https://127.0.0.1:18444/blog \
+  https://127.0.0.1:18445/blog
 
 run_wrk() { # name url
   local out

@@ -16,8 +16,8 @@ response = function(status, headers, body)
 end
 
 done = function(summary, latency, requests)
-  io.write(string.format("PCX_RESULT rps=%.0f p50_us=%d p99_us=%d errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6),
+  io.write(string.format("PCX_RESULT rps=%.0f requests=%d p50_us=%d p99_us=%d errors=%d non2xx=%d\n",
+    summary.requests / (summary.duration / 1e6), summary.requests,
     latency:percentile(50), latency:percentile(99),
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status))

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::completion::Completion;
+use crate::h1_client::{DirectBody, ExchangeError};
 
 /// Why the request body stopped.
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +147,18 @@ impl Body for RequestBody {
 
 enum ResponseInner {
     Upstream(Incoming),
+    /// Read straight from the upstream socket by the request's task ([`crate::h1_client`]).
+    Direct(DirectBody),
     Local(Option<Bytes>),
+}
+
+/// Why the body sent to the client stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseBodyError {
+    #[error(transparent)]
+    Upstream(#[from] hyper::Error),
+    #[error(transparent)]
+    Direct(#[from] ExchangeError),
 }
 
 /// The body sent to the client.
@@ -170,6 +182,15 @@ impl ResponseBody {
     pub fn upstream(body: Incoming) -> Self {
         ResponseBody {
             inner: ResponseInner::Upstream(body),
+            sent: 0,
+            ended: false,
+            completion: None,
+        }
+    }
+
+    pub(crate) fn direct(body: DirectBody) -> Self {
+        ResponseBody {
+            inner: ResponseInner::Direct(body),
             sent: 0,
             ended: false,
             completion: None,
@@ -202,7 +223,7 @@ impl ResponseBody {
     }
 
     /// Reads the whole body (for tests and small local bodies).
-    pub async fn collect_bytes(self) -> Result<Bytes, hyper::Error> {
+    pub async fn collect_bytes(self) -> Result<Bytes, ResponseBodyError> {
         match BodyExt::collect(self).await {
             Ok(c) => Ok(c.to_bytes()),
             Err(e) => Err(e),
@@ -214,16 +235,17 @@ use http_body_util::BodyExt;
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = ResponseBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, ResponseBodyError>>> {
         let this = self.get_mut();
         let polled = match &mut this.inner {
             ResponseInner::Local(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            ResponseInner::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ResponseInner::Direct(body) => body.poll_frame(cx).map_err_into(),
+            ResponseInner::Upstream(body) => Pin::new(body).poll_frame(cx).map_err_into(),
         };
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -244,6 +266,7 @@ impl Body for ResponseBody {
         self.ended
             || match &self.inner {
                 ResponseInner::Local(b) => b.is_none(),
+                ResponseInner::Direct(body) => body.is_done(),
                 ResponseInner::Upstream(body) => body.is_end_stream(),
             }
     }
@@ -252,8 +275,20 @@ impl Body for ResponseBody {
         match &self.inner {
             ResponseInner::Local(Some(b)) => SizeHint::with_exact(b.len() as u64),
             ResponseInner::Local(None) => SizeHint::with_exact(0),
+            ResponseInner::Direct(body) => body.size_hint(),
             ResponseInner::Upstream(body) => body.size_hint(),
         }
+    }
+}
+
+/// `Poll<Option<Result<T, E>>>` → the same with the error converted.
+trait MapErrInto<T> {
+    fn map_err_into(self) -> Poll<Option<Result<T, ResponseBodyError>>>;
+}
+
+impl<T, E: Into<ResponseBodyError>> MapErrInto<T> for Poll<Option<Result<T, E>>> {
+    fn map_err_into(self) -> Poll<Option<Result<T, ResponseBodyError>>> {
+        self.map(|o| o.map(|r| r.map_err(Into::into)))
     }
 }
 

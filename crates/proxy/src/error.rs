@@ -55,11 +55,21 @@ pub enum ProxyError {
     UpstreamHeaderTimeout,
     #[error("upstream request failed: {0}")]
     UpstreamRequest(#[source] hyper::Error),
+    /// The direct client's exchange failed after the request was written.
+    #[error("upstream request failed: {0}")]
+    UpstreamExchange(#[source] crate::h1_client::ExchangeError),
     #[error("client body read failed")]
     ClientBody,
     /// A WAF rule denied the request (its status, 403 by default).
     #[error("blocked by the WAF with status {0}")]
     WafBlocked(u16),
+    /// A WAF rule redirected the request (`redirect:`): a 3xx and a checked `Location`.
+    #[error("redirected by the WAF with status {status}")]
+    WafRedirect { status: u16, location: HeaderValue },
+    /// A WAF rule dropped the request (`drop`): nothing is answered, the HTTP/1 connection
+    /// is closed or the HTTP/2 stream reset (see `service`); 444 in the access log.
+    #[error("dropped by the WAF")]
+    WafDropped,
     /// The WAF failed (engine error or time budget) and fails closed.
     #[error("WAF unavailable")]
     WafUnavailable,
@@ -77,9 +87,15 @@ impl ProxyError {
             ProxyError::NoEndpoints | ProxyError::UpstreamConnectTimeout => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ProxyError::UpstreamConnect | ProxyError::UpstreamRequest(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::UpstreamConnect
+            | ProxyError::UpstreamRequest(_)
+            | ProxyError::UpstreamExchange(_) => StatusCode::BAD_GATEWAY,
             ProxyError::UpstreamHeaderTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::WafBlocked(s) => StatusCode::from_u16(*s).unwrap_or(StatusCode::FORBIDDEN),
+            ProxyError::WafRedirect { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::FOUND)
+            }
+            ProxyError::WafDropped => StatusCode::from_u16(444).unwrap_or(StatusCode::FORBIDDEN),
             ProxyError::WafUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -96,9 +112,13 @@ impl ProxyError {
             ProxyError::UpstreamConnect => "upstream connect failed",
             ProxyError::UpstreamConnectTimeout => "upstream connect timeout",
             ProxyError::UpstreamHeaderTimeout => "upstream header timeout",
-            ProxyError::UpstreamRequest(_) => "upstream request failed",
+            ProxyError::UpstreamRequest(_) | ProxyError::UpstreamExchange(_) => {
+                "upstream request failed"
+            }
             ProxyError::ClientBody => "client body read failed",
             ProxyError::WafBlocked(_) => "request blocked by the web application firewall",
+            ProxyError::WafRedirect { .. } => "redirected by the web application firewall",
+            ProxyError::WafDropped => "connection dropped by the web application firewall",
             ProxyError::WafUnavailable => "web application firewall unavailable",
         }
     }
@@ -110,13 +130,16 @@ impl ProxyError {
             | ProxyError::HeaderTooLarge
             | ProxyError::BodyTooLarge
             | ProxyError::ClientBody
-            | ProxyError::WafBlocked(_) => ErrorSource::Downstream,
+            | ProxyError::WafBlocked(_)
+            | ProxyError::WafRedirect { .. }
+            | ProxyError::WafDropped => ErrorSource::Downstream,
             ProxyError::WafUnavailable => ErrorSource::Config,
             ProxyError::NoRoute | ProxyError::NoEndpoints => ErrorSource::Config,
             ProxyError::UpstreamConnect
             | ProxyError::UpstreamConnectTimeout
             | ProxyError::UpstreamHeaderTimeout
-            | ProxyError::UpstreamRequest(_) => ErrorSource::Upstream,
+            | ProxyError::UpstreamRequest(_)
+            | ProxyError::UpstreamExchange(_) => ErrorSource::Upstream,
         }
     }
 
@@ -127,14 +150,21 @@ impl ProxyError {
             ProxyError::UpstreamConnect => UpstreamErrorKind::ConnectFailed,
             ProxyError::UpstreamConnectTimeout => UpstreamErrorKind::ConnectTimeout,
             ProxyError::UpstreamHeaderTimeout => UpstreamErrorKind::HeaderTimeout,
-            ProxyError::UpstreamRequest(_) => UpstreamErrorKind::RequestFailed,
+            ProxyError::UpstreamRequest(_) | ProxyError::UpstreamExchange(_) => {
+                UpstreamErrorKind::RequestFailed
+            }
             _ => return None,
         })
     }
 
-    /// The response sent to the client: `"<code> <reason>\nrequest-id: <id>\n"`.
+    /// The response sent to the client: `"<code> <reason>\nrequest-id: <id>\n"` (plus
+    /// `Location` for a WAF redirect).
     pub fn into_response(self, request_id: &HeaderValue) -> Response<ResponseBody> {
-        local_response(self.status(), self.reason(), request_id)
+        let mut resp = local_response(self.status(), self.reason(), request_id);
+        if let ProxyError::WafRedirect { location, .. } = self {
+            resp.headers_mut().insert(header::LOCATION, location);
+        }
+        resp
     }
 }
 

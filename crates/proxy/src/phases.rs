@@ -21,6 +21,14 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::error::ProxyError;
 use crate::waf::WafTx;
 
+/// Whether the route has request or response phases at all. Without them
+/// [`request_headers`] returns `None` and every other phase is a no-op, so the request path
+/// may take a shortcut (`service::forward_direct`).
+#[inline]
+pub(crate) fn has_request_phases(route: &Route) -> bool {
+    route.policy.waf.is_some()
+}
+
 /// Request head inspection (WAF phase 1).
 #[inline]
 pub(crate) fn request_headers(
@@ -44,7 +52,8 @@ pub(crate) async fn request_body(
 ) -> Result<RequestBody, ProxyError> {
     match waf {
         None => Ok(body),
-        Some(w) => w.request_body(head, body).await,
+        // Boxed so that routes without WAF do not carry this future's size.
+        Some(w) => Box::pin(w.request_body(head, body)).await,
     }
 }
 
@@ -70,7 +79,7 @@ pub(crate) async fn response_body(
 ) -> Result<ResponseBody, ProxyError> {
     match waf {
         Some(w) if w.wants_response_body(head) => {
-            Ok(ResponseBody::local(w.response_body(body).await?))
+            Ok(ResponseBody::local(Box::pin(w.response_body(body)).await?))
         }
         _ => Ok(ResponseBody::upstream(body)),
     }

@@ -210,9 +210,11 @@ impl Server {
 fn http_builder(config: &ProxyConfig) -> auto::Builder<TokioExecutor> {
     let header_limit = config.limits.max_request_header_bytes;
     let mut http = auto::Builder::new(TokioExecutor::new());
+    // No hyper header-read timeout: it arms and cancels a timer for every request; the
+    // connection's ticker enforces `client_header_read` instead (`connection`).
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(config.timeouts.client_header_read)
+        .header_read_timeout(None)
         // The read buffer bounds the head: hyper answers 431 itself when a head does not
         // fit (minimum 8 KiB). The exact limit is then checked in the read-head phase.
         .max_buf_size(header_limit.max(8192))

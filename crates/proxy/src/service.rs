@@ -6,7 +6,9 @@
 //!    `RouteTable::lookup(host, path)` (404 when nothing matches), ssl-redirect (308);
 //! 3. **request phases** ([`crate::phases`]; WAF phases 1 and 2);
 //! 4. **upstream** ([`forward`]): upstream request (origin-form URI, hop-by-hop removed,
-//!    `Host` kept, `X-Forwarded-*`), round-robin with retry, upgrade tunnel on 101;
+//!    `Host` kept, `X-Forwarded-*`), round-robin with retry, upgrade tunnel on 101 — through
+//!    hyper's client ([`forward_hyper`]), or, for requests without body, upgrade or WAF
+//!    (nearly all), through the direct client in this task ([`forward_direct`]);
 //! 5. **response phases** ([`crate::phases::response_headers`]; WAF phase 3), hop-by-hop
 //!    removal, `X-Request-Id` echoed;
 //! 6. **log** ([`crate::completion`]), when the response body is done.
@@ -14,7 +16,6 @@
 //! Errors from any phase become responses in [`crate::error`] only.
 
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,10 +33,12 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::completion::Completion;
 use crate::connection::ConnShared;
 use crate::error::{ProxyError, local_response};
+use crate::h1_client::{DirectRequest, Forwarded};
 use crate::headers::{self, X_REQUEST_ID};
 use crate::phases;
 use crate::upgrade;
 use crate::upstream::PooledConn;
+use crate::waf::Dropped;
 
 /// hyper service for one client connection.
 pub(crate) struct ProxyService {
@@ -48,21 +51,25 @@ impl ProxyService {
     }
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
+type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Dropped>> + Send>>;
 
 impl hyper::service::Service<Request<Incoming>> for ProxyService {
     type Response = Response<ResponseBody>;
-    type Error = Infallible;
+    /// Only a WAF `drop`: hyper then closes the HTTP/1 connection or resets the h2 stream.
+    type Error = Dropped;
     type Future = BoxFuture;
 
     fn call(&self, req: Request<Incoming>) -> BoxFuture {
         let conn = self.conn.clone();
-        Box::pin(async move { Ok(handle(conn, req).await) })
+        Box::pin(handle(conn, req))
     }
 }
 
-/// Runs all phases for one request; never fails (errors are responses).
-async fn handle(conn: Arc<ConnShared>, req: Request<Incoming>) -> Response<ResponseBody> {
+/// Runs all phases for one request; errors are responses, except a WAF `drop`.
+async fn handle(
+    conn: Arc<ConnShared>,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Dropped> {
     conn.request_started();
     let request_id = headers::request_id(req.headers());
     let mut record = AccessRecord {
@@ -79,6 +86,7 @@ async fn handle(conn: Arc<ConnShared>, req: Request<Incoming>) -> Response<Respo
     };
     let (mut resp, pooled) = match proxy(&conn, &mut record, req).await {
         Ok(done) => done,
+        Err(ProxyError::WafDropped) => return Err(crate::waf::dropped(conn, record)),
         Err(e) => {
             if let Some(kind) = e.upstream_kind() {
                 conn.state.metrics.upstream_error(kind);
@@ -93,7 +101,7 @@ async fn handle(conn: Arc<ConnShared>, req: Request<Incoming>) -> Response<Respo
         record,
         pooled,
     });
-    resp
+    Ok(resp)
 }
 
 type Proxied = (Response<ResponseBody>, Option<PooledConn>);
@@ -164,6 +172,29 @@ async fn forward(
     path: Option<String>,
     host: Option<HeaderValue>,
     limit: Option<u64>,
+    req: Request<Incoming>,
+) -> Result<Proxied, ProxyError> {
+    let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
+    if !phases::has_request_phases(route)
+        && !upgrade
+        && hyper::body::Body::is_end_stream(req.body())
+    {
+        let (head, _) = req.into_parts();
+        return forward_direct(conn, record, route, path, host, head).await;
+    }
+    // Boxed: the rarer path; inline, its state would enlarge every request's future (hyper
+    // boxes the service future, copying all of it).
+    Box::pin(forward_hyper(conn, record, route, path, host, limit, req)).await
+}
+
+/// Phases 3–5 through hyper's client: requests with a body, upgrades, routes with WAF.
+async fn forward_hyper(
+    conn: &ConnShared,
+    record: &mut AccessRecord,
+    route: &Route,
+    path: Option<String>,
+    host: Option<HeaderValue>,
+    limit: Option<u64>,
     mut req: Request<Incoming>,
 ) -> Result<Proxied, ProxyError> {
     let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
@@ -209,6 +240,53 @@ async fn forward(
     phases::response_headers(&mut waf, &mut head)?;
     let body = phases::response_body(&mut waf, &head, body).await?;
     Ok((Response::from_parts(head, body), Some(pooled)))
+}
+
+/// Phase 4 for nearly all traffic — no request body, no upgrade, no WAF — through the direct
+/// client ([`crate::h1_client`]), driven by this task: hop-by-hop headers are removed in
+/// place, and `Host`, `X-Forwarded-*` and `X-Request-Id` are written while the head is
+/// encoded (the client's header map is not rebuilt). The response body gives the upstream
+/// connection back to its pool itself.
+async fn forward_direct(
+    conn: &ConnShared,
+    record: &mut AccessRecord,
+    route: &Route,
+    path: Option<String>,
+    host: Option<HeaderValue>,
+    mut head: http::request::Parts,
+) -> Result<Proxied, ProxyError> {
+    if route.backend.endpoints.is_empty() {
+        return Err(ProxyError::NoEndpoints);
+    }
+    headers::strip_hop_by_hop(&mut head.headers, false);
+    let normalized;
+    let target = match path {
+        None => head.uri.path_and_query().map_or("/", |p| p.as_str()),
+        Some(p) => {
+            normalized = upstream_uri(&head.uri, Some(p))?;
+            normalized.path_and_query().map_or("/", |p| p.as_str())
+        }
+    };
+    let req = DirectRequest {
+        method: &head.method,
+        target,
+        headers: &head.headers,
+        forwarded: Forwarded {
+            host: host.as_ref(),
+            client_ip: &conn.client_ip,
+            tls: conn.tls,
+            request_id: &record.request_id,
+        },
+    };
+    let (resp, addr) = conn
+        .state
+        .upstreams
+        .send_direct(&route.backend, &req)
+        .await?;
+    record.upstream = Some(addr);
+    // Hop-by-hop fields were already left out when the head was parsed.
+    let (head, body) = resp.into_parts();
+    Ok((Response::from_parts(head, ResponseBody::direct(body)), None))
 }
 
 /// The host the client asked for: the URI authority (HTTP/2 `:authority`, absolute-form

@@ -1,6 +1,10 @@
 //! Upstream side: keep-alive HTTP/1.1 connection pools per endpoint, and sending a request
 //! with round-robin and retry on another endpoint when a connection cannot be opened.
 //!
+//! Two clients share the endpoints, their order and their down marks: [`Upstreams::send_direct`]
+//! (body-less requests without upgrade or WAF, through [`crate::h1_client`], its own idle
+//! queue per endpoint) and [`Upstreams::send`] (everything else, through hyper's client).
+//!
 //! Pools are keyed by endpoint `SocketAddr` and owned by the server, not the snapshot, so
 //! they survive snapshot swaps: an endpoint that stays in the new snapshot keeps its warm
 //! connections. Idle connections sit in a lock-free bounded queue per endpoint; the map of
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -33,6 +37,7 @@ use tokio::net::TcpStream;
 
 use crate::body::{BodyError, RequestBody};
 use crate::error::ProxyError;
+use crate::h1_client::{DirectBody, DirectConn, DirectRequest, Stage};
 
 /// Start pruning the endpoint map above this many entries.
 const PRUNE_ABOVE: usize = 1024;
@@ -61,6 +66,8 @@ struct Idle {
 pub(crate) struct EndpointPool {
     addr: SocketAddr,
     idle: ArrayQueue<Idle>,
+    /// Idle connections of the direct client ([`crate::h1_client`]).
+    direct: ArrayQueue<Box<DirectConn>>,
     idle_ttl: Duration,
     /// `now_ms()` until which the endpoint counts as down; 0 = up.
     down_until: AtomicU64,
@@ -81,6 +88,22 @@ impl EndpointPool {
         if self.down_until.load(Relaxed) != 0 {
             self.down_until.store(0, Relaxed);
         }
+    }
+
+    /// Takes back a direct connection whose last response was read to its end.
+    pub(crate) fn put_direct(&self, mut conn: Box<DirectConn>) {
+        conn.since = Instant::now();
+        let _ = self.direct.push(conn);
+    }
+
+    /// An idle direct connection that is still usable.
+    fn take_direct(&self) -> Option<Box<DirectConn>> {
+        while let Some(mut conn) = self.direct.pop() {
+            if conn.since.elapsed() <= self.idle_ttl && conn.is_reusable() {
+                return Some(conn);
+            }
+        }
+        None
     }
 }
 
@@ -173,6 +196,7 @@ impl Upstreams {
         let pool = Arc::new(EndpointPool {
             addr,
             idle: ArrayQueue::new(self.idle_per_endpoint),
+            direct: ArrayQueue::new(self.idle_per_endpoint),
             idle_ttl: self.idle_ttl,
             down_until: AtomicU64::new(0),
         });
@@ -194,7 +218,8 @@ impl Upstreams {
         self.connect(pool).await
     }
 
-    async fn connect(&self, pool: Arc<EndpointPool>) -> Result<PooledConn, ConnectError> {
+    /// Opens a TCP connection to the endpoint (connect timeout; marks it down or up).
+    async fn connect_tcp(&self, pool: &EndpointPool) -> Result<TcpStream, ConnectError> {
         let addr = pool.addr;
         let connecting = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr));
         let stream = match connecting.await {
@@ -210,6 +235,12 @@ impl Upstreams {
         };
         pool.mark_up();
         let _ = stream.set_nodelay(true);
+        Ok(stream)
+    }
+
+    async fn connect(&self, pool: Arc<EndpointPool>) -> Result<PooledConn, ConnectError> {
+        let addr = pool.addr;
+        let stream = self.connect_tcp(&pool).await?;
         let (conn, driver) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await
@@ -297,7 +328,93 @@ impl Upstreams {
             }
         }
     }
+
+    /// Like [`Upstreams::send`] for a request without body and without upgrade, through the
+    /// direct client ([`crate::h1_client`]): same endpoint order, down marks and connect
+    /// retry. A pooled connection found closed when the request is written, or closed before
+    /// any answer to an idempotent request, is replaced by a fresh one once.
+    pub async fn send_direct(&self, backend: &Backend, req: &DirectRequest<'_>) -> SentDirect {
+        let mut last = ProxyError::NoEndpoints;
+        let mut deferred: [Option<Arc<EndpointPool>>; MAX_DEFERRED] = Default::default();
+        let mut n_deferred = 0;
+        for addr in backend.attempt_order() {
+            let pool = self.endpoint(addr);
+            if pool.is_down() && n_deferred < MAX_DEFERRED {
+                deferred[n_deferred] = Some(pool);
+                n_deferred += 1;
+                continue;
+            }
+            if let Some(done) = self.attempt_direct(pool, req, &mut last).await {
+                return done;
+            }
+        }
+        for pool in deferred.into_iter().flatten() {
+            if let Some(done) = self.attempt_direct(pool, req, &mut last).await {
+                return done;
+            }
+        }
+        Err(last)
+    }
+
+    /// One endpoint; `None` = move on to the next (nothing was sent).
+    async fn attempt_direct(
+        &self,
+        pool: Arc<EndpointPool>,
+        req: &DirectRequest<'_>,
+        last: &mut ProxyError,
+    ) -> Option<SentDirect> {
+        let addr = pool.addr;
+        let mut conn = match pool.take_direct() {
+            Some(c) => c,
+            // Boxed: connecting is rare, and this keeps the request's future small.
+            None => match Box::pin(self.connect_tcp(&pool)).await {
+                Ok(s) => Box::new(DirectConn::new(s)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "upstream connect failed, trying next endpoint");
+                    *last = match e {
+                        ConnectError::Timeout(_) => ProxyError::UpstreamConnectTimeout,
+                        _ => ProxyError::UpstreamConnect,
+                    };
+                    return None;
+                }
+            },
+        };
+        let idempotent = is_idempotent(req.method);
+        loop {
+            let reused = conn.used > 0;
+            let exchange = conn.exchange(req, pool.clone());
+            match tokio::time::timeout(self.header_timeout, exchange).await {
+                Err(_) => return Some(Err(ProxyError::UpstreamHeaderTimeout)),
+                Ok(Ok(resp)) => return Some(Ok((resp, addr))),
+                Ok(Err((e, stage)))
+                    if reused
+                        && (stage == Stage::NotSent
+                            || (stage == Stage::NoAnswer && idempotent)) =>
+                {
+                    tracing::debug!(upstream = %addr, error = %e, "pooled connection was closed, retrying on a new one");
+                    match Box::pin(self.connect_tcp(&pool)).await {
+                        Ok(s) => conn = Box::new(DirectConn::new(s)),
+                        Err(_) => {
+                            *last = ProxyError::UpstreamConnect;
+                            return None;
+                        }
+                    }
+                }
+                Ok(Err((e, _))) => return Some(Err(ProxyError::UpstreamExchange(e))),
+            }
+        }
+    }
 }
+
+/// RFC 9110 §9.2.2: requests that may be repeated automatically.
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+type SentDirect = Result<(Response<DirectBody>, SocketAddr), ProxyError>;
 
 type Sent = Result<(Response<Incoming>, PooledConn, SocketAddr), ProxyError>;
 

@@ -281,3 +281,50 @@ async fn idle_connections_are_closed() {
     assert_eq!(proxy.metrics.active_connections(), 0);
     proxy.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn incomplete_heads_and_waiting_keep_alive_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let b = start_backend("b").await;
+    let mut config = test_config();
+    config.timeouts.client_header_read = Duration::from_millis(300);
+    let proxy = start_proxy(
+        snapshot(1, vec![route(None, "/", vec![b.addr])], default_tls()),
+        config,
+    )
+    .await;
+    // Slowloris: a head that never completes, bytes trickling in.
+    let mut slow = TcpStream::connect(proxy.http()).await.unwrap();
+    let started = std::time::Instant::now();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if slow.write_all(b"X-A: b\r\n").await.is_err() {
+                return;
+            }
+            if let Ok(Ok(0)) =
+                tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buf)).await
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "slow head not cut off");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+
+    // A keep-alive connection waiting for its next request.
+    let mut ka = TcpStream::connect(proxy.http()).await.unwrap();
+    ka.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let eof = tokio::time::timeout(Duration::from_secs(3), ka.read_to_end(&mut got)).await;
+    assert!(eof.is_ok(), "keep-alive connection not closed");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    proxy.handle.shutdown().await;
+}
