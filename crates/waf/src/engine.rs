@@ -1,6 +1,7 @@
 //! [`Engine`]: the compiled, immutable rule set shared by all transactions. Building it
-//! splits rules per phase, resolves `skipAfter` targets, interns transformation chains and
-//! builds one prefilter automaton per chain.
+//! splits rules per phase, resolves `skipAfter` targets, interns transformation chains,
+//! assigns target sets and groups (see `DESIGN.md`, Caches) and builds the prefilter
+//! automaton.
 
 use crate::builder::{EngineBuilder, Item};
 use crate::config::EngineConfig;

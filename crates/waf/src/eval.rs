@@ -1,8 +1,10 @@
 //! Rule evaluation: runs a phase's rules in order, evaluates chains link by link with
 //! ModSecurity v3 semantics, executes actions, and applies disruptive outcomes.
 //!
-//! Per link: extract each target (exclusions applied), transform each value through the
-//! shared cache, consult the chain's prefilter, run the operator. On every matching value:
+//! Per link: take the values of its targets (exclusions applied) and their transformed forms
+//! from the per-transaction target-set/group caches (or extract and transform them now),
+//! consult the prefilter (the group's union of scans, then each value's scan), run the
+//! operator. On every matching value:
 //! MATCHED_VAR(S) and captures are updated and the link's `setvar`s run. When the whole chain
 //! matched, the other actions (ctl, initcol) run from the last link back to the first, the
 //! match is recorded and the disruptive action applies (unless DetectionOnly).
