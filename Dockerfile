@@ -13,12 +13,15 @@ RUN cargo build --release --locked -p portcullis \
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/portcullis /usr/local/bin/portcullis
+# deploy/25-configmap.yaml (mounted at /etc/portcullis/kube) finds the rules here through
+# `waf.builtin_dir: ../rules`; crates/portcullis/tests/deploy_config.rs checks the two agree.
 COPY rules /etc/portcullis/rules
 COPY config /etc/portcullis/config
 USER 65532:65532
 EXPOSE 8080 8443 9180
 ENTRYPOINT ["/usr/local/bin/portcullis"]
 # The example config binds loopback (for a laptop); in a container listen on all interfaces.
-# In Kubernetes the Deployment in deploy/ overrides these args (kube mode).
+# In Kubernetes the Deployment in deploy/ overrides these args: kube mode, with the config file
+# of the ConfigMap in deploy/25-configmap.yaml.
 CMD ["run", "--config", "/etc/portcullis/config/portcullis.yaml", "--manifests", "/etc/portcullis/config/manifests", \
      "--http-addr", "0.0.0.0:8080", "--https-addr", "0.0.0.0:8443", "--admin-addr", "0.0.0.0:9180"]
