@@ -8,47 +8,59 @@ use crate::setvar::{SetOp, to_int};
 use crate::transaction::{RawMatch, Transaction};
 use crate::variable::Var;
 use std::borrow::Cow;
+use std::io::Write;
 
 impl Transaction {
     pub(crate) fn run_setvars(&mut self, link: &Link) {
+        // The expanded value goes through one reused buffer; an existing member is
+        // overwritten in place, so a setvar allocates only when it creates a member.
+        let mut buf = std::mem::take(&mut self.setvar_buf);
         for sv in &link.setvars {
             let key: Cow<'_, str> = match &sv.literal_key {
                 Some(k) => Cow::Borrowed(k.as_str()),
                 None => Cow::Owned(sv.key.expand(&self.state).to_ascii_lowercase()),
             };
-            let new = match &sv.op {
+            buf.clear();
+            let delta = match &sv.op {
                 SetOp::Delete => None,
-                SetOp::Set(m) => Some(m.expand_bytes(&self.state)),
+                SetOp::Set(m) => {
+                    m.expand_into(&self.state, &mut buf);
+                    None
+                }
                 SetOp::Add(m) | SetOp::Sub(m) => {
-                    let delta = to_int(&m.expand_bytes(&self.state));
-                    let base = self
-                        .state
-                        .store_mut(&sv.collection)
-                        .and_then(|c| c.get(key.as_ref()).map(|v| to_int(v)))
-                        .unwrap_or(0);
-                    let v = if matches!(sv.op, SetOp::Add(_)) {
-                        base.saturating_add(delta)
-                    } else {
-                        base.saturating_sub(delta)
-                    };
-                    Some(v.to_string().into_bytes())
+                    m.expand_into(&self.state, &mut buf);
+                    Some(to_int(&buf))
                 }
             };
             let Some(coll) = self.state.store_mut(&sv.collection) else {
                 continue;
             };
-            match new {
-                Some(v) => match coll.get_mut(key.as_ref()) {
-                    Some(slot) => *slot = v,
-                    None => {
-                        coll.insert(key.into_owned(), v);
-                    }
-                },
-                None => {
+            if let Some(delta) = delta {
+                let base = coll.get(key.as_ref()).map_or(0, |v| to_int(v));
+                let v = if matches!(sv.op, SetOp::Add(_)) {
+                    base.saturating_add(delta)
+                } else {
+                    base.saturating_sub(delta)
+                };
+                buf.clear();
+                let _ = write!(buf, "{v}");
+            }
+            match sv.op {
+                SetOp::Delete => {
                     coll.remove(key.as_ref());
                 }
+                _ => match coll.get_mut(key.as_ref()) {
+                    Some(slot) => {
+                        slot.clear();
+                        slot.extend_from_slice(&buf);
+                    }
+                    None => {
+                        coll.insert(key.into_owned(), buf.clone());
+                    }
+                },
             }
         }
+        self.setvar_buf = buf;
     }
 
     pub(crate) fn run_action(&mut self, a: &Action) {

@@ -71,6 +71,10 @@ impl MacroExpander for Expander<'_> {
     fn expand(&self, text: &str) -> String {
         expand_text(text, self.0)
     }
+
+    fn expand_parsed(&self, _text: &str, parsed: &crate::operator::ParsedMacro) -> String {
+        parsed.0.expand(self.0)
+    }
 }
 
 impl Transaction {

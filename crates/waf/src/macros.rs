@@ -21,6 +21,14 @@ pub struct Macro {
 pub trait Resolve {
     /// First value of `var` (with `key` for collections), or `None` when absent.
     fn first_value(&self, var: Var, key: Option<&str>) -> Option<Vec<u8>>;
+
+    /// Appends the first value of `var` to `out` (nothing when absent); implementations
+    /// may avoid the allocation of [`Resolve::first_value`].
+    fn append_first_value(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>) {
+        if let Some(v) = self.first_value(var, key) {
+            out.extend_from_slice(&v);
+        }
+    }
 }
 
 impl Macro {
@@ -78,24 +86,27 @@ impl Macro {
     /// Expands every reference through `r`.
     pub fn expand_bytes(&self, r: &dyn Resolve) -> Vec<u8> {
         let mut out = Vec::new();
+        self.expand_into(r, &mut out);
+        out
+    }
+
+    /// Expands every reference through `r`, appending to `out`.
+    pub fn expand_into(&self, r: &dyn Resolve, out: &mut Vec<u8>) {
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.extend_from_slice(t.as_bytes()),
-                Part::Ref(var, key) => {
-                    if let Some(v) = r.first_value(*var, key.as_deref()) {
-                        out.extend_from_slice(&v);
-                    }
-                }
+                Part::Ref(var, key) => r.append_first_value(*var, key.as_deref(), out),
             }
         }
-        out
     }
 
     /// Expands to a (lossy UTF-8) string.
     pub fn expand(&self, r: &dyn Resolve) -> String {
         match self.literal() {
             Some(s) => s,
-            None => String::from_utf8_lossy(&self.expand_bytes(r)).into_owned(),
+            // The lossy conversion, without its copy when the expansion is valid UTF-8.
+            None => String::from_utf8(self.expand_bytes(r))
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         }
     }
 }

@@ -117,8 +117,16 @@ impl PrefilterBuilder {
                 .map_err(|e| format!("prefilter automaton: {e}"))?;
             Some((dfa, start))
         };
+        let mut single_mask = [0u64; 4];
+        let mut single_index = [0u16; 256];
+        for (i, &b) in single_bytes.iter().enumerate() {
+            single_mask[usize::from(b >> 6)] |= 1 << (b & 63);
+            single_index[usize::from(b)] = i as u16;
+        }
         Ok(Some(Prefilter {
             dfa,
+            single_mask,
+            single_index,
             slots_of: multi_slots,
             single_words,
             single_bytes,
@@ -139,6 +147,10 @@ pub struct Prefilter {
     /// For the i-th of `single_bytes`, its slots as a bitset of [`Self::words`] words at
     /// `i * words`.
     single_words: Vec<u64>,
+    /// The bytes of `single_bytes`, as a bitset.
+    single_mask: [u64; 4],
+    /// Per byte of `single_bytes`, its index there.
+    single_index: [u16; 256],
     slots: u32,
 }
 
@@ -172,8 +184,13 @@ impl Prefilter {
                 present[usize::from(b >> 6)] |= 1 << (b & 63);
             }
             let words = self.words();
-            for (i, &b) in self.single_bytes.iter().enumerate() {
-                if present[usize::from(b >> 6)] & (1 << (b & 63)) != 0 {
+            // Only the single-byte literals present in the value: their bits, word by word.
+            for (q, (&p, &m)) in present.iter().zip(&self.single_mask).enumerate() {
+                let mut hit = p & m;
+                while hit != 0 {
+                    let b = q * 64 + hit.trailing_zeros() as usize;
+                    hit &= hit - 1;
+                    let i = usize::from(self.single_index[b]);
                     let bits = &self.single_words[i * words..(i + 1) * words];
                     for (o, w) in out.iter_mut().zip(bits) {
                         *o |= w;

@@ -79,6 +79,27 @@ impl SetVar {
 
 /// Parses an integer the way ModSecurity does for `=+`/`=-`: leading digits, else 0.
 pub fn to_int(bytes: &[u8]) -> i64 {
+    if bytes.is_ascii() {
+        // The same as below without the UTF-8 pass: `str::trim` removes exactly these
+        // ASCII bytes (Unicode White_Space), and the result is ASCII.
+        let ws = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+        let start = bytes.iter().position(|b| !ws(b)).unwrap_or(bytes.len());
+        let end = bytes.iter().rposition(|b| !ws(b)).map_or(start, |e| e + 1);
+        let s = &bytes[start..end];
+        let mut n = 0;
+        for (i, &c) in s.iter().enumerate() {
+            if c.is_ascii_digit() || (i == 0 && (c == b'-' || c == b'+')) {
+                n = i + 1;
+            } else {
+                break;
+            }
+        }
+        // ASCII, so valid UTF-8.
+        return std::str::from_utf8(&s[..n])
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+    }
     let s = String::from_utf8_lossy(bytes);
     let s = s.trim();
     let mut end = 0;
@@ -105,5 +126,9 @@ mod tests {
         assert!(SetVar::parse("nope").is_err());
         assert_eq!(to_int(b" 12abc"), 12);
         assert_eq!(to_int(b"x"), 0);
+        assert_eq!(to_int(b"\x0b-7 "), -7);
+        assert_eq!(to_int(b"+"), 0);
+        assert_eq!(to_int(b"99999999999999999999"), 0);
+        assert_eq!(to_int("\u{a0}5".as_bytes()), 5);
     }
 }

@@ -323,6 +323,37 @@ impl State {
 }
 
 impl Resolve for State {
+    fn append_first_value(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>) {
+        match var {
+            Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
+                let Some(store) = self.store(var) else {
+                    return;
+                };
+                // Keys are stored lower-cased: look an already lower-case key up as it is.
+                let v = match key {
+                    Some(k) if k.bytes().any(|b| b.is_ascii_uppercase()) => {
+                        store.get(&k.to_ascii_lowercase())
+                    }
+                    Some(k) => store.get(k),
+                    None => store.values().next(),
+                };
+                if let Some(v) = v {
+                    out.extend_from_slice(v);
+                }
+            }
+            Var::MATCHED_VAR => {
+                if let Some((_, v)) = &self.matched {
+                    out.extend_from_slice(self.vals.get(*v));
+                }
+            }
+            _ => {
+                if let Some(v) = self.first_value(var, key) {
+                    out.extend_from_slice(&v);
+                }
+            }
+        }
+    }
+
     fn first_value(&self, var: Var, key: Option<&str>) -> Option<Vec<u8>> {
         let matches =
             |k: u32| key.is_none_or(|key| self.vals.get(k).eq_ignore_ascii_case(key.as_bytes()));

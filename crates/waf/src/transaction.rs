@@ -111,6 +111,8 @@ pub struct Transaction {
     pub(crate) items_buf: Vec<crate::state::Item>,
     pub(crate) values_buf: Vec<u32>,
     pub(crate) entries_buf: Vec<crate::eval::Entry>,
+    /// Reused buffer for `setvar` values.
+    pub(crate) setvar_buf: Vec<u8>,
     /// Matches as recorded during evaluation (cheap); turned into [`MatchedRule`]s on demand.
     pub(crate) matched: Vec<RawMatch>,
     pub(crate) matched_view: std::cell::OnceCell<Vec<MatchedRule>>,
@@ -138,6 +140,8 @@ impl Transaction {
             .resize(engine.target_sets, crate::eval::GroupCache::default());
         let mut state = State {
             vals: buffers.vals,
+            // CRS sets a hundred-odd TX variables per transaction: sized once, not regrown.
+            tx: crate::store::Collection::with_capacity_and_hasher(128, Default::default()),
             ..State::default()
         };
         state.set_single(Var::REMOTE_ADDR, conn.client_ip.to_string().as_bytes());
@@ -165,6 +169,7 @@ impl Transaction {
             items_buf: Vec::new(),
             values_buf: Vec::new(),
             entries_buf: Vec::new(),
+            setvar_buf: Vec::new(),
             matched: Vec::new(),
             matched_view: std::cell::OnceCell::new(),
             interrupted: None,

@@ -1,19 +1,21 @@
 //! Operator names and arguments: the canonical spelling of an operator name (matched
 //! case-insensitively, like ModSecurity) and arguments that may hold macros.
 
-use super::MacroExpander;
+use super::{MacroExpander, ParsedMacro};
 
 /// An operator argument: literal text, or text with macros expanded per evaluation.
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     Literal(Vec<u8>),
-    Macro(String),
+    /// The text and its parse (None when it does not parse: expanded from the text).
+    Macro(String, Option<ParsedMacro>),
 }
 
 impl Arg {
     pub(crate) fn new(text: &str) -> Arg {
         if text.contains("%{") {
-            Arg::Macro(text.to_string())
+            let parsed = crate::macros::Macro::parse(text).ok().map(ParsedMacro);
+            Arg::Macro(text.to_string(), parsed)
         } else {
             Arg::Literal(text.as_bytes().to_vec())
         }
@@ -22,7 +24,8 @@ impl Arg {
     pub(crate) fn with<R>(&self, macros: &dyn MacroExpander, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
             Arg::Literal(b) => f(b),
-            Arg::Macro(t) => f(macros.expand(t).as_bytes()),
+            Arg::Macro(t, Some(p)) => f(macros.expand_parsed(t, p).as_bytes()),
+            Arg::Macro(t, None) => f(macros.expand(t).as_bytes()),
         }
     }
 }

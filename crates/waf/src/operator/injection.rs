@@ -8,20 +8,17 @@ use super::Captures;
 
 /// libinjection SQLi detection; returns the fingerprint when the input is SQL injection.
 pub fn sqli_fingerprint(input: &[u8]) -> Option<Vec<u8>> {
-    let result = libinjectionrs::detect_sqli(input);
-    if !result.is_injection() {
+    // What `libinjectionrs::detect_sqli` does, except that the fingerprint (which it
+    // computes once more after detecting, whatever the verdict) is only computed for an
+    // injection.
+    let mut state = libinjectionrs::SqliState::new(input, libinjectionrs::SqliFlags::FLAG_NONE);
+    if !state.detect() {
         return None;
     }
-    Some(
-        result
-            .fingerprint
-            .map(|fp| {
-                let bytes = fp.as_bytes();
-                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-                bytes[..end].to_vec()
-            })
-            .unwrap_or_default(),
-    )
+    let fp = state.get_fingerprint();
+    let bytes = fp.as_bytes();
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    Some(bytes[..end].to_vec())
 }
 
 /// libinjection XSS detection.

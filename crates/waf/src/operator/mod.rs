@@ -48,7 +48,18 @@ pub type Captures = Vec<Vec<u8>>;
 /// Expands macros such as `%{tx.foo}` in operator arguments at evaluation time.
 pub trait MacroExpander {
     fn expand(&self, text: &str) -> String;
+
+    /// Expands `text`, which the operator parsed once as `parsed` when it compiled (the
+    /// default ignores `parsed`).
+    fn expand_parsed(&self, text: &str, parsed: &ParsedMacro) -> String {
+        let _ = parsed;
+        self.expand(text)
+    }
 }
+
+/// A macro template of an operator argument, parsed when the operator compiles.
+#[derive(Debug, Clone)]
+pub struct ParsedMacro(pub(crate) crate::macros::Macro);
 
 /// Loads data files for `@pmFromFile`/`@ipMatchFromFile`, relative to the rule file's directory.
 pub trait DataFileLoader {
