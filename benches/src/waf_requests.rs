@@ -64,6 +64,30 @@ pub fn run(engine: &Arc<Engine>, case: &Case) -> Outcome {
     replay(engine, case).0
 }
 
+/// Like [`run`] but as the proxy calls the engine: the request phases, then (when they pass)
+/// a `200` response with typical headers through phases 3 and 4, then logging.
+pub fn run_with_response(engine: &Arc<Engine>, case: &Case) -> Outcome {
+    let (outcome, mut tx) = replay(engine, case);
+    if outcome != Outcome::Pass {
+        return outcome;
+    }
+    tx.response_status(200, "HTTP/1.1");
+    for (name, value) in [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", "19"),
+        ("Cache-Control", "no-cache"),
+        ("Date", "Thu, 26 Nov 2026 15:00:00 GMT"),
+    ] {
+        tx.response_header(name.as_bytes(), value.as_bytes());
+    }
+    let outcome = tx.process_response_headers();
+    if outcome != Outcome::Pass {
+        return outcome;
+    }
+    tx.response_body_chunk(b"hello from backend\n");
+    tx.process_response_body()
+}
+
 /// Like [`run`], also returning the finished transaction (for its matched rules).
 pub fn replay(engine: &Arc<Engine>, case: &Case) -> (Outcome, Transaction) {
     case.replay(

@@ -147,6 +147,15 @@ fn profile() -> Result<(), String> {
     println!("load {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
     println!("{:?}", engine.stats());
     let only = std::env::args().nth(3);
+    // `WAF_PROFILE_RESPONSE=1`: also phases 3 and 4, as in the proxy.
+    let response = std::env::var_os("WAF_PROFILE_RESPONSE").is_some();
+    let run = |engine: &Arc<portcullis_waf::Engine>, case: &portcullis_benches::http_file::Case| {
+        if response {
+            portcullis_benches::waf_requests::run_with_response(engine, case)
+        } else {
+            run(engine, case)
+        }
+    };
     for request in bench_requests() {
         if only.as_deref().is_some_and(|o| !request.id.contains(o)) {
             continue;
