@@ -258,27 +258,52 @@ impl Upstreams {
     /// release once the body has been read, and the endpoint that answered.
     pub async fn send(&self, backend: &Backend, mut req: Request<RequestBody>) -> Sent {
         let mut last = ProxyError::NoEndpoints;
-        let mut deferred: [Option<Arc<EndpointPool>>; MAX_DEFERRED] = Default::default();
-        let mut n_deferred = 0;
-        for addr in backend.attempt_order() {
-            let pool = self.endpoint(addr);
-            if pool.is_down() && n_deferred < MAX_DEFERRED {
-                deferred[n_deferred] = Some(pool);
-                n_deferred += 1;
-                continue;
-            }
-            match self.attempt(pool, req, &mut last).await {
-                Attempt::Done(result) => return result,
-                Attempt::Next(back) => req = back,
-            }
-        }
-        for pool in deferred.into_iter().flatten() {
+        for pool in self.pools_in_order(backend) {
             match self.attempt(pool, req, &mut last).await {
                 Attempt::Done(result) => return result,
                 Attempt::Next(back) => req = back,
             }
         }
         Err(last)
+    }
+
+    /// The endpoint pools of `backend` in the order to try them: round-robin order, with up
+    /// to [`MAX_DEFERRED`] endpoints marked down moved to the end.
+    fn pools_in_order<'a>(
+        &'a self,
+        backend: &'a Backend,
+    ) -> impl Iterator<Item = Arc<EndpointPool>> + 'a {
+        let mut deferred: [Option<Arc<EndpointPool>>; MAX_DEFERRED] = Default::default();
+        let mut n_deferred = 0;
+        let mut order = backend.attempt_order();
+        let mut next_deferred = 0;
+        std::iter::from_fn(move || {
+            for addr in order.by_ref() {
+                let pool = self.endpoint(addr);
+                if pool.is_down() && n_deferred < MAX_DEFERRED {
+                    deferred[n_deferred] = Some(pool);
+                    n_deferred += 1;
+                    continue;
+                }
+                return Some(pool);
+            }
+            while next_deferred < n_deferred {
+                next_deferred += 1;
+                if let Some(pool) = deferred[next_deferred - 1].take() {
+                    return Some(pool);
+                }
+            }
+            None
+        })
+    }
+
+    /// Records a failed connect as the error to answer with if no endpoint is left.
+    fn connect_failed(e: &ConnectError, last: &mut ProxyError) {
+        tracing::debug!(error = %e, "upstream connect failed, trying next endpoint");
+        *last = match e {
+            ConnectError::Timeout(_) => ProxyError::UpstreamConnectTimeout,
+            _ => ProxyError::UpstreamConnect,
+        };
     }
 
     /// Tries one endpoint; hands the request back when nothing was sent.
@@ -292,11 +317,7 @@ impl Upstreams {
         let mut pooled = match self.checkout(pool).await {
             Ok(p) => p,
             Err(e) => {
-                tracing::debug!(error = %e, "upstream connect failed, trying next endpoint");
-                *last = match e {
-                    ConnectError::Timeout(_) => ProxyError::UpstreamConnectTimeout,
-                    _ => ProxyError::UpstreamConnect,
-                };
+                Self::connect_failed(&e, last);
                 return Attempt::Next(req);
             }
         };
@@ -335,20 +356,7 @@ impl Upstreams {
     /// any answer to an idempotent request, is replaced by a fresh one once.
     pub async fn send_direct(&self, backend: &Backend, req: &DirectRequest<'_>) -> SentDirect {
         let mut last = ProxyError::NoEndpoints;
-        let mut deferred: [Option<Arc<EndpointPool>>; MAX_DEFERRED] = Default::default();
-        let mut n_deferred = 0;
-        for addr in backend.attempt_order() {
-            let pool = self.endpoint(addr);
-            if pool.is_down() && n_deferred < MAX_DEFERRED {
-                deferred[n_deferred] = Some(pool);
-                n_deferred += 1;
-                continue;
-            }
-            if let Some(done) = self.attempt_direct(pool, req, &mut last).await {
-                return done;
-            }
-        }
-        for pool in deferred.into_iter().flatten() {
+        for pool in self.pools_in_order(backend) {
             if let Some(done) = self.attempt_direct(pool, req, &mut last).await {
                 return done;
             }
@@ -370,11 +378,7 @@ impl Upstreams {
             None => match Box::pin(self.connect_tcp(&pool)).await {
                 Ok(s) => Box::new(DirectConn::new(s)),
                 Err(e) => {
-                    tracing::debug!(error = %e, "upstream connect failed, trying next endpoint");
-                    *last = match e {
-                        ConnectError::Timeout(_) => ProxyError::UpstreamConnectTimeout,
-                        _ => ProxyError::UpstreamConnect,
-                    };
+                    Self::connect_failed(&e, last);
                     return None;
                 }
             },

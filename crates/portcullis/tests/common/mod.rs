@@ -105,38 +105,66 @@ pub struct Portcullis {
 }
 
 /// Starts the real binary with `config` (YAML text) on free loopback ports and waits for
-/// the admin listener; `ready` also waits for /readyz 200.
+/// the admin listener; `ready` also waits for /readyz 200. A free port can be taken by a
+/// parallel test between `free_port` and the bind: a process that exits before listening is
+/// started again on new ports (three tries); otherwise the panic shows its log.
 pub fn start(scratch: &Scratch, config: &str, ready: bool) -> Portcullis {
     let cfg = scratch.0.join("portcullis.yaml");
     std::fs::write(&cfg, config).unwrap();
-    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let https: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let log = scratch.0.join("portcullis.log");
-    let child = Command::new(BIN)
-        .arg("run")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--manifests")
-        .arg(scratch.manifests())
-        .args(["--http-addr", &http.to_string()])
-        .args(["--https-addr", &https.to_string()])
-        .args(["--admin-addr", &admin.to_string()])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let p = Portcullis {
-        proc: Proc(child),
-        http,
-        https,
-        admin,
-        log,
+    let mut tries = 0;
+    let p = loop {
+        tries += 1;
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let https: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let log = scratch.0.join("portcullis.log");
+        let child = Command::new(BIN)
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--manifests")
+            .arg(scratch.manifests())
+            .args(["--http-addr", &http.to_string()])
+            .args(["--https-addr", &https.to_string()])
+            .args(["--admin-addr", &admin.to_string()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut p = Portcullis {
+            proc: Proc(child),
+            http,
+            https,
+            admin,
+            log,
+        };
+        let started = Instant::now();
+        let exited = loop {
+            if TcpStream::connect(admin).is_ok() {
+                break false;
+            }
+            if p.proc.0.try_wait().ok().flatten().is_some() {
+                break true;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{admin} never listened; log:\n{}",
+                p.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !exited {
+            break p;
+        }
+        assert!(
+            tries < 3,
+            "portcullis exited before listening; log:\n{}",
+            p.log_text()
+        );
     };
-    wait_tcp(admin);
     if ready {
         let start = Instant::now();
-        while get(admin, "/readyz", "localhost").0 != 200 {
+        while get(p.admin, "/readyz", "localhost").0 != 200 {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "never ready; log:\n{}",
