@@ -34,6 +34,19 @@ pub(crate) struct GroupCache {
     union: u32,
 }
 
+impl GroupCache {
+    /// A valid entry computed at data version `version`.
+    fn at(version: u32, start: usize, len: usize, union: u32) -> GroupCache {
+        GroupCache {
+            valid: true,
+            version,
+            start: start as u32,
+            len: len as u32,
+            union,
+        }
+    }
+}
+
 /// One extracted item of a target group with its transformed value and that value's scan.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
@@ -323,13 +336,7 @@ impl Transaction {
             self.set_items.extend_from_slice(&items[start..]);
             items.truncate(start);
             let len = self.set_items.len() - from;
-            self.target_sets[set as usize] = GroupCache {
-                valid: true,
-                version,
-                start: from as u32,
-                len: len as u32,
-                union: u32::MAX,
-            };
+            self.target_sets[set as usize] = GroupCache::at(version, from, len, u32::MAX);
             (from, len)
         };
         let base = items.len();
@@ -457,13 +464,7 @@ impl Transaction {
         }
         self.items_buf = items;
         let len = self.group_entries.len() - start;
-        self.groups[g as usize] = GroupCache {
-            valid: true,
-            version,
-            start: start as u32,
-            len: len as u32,
-            union,
-        };
+        self.groups[g as usize] = GroupCache::at(version, start, len, union);
         (start, len, (union != u32::MAX).then_some(union))
     }
 
