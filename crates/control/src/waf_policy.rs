@@ -236,7 +236,9 @@ impl WafPolicies {
                             version,
                             "WAF engine compiled"
                         );
-                        c.engines.insert(ekey.clone(), (version, Arc::new(engine)));
+                        let engine = Arc::new(engine);
+                        warm_in_background(&engine);
+                        c.engines.insert(ekey.clone(), (version, engine));
                     }
                     Err(e) => {
                         let msg = e.to_string();
@@ -387,5 +389,23 @@ fn collect_files(p: &Path, out: &mut Vec<PathBuf>, depth: usize) {
             }
         }
         Err(_) => out.push(p.to_path_buf()),
+    }
+}
+
+/// Builds the engine's lazily built automata (regexes, phrase sets) on a background thread,
+/// so that the first requests after a (re)load do not pay for them — nor exceed the
+/// evaluation time budget and fail closed because of them. The thread starts from a weak
+/// reference: an engine already dropped is not warmed (nor kept alive for it).
+fn warm_in_background(engine: &Arc<Engine>) {
+    let engine = Arc::downgrade(engine);
+    let spawned = std::thread::Builder::new()
+        .name("waf-warm".into())
+        .spawn(move || {
+            if let Some(engine) = engine.upgrade() {
+                engine.warm();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the WAF warm-up thread; automata are built on first use");
     }
 }

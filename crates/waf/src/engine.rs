@@ -86,6 +86,22 @@ impl Engine {
         self.prefilter_on
     }
 
+    /// Builds now every automaton that is otherwise built on a rule's first use (`@rx`
+    /// regexes, `@pm` phrase sets). Compiling an engine leaves them lazy so that loading is
+    /// fast; a caller can run this on a background thread after loading, so that the first
+    /// requests do not pay for them (and cannot exceed an evaluation time budget because of
+    /// them). Safe to run while transactions use the engine.
+    pub fn warm(&self) {
+        for rule in &self.rules {
+            for link in &rule.links {
+                if let Test::Operator(op) = &link.test {
+                    // A pattern over the size limit was reported at compile time already.
+                    let _ = op.warm();
+                }
+            }
+        }
+    }
+
     /// Ids of all rules, in file order.
     pub fn rule_ids(&self) -> impl Iterator<Item = u64> + '_ {
         self.rules.iter().map(|r| r.id)
