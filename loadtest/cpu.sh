@@ -28,19 +28,12 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 work=$(mktemp -d /tmp/portcullis-cpu.XXXXXX)
 pids=()
 cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx-origin.pid" ] && kill "$(cat "$work/nginx-origin.pid")" 2>/dev/null || true
-  [ -f "$work/nginx-proxy.pid" ] && kill "$(cat "$work/nginx-proxy.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
+  lt_stop "$work" "${pids[@]:-}"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if [ -z "${PORTCULLIS_BIN:-}" ]; then
-  echo "building portcullis (release)"
-  (cd "$root" && cargo build --release -q -p portcullis)
-fi
-bin=${PORTCULLIS_BIN:-$CARGO_TARGET_DIR/release/portcullis}
+bin=$(lt_portcullis_bin "$root")
 
 lt_certs "$work"
 lt_start_origin "$work"

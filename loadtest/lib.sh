@@ -1,4 +1,4 @@
-# Shared parts of the load-test runners (sourced by run.sh and waf.sh).
+# Shared parts of the load-test runners (sourced by run.sh, cpu.sh and waf.sh).
 
 # lt_start_origin WORK: the origin every contender proxies to — nginx answering 200 for any
 # method and path on 127.0.0.1:9001 (the anchors' origin); its pid file is WORK/nginx-origin.pid.
@@ -111,4 +111,22 @@ lt_cpu_ticks() {
     u=$((u + pu)); s=$((s + ps))
   done
   echo "$u $s"
+}
+
+# lt_portcullis_bin ROOT: prints the portcullis binary to load-test: $PORTCULLIS_BIN, else a
+# release build into $CARGO_TARGET_DIR (default ROOT/target), built now (at low priority).
+lt_portcullis_bin() {
+  if [ -n "${PORTCULLIS_BIN:-}" ]; then echo "$PORTCULLIS_BIN"; return; fi
+  echo "building portcullis (release)" >&2
+  (cd "$1" && nice -n 10 cargo build --release -q -p portcullis) >&2
+  echo "${CARGO_TARGET_DIR:-$1/target}/release/portcullis"
+}
+
+# lt_stop WORK PID...: kills the given processes and every daemon whose pid file is in WORK.
+lt_stop() {
+  local work=$1 p f
+  shift
+  for p in "$@"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for f in "$work"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  wait 2>/dev/null || true
 }

@@ -22,10 +22,7 @@ THREADS=${THREADS:-2}
 work=$(mktemp -d /tmp/portcullis-loadtest.XXXXXX)
 pids=()
 cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx-origin.pid" ] && kill "$(cat "$work/nginx-origin.pid")" 2>/dev/null || true
-  [ -f "$work/nginx-proxy.pid" ] && kill "$(cat "$work/nginx-proxy.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
+  lt_stop "$work" "${pids[@]:-}"
 }
 trap cleanup EXIT
 
@@ -37,11 +34,7 @@ fi
 export PATH="$PATH:/usr/sbin"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-if [ -z "${PORTCULLIS_BIN:-}" ]; then
-  echo "building portcullis (release)"
-  (cd "$root" && cargo build --release -q -p portcullis)
-fi
-bin=${PORTCULLIS_BIN:-$CARGO_TARGET_DIR/release/portcullis}
+bin=$(lt_portcullis_bin "$root")
 
 lt_certs "$work"
 # --- origin: nginx answering 200 on 127.0.0.1:9001 (the anchors' origin) ---

@@ -30,11 +30,7 @@ CRS_DIR=$(cd "$CRS_DIR" && pwd)
 work=$(mktemp -d /tmp/portcullis-wafload.XXXXXX)
 pids=()
 cleanup() {
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  for f in nginx-origin nginx-modsec; do
-    [ -f "$work/$f.pid" ] && kill "$(cat "$work/$f.pid")" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
+  lt_stop "$work" "${pids[@]:-}"
 }
 trap cleanup EXIT
 export PATH="$PATH:/usr/sbin"
@@ -45,11 +41,7 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null \
     nginx libnginx-mod-http-modsecurity wrk >/dev/null
 fi
 
-if [ -z "${PORTCULLIS_BIN:-}" ]; then
-  echo "building portcullis (release)"
-  (cd "$root" && nice -n 10 cargo build --release -q -p portcullis)
-fi
-bin=${PORTCULLIS_BIN:-$CARGO_TARGET_DIR/release/portcullis}
+bin=$(lt_portcullis_bin "$root")
 
 # --- origin: nginx answering 200 for any method and path on 127.0.0.1:9001 ---
 lt_start_origin "$work"
