@@ -174,10 +174,11 @@ async fn forward(
     limit: Option<u64>,
     req: Request<Incoming>,
 ) -> Result<Proxied, ProxyError> {
-    let upgrade = req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers());
+    // Cheapest test first: WAF routes and requests with a body (most of what takes hyper's
+    // path) never look at the upgrade headers here; `forward_hyper` does once.
     if !phases::has_request_phases(route)
-        && !upgrade
         && hyper::body::Body::is_end_stream(req.body())
+        && !(req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers()))
     {
         let (head, _) = req.into_parts();
         return forward_direct(conn, record, route, path, host, head).await;
