@@ -342,14 +342,7 @@ impl Transaction {
         let base = items.len();
         items.extend_from_slice(&self.set_items[start..start + len]);
         if !runtime.is_empty() {
-            let mut i = base;
-            while i < items.len() {
-                if self.state.is_excluded(&items[i], runtime) {
-                    items.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
+            self.state.drop_excluded(items, base, runtime);
         }
     }
 

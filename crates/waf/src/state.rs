@@ -118,9 +118,13 @@ impl State {
 
     /// Whether one of `exclusions` removes `item` (same variable, and no selector or a
     /// selector matching the item's key), as [`State::extract`] applies them.
-    pub fn is_excluded(&self, item: &Item, exclusions: &[Target]) -> bool {
+    pub fn is_excluded<'a>(
+        &self,
+        item: &Item,
+        exclusions: impl IntoIterator<Item = &'a Target>,
+    ) -> bool {
         let key = item.key.map(|k| self.vals.get(k));
-        exclusions.iter().any(|e| {
+        exclusions.into_iter().any(|e| {
             e.var == item.var
                 && match (&e.selector, key) {
                     (None, _) => true,
@@ -130,29 +134,29 @@ impl State {
         })
     }
 
+    /// Drops from `items[from..]` the items one of `exclusions` removes, keeping the order.
+    pub fn drop_excluded<'a>(
+        &self,
+        items: &mut Vec<Item>,
+        from: usize,
+        exclusions: impl IntoIterator<Item = &'a Target> + Clone,
+    ) {
+        let mut kept = from;
+        for i in from..items.len() {
+            if !self.is_excluded(&items[i], exclusions.clone()) {
+                items[kept] = items[i];
+                kept += 1;
+            }
+        }
+        items.truncate(kept);
+    }
+
     /// Resolves `target` into items, dropping members matched by `exclusions`.
     pub fn extract(&mut self, target: &Target, exclusions: &[&Target], out: &mut Vec<Item>) {
         let start = out.len();
         self.extract_raw(target.var, target.selector.as_ref(), out);
         if !exclusions.is_empty() {
-            let mut i = start;
-            while i < out.len() {
-                let item = out[i];
-                let key = item.key.map(|k| self.vals.get(k));
-                let excluded = exclusions.iter().any(|e| {
-                    e.var == target.var
-                        && match (&e.selector, key) {
-                            (None, _) => true,
-                            (Some(sel), Some(k)) => sel.matches_key(k),
-                            (Some(_), None) => false,
-                        }
-                });
-                if excluded {
-                    out.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
+            self.drop_excluded(out, start, exclusions.iter().copied());
         }
         if target.count {
             let n = out.len() - start;
