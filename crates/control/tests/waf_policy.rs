@@ -29,15 +29,17 @@ fn settings(entry: std::path::PathBuf) -> WafSettings {
     }
 }
 
-#[test]
-fn policies_are_shared_and_a_broken_file_keeps_the_last_good_engine() {
+/// A temporary directory holding `portcullis.conf` with `rules`, and that file's path.
+fn rules_file(rules: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let entry = dir.path().join("portcullis.conf");
-    std::fs::write(
-        &entry,
-        "SecRule ARGS \"@contains evil\" \"id:1,phase:2,deny\"\n",
-    )
-    .unwrap();
+    std::fs::write(&entry, rules).unwrap();
+    (dir, entry)
+}
+
+#[test]
+fn policies_are_shared_and_a_broken_file_keeps_the_last_good_engine() {
+    let (_dir, entry) = rules_file("SecRule ARGS \"@contains evil\" \"id:1,phase:2,deny\"\n");
     let policies = WafPolicies::new(settings(entry.clone()));
 
     let plain = IngressAnnotations::default();
@@ -137,9 +139,7 @@ SecRule ARGS "@contains dd" "id:14,phase:2,pass,log,chain,tag:'t/d'"
 SecRule TX:score "@ge 5" "id:20,phase:2,deny,status:403,log,tag:'t/block'"
 SecRule ARGS "@contains ff" "id:21,phase:5,pass,log,tag:'t/late'"
 "#;
-    let dir = tempfile::tempdir().unwrap();
-    let entry = dir.path().join("portcullis.conf");
-    std::fs::write(&entry, rules).unwrap();
+    let (_dir, entry) = rules_file(rules);
     let policies = WafPolicies::new(settings(entry));
     let queries = [
         "q=zz",
@@ -215,13 +215,9 @@ SecRule ARGS "@contains ff" "id:21,phase:5,pass,log,tag:'t/late'"
 /// (`Arc::ptr_eq`), two policies that behave differently.
 #[test]
 fn ingresses_with_different_exclusions_share_one_engine_in_the_snapshot() {
-    let dir = tempfile::tempdir().unwrap();
-    let entry = dir.path().join("portcullis.conf");
-    std::fs::write(
-        &entry,
+    let (dir, entry) = rules_file(
         "SecRule ARGS \"@contains evil\" \"id:1,phase:2,deny,tag:'t/evil'\"\nSecRule ARGS \"@contains bad\" \"id:2,phase:2,deny\"\n",
-    )
-    .unwrap();
+    );
     let manifests = dir.path().join("manifests");
     std::fs::create_dir(&manifests).unwrap();
     let mut yaml = String::from(
@@ -269,13 +265,7 @@ fn ingresses_with_different_exclusions_share_one_engine_in_the_snapshot() {
 
 #[test]
 fn unused_policies_are_forgotten_on_the_next_compile() {
-    let dir = tempfile::tempdir().unwrap();
-    let entry = dir.path().join("portcullis.conf");
-    std::fs::write(
-        &entry,
-        "SecRule ARGS \"@contains evil\" \"id:1,phase:2,deny\"\n",
-    )
-    .unwrap();
+    let (_dir, entry) = rules_file("SecRule ARGS \"@contains evil\" \"id:1,phase:2,deny\"\n");
     let policies = WafPolicies::new(settings(entry));
     let with_ids = |ids: Vec<u32>| IngressAnnotations {
         waf_rule_exclusions: ids,
