@@ -387,7 +387,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Parsed>, Exc
     let mut n_kept = 0;
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
-        if is_hop_by_hop(name) || conn.lists(name) {
+        if crate::headers::is_hop_by_hop(name) || conn.lists(name) {
             continue;
         }
         kept[n_kept] = (offset(name), name.len(), offset(h.value), h.value.len());
@@ -443,20 +443,6 @@ impl<'a> ConnectionOptions<'a> {
     fn lists(&self, name: &[u8]) -> bool {
         self.listed.iter().any(|l| l.eq_ignore_ascii_case(name))
     }
-}
-
-/// RFC 9110 §7.6.1 fields that describe one connection, plus `Proxy-*`.
-fn is_hop_by_hop(name: &[u8]) -> bool {
-    const NAMES: [&[u8]; 6] = [
-        b"connection",
-        b"keep-alive",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    ];
-    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
-        || (name.len() >= 6 && name[..6].eq_ignore_ascii_case(b"proxy-"))
 }
 
 fn parse_decimal(digits: &[u8]) -> Option<u64> {

@@ -35,18 +35,25 @@ fn connection_has_token(headers: &HeaderMap, token: &str) -> bool {
     })
 }
 
+/// Whether a field name (any case) is hop-by-hop: RFC 9110 §7.6.1's connection-specific
+/// fields plus `Proxy-*`. The one list both upstream clients use.
+pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
+    const NAMES: [&[u8]; 6] = [
+        b"connection",
+        b"keep-alive",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    ];
+    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+        || (name.len() >= 6 && name[..6].eq_ignore_ascii_case(b"proxy-"))
+}
+
 /// Whether any hop-by-hop header is present (one pass; most requests have none, and then
 /// [`strip_hop_by_hop`] has nothing to do).
 fn has_hop_by_hop(headers: &HeaderMap) -> bool {
-    headers.keys().any(|n| {
-        n == header::CONNECTION
-            || n == header::TE
-            || n == header::TRAILER
-            || n == header::TRANSFER_ENCODING
-            || n == header::UPGRADE
-            || n == KEEP_ALIVE
-            || n.as_str().starts_with("proxy-")
-    })
+    headers.keys().any(|n| is_hop_by_hop(n.as_str().as_bytes()))
 }
 
 /// Removes hop-by-hop headers. With `upgrade`, keeps `Upgrade` and sets `Connection: upgrade`.
