@@ -38,15 +38,19 @@ if [ "${1:-}" != "--inside" ]; then
     command -v "$tool" >/dev/null || { echo "e2e-kube: $tool is required" >&2; exit 1; }
   done
   mkdir -p "$bin_dir"
+  # The Go build cache for these builds is private and removed afterwards: the binaries are
+  # cached in $bin_dir, and the cache (several GiB for kube-apiserver) would only fill the disk.
+  export GOCACHE=$CARGO_TARGET_DIR/go-build-cache
+  trap 'rm -rf "$GOCACHE"' EXIT
   stamp=$(cat testenv/go.mod testenv/go.sum | sha256sum | cut -c1-16)
   if [ "$(cat "$bin_dir/.stamp" 2>/dev/null)" != "$stamp" ] \
      || [ ! -x "$bin_dir/etcd" ] || [ ! -x "$bin_dir/kube-apiserver" ]; then
     log "building etcd and kube-apiserver from the Go module proxy (cached afterwards)"
     start=$(date +%s)
     (cd testenv \
-      && GOFLAGS=-buildvcs=false nice -n 15 go build -p 1 -trimpath -ldflags=-s \
+      && GOFLAGS=-buildvcs=false nice -n 15 go build -p "$(nproc)" -trimpath -ldflags=-s \
            -o "$bin_dir/etcd" go.etcd.io/etcd/server/v3 \
-      && GOFLAGS=-buildvcs=false nice -n 15 go build -p 1 -trimpath -ldflags=-s \
+      && GOFLAGS=-buildvcs=false nice -n 15 go build -p "$(nproc)" -trimpath -ldflags=-s \
            -o "$bin_dir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
     echo "$(( $(date +%s) - start ))" > "$bin_dir/build-seconds"
     echo "$stamp" > "$bin_dir/.stamp"
@@ -56,7 +60,7 @@ if [ "${1:-}" != "--inside" ]; then
   fi
   if ! command -v kubectl >/dev/null && [ ! -x "$bin_dir/kubectl" ]; then
     log "building kubectl"
-    (cd testenv && GOFLAGS=-buildvcs=false nice -n 15 go build -p 1 -trimpath -ldflags=-s \
+    (cd testenv && GOFLAGS=-buildvcs=false nice -n 15 go build -p "$(nproc)" -trimpath -ldflags=-s \
        -o "$bin_dir/kubectl" k8s.io/kubernetes/cmd/kubectl)
   fi
   if [ -z "${PORTCULLIS_E2E_SKIP_BUILD:-}" ]; then # (set it to rerun the last build's tests)
@@ -66,6 +70,7 @@ if [ "${1:-}" != "--inside" ]; then
       | grep -o '"executable":"[^"]*"' | cut -d'"' -f4 > "$bin_dir/e2e-tests.list"
   fi
   [ -s "$bin_dir/e2e-tests.list" ] || { echo "e2e-kube: no e2e test binaries" >&2; exit 1; }
+  rm -rf "$GOCACHE"; trap - EXIT
   exec unshare -n -- "$0" --inside "$@"
 fi
 shift # --inside; what remains are the test-file filters

@@ -38,9 +38,13 @@ build_go_ftw() {
   if [ ! -x "$out/go-ftw" ]; then
     mkdir -p "$out"; t0=$(date +%s)
     echo "building go-ftw from tools/go-ftw (nice -n 10, cached afterwards)"
-    if ! (cd "$dir" && nice -n 10 go build -o "$out/go-ftw.tmp" .) >"$out/build.log" 2>&1; then
+    # a private build cache, removed afterwards: only the binary is kept
+    if ! (cd "$dir" && GOCACHE="$out/gocache" nice -n 10 go build -o "$out/go-ftw.tmp" .) \
+         >"$out/build.log" 2>&1; then
+      rm -rf "$out/gocache"
       echo "go-ftw cannot be built here ($(tail -1 "$out/build.log"))"; return 1
     fi
+    rm -rf "$out/gocache"
     mv "$out/go-ftw.tmp" "$out/go-ftw"; echo $(( $(date +%s) - t0 )) >"$out/build-seconds"
   fi
   ftw="$out/go-ftw"

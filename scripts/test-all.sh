@@ -8,7 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s (disk free: %s)\n' "$*" "$(df -h . | awk 'NR==2 {print $4}')"; }
+
+# No incremental build caches: they only pay off on repeated local edits and would double the
+# size of target/ on a CI machine.
+export CARGO_INCREMENTAL=0
 
 # Debian packages some tests use (curl/openssl for the README smoke test). Installed only when
 # missing so a developer machine is left alone.
