@@ -148,7 +148,7 @@ pub enum Selector {
     /// collections).
     Key(String),
     /// `ARGS:/re/` — a regex on the key, case-insensitive.
-    Regex(Regex),
+    Regex(KeyRegex),
     /// `XML:/xpath` — the XPath expression as written.
     XPath(String),
 }
@@ -303,13 +303,56 @@ fn parse_selector(text: &str, start: usize, var: Var) -> Result<(Selector, usize
     }
 }
 
+/// A key-selector regex (case-insensitive). CRS selects collection members mostly with an
+/// anchored literal prefix (`TX:/^header_name_920450_/`, run against every TX variable for
+/// every header); those are answered by a byte comparison instead of the regex engine.
+#[derive(Debug, Clone)]
+pub struct KeyRegex {
+    re: Regex,
+    /// The literal when the pattern is `^` followed by ASCII letters, digits, `_` or `-` only.
+    prefix: Option<Box<[u8]>>,
+}
+
+impl KeyRegex {
+    /// Whether `key` matches. An ASCII key is compared with the literal prefix directly (for
+    /// ASCII the regex's Unicode case folding agrees with ASCII case folding); anything else
+    /// goes through the regex.
+    pub fn is_match(&self, key: &[u8]) -> bool {
+        match &self.prefix {
+            Some(p) if key.is_ascii() => {
+                key.len() >= p.len() && key[..p.len()].eq_ignore_ascii_case(p)
+            }
+            _ => self.re.is_match(key),
+        }
+    }
+
+    /// The pattern as compiled.
+    pub fn as_str(&self) -> &str {
+        self.re.as_str()
+    }
+}
+
+/// The literal of a `^literal` pattern made only of ASCII letters, digits, `_` and `-`.
+fn anchored_literal(pattern: &str) -> Option<Box<[u8]>> {
+    let lit = pattern.strip_prefix('^')?;
+    let plain = !lit.is_empty()
+        && lit
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    plain.then(|| lit.as_bytes().into())
+}
+
 /// Compiles a key-selector regex (case-insensitive, size-limited).
-pub fn key_regex(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(pattern)
+pub fn key_regex(pattern: &str) -> Result<KeyRegex, String> {
+    let re = RegexBuilder::new(pattern)
         .case_insensitive(true)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| format!("invalid selector regex /{pattern}/: {e}"))
+        .map_err(|e| format!("invalid selector regex /{pattern}/: {e}"))?;
+    Ok(KeyRegex {
+        re,
+        prefix: anchored_literal(pattern),
+    })
 }
 
 #[cfg(test)]
@@ -325,5 +368,28 @@ mod tests {
         assert!(matches!(&t[3].selector, Some(Selector::Regex(r)) if r.is_match(b"B")));
         assert!(matches!(&t[4].selector, Some(Selector::XPath(x)) if x == "/*"));
         assert!(parse_targets("NOPE").is_err());
+    }
+
+    #[test]
+    fn anchored_literal_selectors_match_like_the_regex() {
+        let lit = key_regex("^header_name_920450_").unwrap();
+        assert!(lit.prefix.is_some());
+        let other = key_regex("^header_name_920450_|x").unwrap();
+        assert!(other.prefix.is_none());
+        let keys: [&[u8]; 8] = [
+            b"header_name_920450_content-type",
+            b"HEADER_NAME_920450_X",
+            b"header_name_920450_",
+            b"header_name_92045",
+            b"xheader_name_920450_a",
+            b"",
+            "header_name_920450_\u{212a}".as_bytes(),
+            "header_name_\u{212a}".as_bytes(),
+        ];
+        for key in keys {
+            assert_eq!(lit.is_match(key), lit.re.is_match(key), "{key:?}");
+        }
+        assert!(!lit.is_match(b"header_name_92045"));
+        assert!(lit.is_match(b"Header_Name_920450_a"));
     }
 }

@@ -63,6 +63,10 @@ pub struct RxMatcher {
     /// The pattern with `^` as `\A`, when it has a `^`; built on first use.
     at_end_pattern: Option<String>,
     at_end: OnceLock<Option<Regex>>,
+    /// The pattern is `^.*$`: with DOTALL and MULTILINE it matches every input, and the match
+    /// (TX:0) is the whole input. CRS uses it to capture every header name (920450), so it
+    /// is answered without the regex engine.
+    whole: bool,
 }
 
 impl RxMatcher {
@@ -77,6 +81,7 @@ impl RxMatcher {
         let hir = super::rx_syntax::parse(&pattern)?;
         let at_end_pattern = caret_to_text_start(&pattern);
         let matcher = RxMatcher {
+            whole: pattern == "^.*$",
             pattern,
             re: OnceLock::new(),
             at_end_pattern,
@@ -115,6 +120,9 @@ impl RxMatcher {
 
     /// Whether the pattern matches (PCRE semantics, see the type docs).
     pub fn is_match(&self, input: &[u8]) -> bool {
+        if self.whole {
+            return true;
+        }
         let Some(re) = self.regex() else { return false };
         if !re.is_match(input) {
             return false;
@@ -131,6 +139,11 @@ impl RxMatcher {
         let Some(out) = captures else {
             return self.is_match(input);
         };
+        if self.whole {
+            out.clear();
+            out.push(input.to_vec());
+            return true;
+        }
         let Some(re) = self.regex() else { return false };
         // The lazy DFA answers most (non-matching) inputs; groups only on a match.
         if !re.is_match(input) {
@@ -154,5 +167,41 @@ impl RxMatcher {
             );
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `^.*$` shortcut answers exactly what the regex does, captures included.
+    #[test]
+    fn whole_input_pattern_agrees_with_the_regex() {
+        let fast = RxMatcher::new("^.*$").unwrap();
+        assert!(fast.whole);
+        let slow = RxMatcher::new("^.*$").unwrap();
+        let slow = RxMatcher {
+            whole: false,
+            ..slow
+        };
+        let inputs: [&[u8]; 7] = [
+            b"",
+            b"x-forwarded-for",
+            b"a\nb",
+            b"abc\n",
+            b"\n",
+            b"\n\n",
+            b"\xff\x00z",
+        ];
+        for input in inputs {
+            assert_eq!(fast.is_match(input), slow.is_match(input), "{input:?}");
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            assert_eq!(
+                fast.evaluate(input, Some(&mut a)),
+                slow.evaluate(input, Some(&mut b)),
+                "{input:?}"
+            );
+            assert_eq!(a, b, "{input:?}");
+        }
     }
 }
