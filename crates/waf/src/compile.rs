@@ -220,6 +220,7 @@ fn make_link(
         test,
         transforms,
         chain_id: 0,
+        chain_trigger: None,
         prefilter: None,
         target_set: None,
         group: None,

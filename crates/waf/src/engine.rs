@@ -148,6 +148,7 @@ impl Engine {
                     (chains.len() - 1) as u32
                 });
                 link.chain_id = id;
+                link.chain_trigger = Transform::chain_trigger(&link.transforms);
                 let Test::Operator(op) = &link.test else {
                     continue;
                 };

@@ -235,13 +235,11 @@ impl Transaction {
                                 return self.no_match();
                             }
                         }
-                        let mut entries = std::mem::take(&mut self.entries_buf);
-                        entries.clear();
-                        entries.extend_from_slice(&self.group_entries[start..start + len]);
-                        if !runtime.is_empty() {
-                            entries.retain(|e| !self.state.is_excluded(&e.item, &runtime));
-                        }
-                        for e in &entries {
+                        // By index: entries are only ever appended to `group_entries`
+                        // (a chained link may compute another group meanwhile), so this
+                        // group's range stays valid while its values are tested.
+                        for i in start..start + len {
+                            let e = self.group_entries[i];
                             if let Some(slot) = gate {
                                 if e.scan != u32::MAX
                                     && !words_contain(&self.scan_words[e.scan as usize..], slot)
@@ -249,9 +247,11 @@ impl Transaction {
                                     continue;
                                 }
                             }
+                            if !runtime.is_empty() && self.state.is_excluded(&e.item, &runtime) {
+                                continue;
+                            }
                             any |= self.test_value(link, op, e.item, e.value);
                         }
-                        self.entries_buf = entries;
                     }
                     _ => any = self.eval_items(link, op, &runtime, gate),
                 }
@@ -466,6 +466,11 @@ impl Transaction {
         if link.transforms.is_empty() {
             return value;
         }
+        if let Some(trigger) = link.chain_trigger {
+            if self.state.vals.classes(value) & trigger == 0 {
+                return value;
+            }
+        }
         let key = (value, link.chain_id);
         if let Some(&tv) = self.chain_cache.get(&key) {
             return tv;
@@ -519,6 +524,11 @@ impl Transaction {
 
     fn step(&mut self, value: u32, t: Transform) -> u32 {
         use std::collections::hash_map::Entry;
+        if let Some(trigger) = t.trigger() {
+            if self.state.vals.classes(value) & trigger == 0 {
+                return value;
+            }
+        }
         match self.tcache.entry((value, t)) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {

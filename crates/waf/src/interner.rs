@@ -63,6 +63,9 @@ pub type SeededMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 pub struct Interner {
     bytes: Vec<u8>,
     spans: Vec<(usize, usize)>,
+    /// Per id: the byte classes of the value (`transform::classes`), computed on first use;
+    /// `u32::MAX` until then.
+    classes: Vec<u32>,
     table: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
 }
@@ -82,6 +85,7 @@ impl Interner {
         Interner {
             bytes: Vec::with_capacity(n * 32),
             spans: Vec::with_capacity(n),
+            classes: Vec::with_capacity(n),
             table: hashbrown::HashTable::with_capacity(n),
             hasher: Default::default(),
         }
@@ -92,6 +96,7 @@ impl Interner {
         let Interner {
             bytes,
             spans,
+            classes,
             table,
             hasher,
         } = self;
@@ -105,6 +110,7 @@ impl Interner {
         }
         let id = spans.len() as u32;
         spans.push((bytes.len(), value.len()));
+        classes.push(u32::MAX);
         bytes.extend_from_slice(value);
         table.insert_unique(hash, id, |&id| {
             let (start, len) = spans[id as usize];
@@ -127,12 +133,27 @@ impl Interner {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.spans.clear();
+        self.classes.clear();
         self.table.clear();
     }
 
     /// Approximate heap size in bytes.
     pub fn heap_size(&self) -> usize {
-        self.bytes.capacity() + self.spans.capacity() * 16 + self.table.capacity() * 5
+        self.bytes.capacity() + self.spans.capacity() * 20 + self.table.capacity() * 5
+    }
+
+    /// The byte classes (`transform::classes`) of value `id`, computed once per value.
+    pub fn classes(&mut self, id: u32) -> u32 {
+        let i = id as usize;
+        match self.classes.get(i) {
+            Some(&c) if c != u32::MAX => c,
+            Some(_) => {
+                let c = crate::transform::classes::of_value(self.get(id));
+                self.classes[i] = c;
+                c
+            }
+            None => crate::transform::classes::of_value(self.get(id)),
+        }
     }
 
     /// The bytes of `id` (empty for an unknown id).
@@ -156,5 +177,8 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, i.intern(b"abd"));
         assert_eq!(i.get(a), b"abc");
+        let classes = crate::transform::classes::of_value(b"abc");
+        assert_eq!(i.classes(a), classes);
+        assert_eq!(i.classes(a), classes);
     }
 }

@@ -32,6 +32,9 @@ pub struct Link {
     pub transforms: Vec<Transform>,
     /// Index of `transforms` in the engine's table of distinct chains.
     pub chain_id: u32,
+    /// `Transform::chain_trigger` of `transforms`: a value with none of these byte classes
+    /// passes the chain unchanged.
+    pub chain_trigger: Option<u32>,
     /// Prefilter slot in the engine's automaton, when the operator can be gated.
     pub prefilter: Option<u32>,
     /// Target set: links with the same targets and exclusions over stable variables share

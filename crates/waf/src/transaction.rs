@@ -110,7 +110,6 @@ pub struct Transaction {
     /// Reused buffers for rule evaluation.
     pub(crate) items_buf: Vec<crate::state::Item>,
     pub(crate) values_buf: Vec<u32>,
-    pub(crate) entries_buf: Vec<crate::eval::Entry>,
     /// Reused buffer for `setvar` values.
     pub(crate) setvar_buf: Vec<u8>,
     /// Matches as recorded during evaluation (cheap); turned into [`MatchedRule`]s on demand.
@@ -168,7 +167,6 @@ impl Transaction {
             scan_seen: Vec::new(),
             items_buf: Vec::new(),
             values_buf: Vec::new(),
-            entries_buf: Vec::new(),
             setvar_buf: Vec::new(),
             matched: Vec::new(),
             matched_view: std::cell::OnceCell::new(),

@@ -185,6 +185,42 @@ impl Transform {
         }
     }
 
+    /// The byte classes ([`byte_classes`]) a value must contain for this transformation to
+    /// possibly change it: a value with none of them is returned unchanged, so the engine
+    /// skips the call (and its cache lookups). None for transformations that may change any
+    /// value (`length`, `sha1`, `base64Decode`, ...). Each set mirrors the function's own
+    /// "nothing to do" check; `tests::triggers_are_sound` checks them on random input.
+    pub fn trigger(self) -> Option<u32> {
+        use Transform as T;
+        use classes::*;
+        Some(match self {
+            T::Lowercase => UPPER,
+            T::Uppercase => LOWER,
+            T::UrlDecode | T::UrlDecodeUni => PERCENT | PLUS,
+            T::HtmlEntityDecode => AMP,
+            T::JsDecode | T::EscapeSeqDecode => BACKSLASH,
+            T::CssDecode => BACKSLASH | NUL,
+            T::Utf8ToUnicode => HIGH | NUL,
+            T::RemoveNulls | T::ReplaceNulls => NUL,
+            T::RemoveWhitespace => SPACE | HIGH,
+            T::CompressWhitespace | T::Trim | T::TrimLeft | T::TrimRight => SPACE,
+            T::ReplaceComments => SLASH,
+            T::RemoveComments => SLASH | LT | DASH | HASH,
+            T::RemoveCommentsChar => SLASH | STAR | LT | DASH | HASH,
+            T::CmdLine => QUOTE | BACKSLASH | CARET | SPACE | COMMA_SEMI | UPPER,
+            T::NormalizePath => SLASH | DOT,
+            T::NormalizePathWin => SLASH | DOT | BACKSLASH,
+            T::ParityZero7bit => HIGH,
+            _ => return None,
+        })
+    }
+
+    /// [`Transform::trigger`] of a whole chain: a value with none of these classes goes
+    /// through every step unchanged. None when a step has no trigger set.
+    pub fn chain_trigger(chain: &[Transform]) -> Option<u32> {
+        chain.iter().try_fold(0, |acc, t| Some(acc | t.trigger()?))
+    }
+
     /// Applies a chain of transformations in order.
     pub fn apply_all<'a>(chain: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]> {
         let mut value = Cow::Borrowed(input);
@@ -203,6 +239,73 @@ impl Transform {
     }
 }
 
+/// Byte classes for [`Transform::trigger`]: one bit per class of bytes that some
+/// transformation reacts to.
+pub mod classes {
+    pub const UPPER: u32 = 1;
+    pub const LOWER: u32 = 1 << 1;
+    pub const PERCENT: u32 = 1 << 2;
+    pub const PLUS: u32 = 1 << 3;
+    pub const AMP: u32 = 1 << 4;
+    pub const BACKSLASH: u32 = 1 << 5;
+    pub const NUL: u32 = 1 << 6;
+    /// Bytes 0x80..=0xFF.
+    pub const HIGH: u32 = 1 << 7;
+    /// `\t \n \v \f \r` and space (ModSecurity's `isspace`).
+    pub const SPACE: u32 = 1 << 8;
+    pub const SLASH: u32 = 1 << 9;
+    pub const STAR: u32 = 1 << 10;
+    pub const DASH: u32 = 1 << 11;
+    pub const HASH: u32 = 1 << 12;
+    pub const LT: u32 = 1 << 13;
+    /// `"` and `'`.
+    pub const QUOTE: u32 = 1 << 14;
+    pub const CARET: u32 = 1 << 15;
+    /// `,` and `;`.
+    pub const COMMA_SEMI: u32 = 1 << 16;
+    pub const DOT: u32 = 1 << 17;
+
+    /// The class bits of one byte.
+    pub const fn of(b: u8) -> u32 {
+        match b {
+            b'A'..=b'Z' => UPPER,
+            b'a'..=b'z' => LOWER,
+            b'%' => PERCENT,
+            b'+' => PLUS,
+            b'&' => AMP,
+            b'\\' => BACKSLASH,
+            0 => NUL,
+            0x80..=0xff => HIGH,
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => SPACE,
+            b'/' => SLASH,
+            b'*' => STAR,
+            b'-' => DASH,
+            b'#' => HASH,
+            b'<' => LT,
+            b'"' | b'\'' => QUOTE,
+            b'^' => CARET,
+            b',' | b';' => COMMA_SEMI,
+            b'.' => DOT,
+            _ => 0,
+        }
+    }
+
+    const TABLE: [u32; 256] = {
+        let mut t = [0; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = of(i as u8);
+            i += 1;
+        }
+        t
+    };
+
+    /// The union of the classes of `value`'s bytes.
+    pub fn of_value(value: &[u8]) -> u32 {
+        value.iter().fold(0, |acc, &b| acc | TABLE[usize::from(b)])
+    }
+}
+
 /// `t:lowercase` (ASCII only, like the C locale).
 fn lowercase(input: &[u8]) -> Cow<'_, [u8]> {
     if !input.iter().any(u8::is_ascii_uppercase) {
@@ -217,4 +320,69 @@ fn uppercase(input: &[u8]) -> Cow<'_, [u8]> {
         return Cow::Borrowed(input);
     }
     Cow::Owned(input.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::*;
+
+    /// For every transformation with a trigger set, random values made only of bytes outside
+    /// the set come back unchanged (half of the bytes drawn from the punctuation and control
+    /// bytes outside the set, where the special sequences are).
+    #[test]
+    fn triggers_are_sound() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut checked = 0;
+        for t in Transform::all() {
+            let Some(trigger) = t.trigger() else { continue };
+            let allowed: Vec<u8> = (0..=255u8)
+                .filter(|&b| classes::of(b) & trigger == 0)
+                .collect();
+            let special: Vec<u8> = allowed
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_alphanumeric())
+                .collect();
+            for _ in 0..5000 {
+                let len = (next() % 24) as usize;
+                let v: Vec<u8> = (0..len)
+                    .map(|_| {
+                        let pool = if next() % 2 == 0 { &special } else { &allowed };
+                        pool[(next() % pool.len() as u64) as usize]
+                    })
+                    .collect();
+                assert!(
+                    matches!(t.apply(&v), Cow::Borrowed(_)),
+                    "{} changed {v:?} though it has none of its trigger bytes",
+                    t.name()
+                );
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 20,
+            "only {checked} transformations have trigger sets"
+        );
+    }
+
+    #[test]
+    fn chain_trigger_is_the_union_or_none() {
+        use Transform as T;
+        assert_eq!(
+            Transform::chain_trigger(&[T::Lowercase, T::UrlDecodeUni]),
+            Some(classes::UPPER | classes::PERCENT | classes::PLUS)
+        );
+        assert_eq!(Transform::chain_trigger(&[T::Lowercase, T::Length]), None);
+        assert_eq!(Transform::chain_trigger(&[]), Some(0));
+        assert_eq!(
+            classes::of_value(b"ab/C"),
+            classes::LOWER | classes::SLASH | classes::UPPER
+        );
+    }
 }
