@@ -219,6 +219,17 @@ impl Transaction {
         })
     }
 
+    /// Id of the last matched rule whose action is disruptive (applied or not, as
+    /// [`MatchedRule::disruptive`]), without building the [`MatchedRule`] list.
+    pub fn last_disruptive_rule(&self) -> Option<u64> {
+        self.matched
+            .iter()
+            .rev()
+            .map(|m| &self.engine.rules[m.rule])
+            .find(|rule| rule.is_disruptive())
+            .map(|rule| rule.id)
+    }
+
     /// The disruptive outcome reached so far (Pass when none or in DetectionOnly).
     pub fn outcome(&self) -> Outcome {
         self.interrupted.clone().unwrap_or(Outcome::Pass)

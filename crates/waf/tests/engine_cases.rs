@@ -60,6 +60,15 @@ fn run(engine: &Arc<Engine>, req: &Value) -> (String, Vec<u64>, portcullis_waf::
     }
     tx.process_logging();
     let ids = tx.matched_rules().iter().map(|m| m.id).collect();
+    // The proxy's cheap decider lookup agrees with the full match list.
+    assert_eq!(
+        tx.last_disruptive_rule(),
+        tx.matched_rules()
+            .iter()
+            .rev()
+            .find(|m| m.disruptive)
+            .map(|m| m.id)
+    );
     (outcome_text(&out), ids, tx)
 }
 

@@ -408,12 +408,9 @@ impl WafTx {
         }
         let m = metrics::global();
         m.evaluation(self.elapsed);
-        let rules = self.tx.matched_rules();
-        let decider = rules
-            .iter()
-            .rev()
-            .find(|r| r.disruptive)
-            .map_or(0, |r| r.id);
+        // The full match list (names, tags, copies of matched values for every `nolog`
+        // bookkeeping match too) is built only when it is logged.
+        let decider = self.tx.last_disruptive_rule().unwrap_or(0);
         match (self.failure, self.interrupted) {
             (Some(_), _) => m.decision(
                 match self.policy.fail {
@@ -450,8 +447,8 @@ impl WafTx {
                     .as_ref()
                     .map(|(i, loc)| (*i, loc.as_deref())),
                 detection_only: self.policy.mode == WafMode::DetectionOnly,
-                rules,
                 failure: self.failure,
+                rules: self.tx.matched_rules(),
             });
         }
     }
