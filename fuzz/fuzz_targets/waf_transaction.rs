@@ -43,11 +43,7 @@ fn engines() -> &'static [Arc<Engine>; 2] {
     static ENGINES: OnceLock<[Arc<Engine>; 2]> = OnceLock::new();
     ENGINES.get_or_init(|| {
         [
-            build(
-                "SecRuleEngine On\nSecResponseBodyAccess On\n",
-                &[],
-                true,
-            ),
+            build("SecRuleEngine On\nSecResponseBodyAccess On\n", &[], true),
             build(
                 "SecRuleEngine On\nSecResponseBodyAccess On\n\
                  SecAction \"id:9509901,phase:1,pass,nolog,setvar:tx.pc_paranoia_level=2\"\n",
