@@ -34,8 +34,9 @@ pub enum PathError {
     /// A `..` segment would climb above `/`.
     #[error("request path escapes the root")]
     EscapesRoot,
-    /// `%00`: an encoded NUL byte, which truncates paths in C upstreams.
-    #[error("request path contains an encoded NUL byte")]
+    /// `%00` or a raw NUL byte (which would be forwarded as `%00`): truncates paths in C
+    /// upstreams.
+    #[error("request path contains a NUL byte (raw or %00)")]
     EncodedNul,
     /// A segment that other parsers may read as `.` or `..` while the router does not: a dot
     /// segment hidden behind an encoded slash or backslash (`..%2F`, `%5C..`) or followed by path

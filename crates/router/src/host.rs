@@ -118,8 +118,8 @@ pub fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 }
 
 /// The canonical form of a request host for matching: port removed, one trailing dot removed,
-/// lower case. `None` when the host can never match a rule host (IPv6 literal, malformed,
-/// longer than 253 characters). Allocates only when the host has upper-case letters.
+/// lower case. `None` when the host can never match a rule host (IPv6 literal, malformed —
+/// e.g. two trailing dots —, longer than 253 characters); the result is a fixed point. Allocates only when the host has upper-case letters.
 pub fn canonical_host(host: &str) -> Option<Cow<'_, str>> {
     let name = host_name(host)?;
     if name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -155,7 +155,9 @@ fn host_name(host: &str) -> Option<&str> {
         None => host,
     };
     let name = name.strip_suffix('.').unwrap_or(name);
-    if name.is_empty() || name.len() > MAX_HOST_LEN || name.contains(':') {
+    // A second trailing dot is an empty label: malformed, and stripping only one dot would
+    // leave a name that canonicalises differently a second time.
+    if name.is_empty() || name.len() > MAX_HOST_LEN || name.contains(':') || name.ends_with('.') {
         return None;
     }
     Some(name)

@@ -64,7 +64,7 @@
 //!    `merge_slashes on`); a trailing slash is kept (it matters to `Exact`). `..` above `/` is
 //!    refused ([`PathError::EscapesRoot`]), as nginx answers 400.
 //! 5. **Refused outright**: a path not starting with `/`, a `%` not followed by two hex
-//!    digits, `%00` ([`PathError`]; the proxy answers 400).
+//!    digits, `%00` or a raw NUL byte ([`PathError`]; the proxy answers 400).
 //!
 //! Rule paths go through the same function, so a rule and a request are always compared in
 //! the same form.

@@ -6,7 +6,8 @@
 //!
 //! 1. the path must start with `/`;
 //! 2. `%XX` of an unreserved character (`A-Z a-z 0-9 - . _ ~`) is decoded, every other escape
-//!    is kept with upper-case hex digits; invalid escapes and `%00` are refused;
+//!    is kept with upper-case hex digits; invalid escapes, `%00` and raw NUL bytes are refused
+//!    (a raw NUL would otherwise be encoded into the `%00` that is refused);
 //! 3. bytes not allowed raw in a path (space, `"`, `\`, non-ASCII, ...) are percent-encoded;
 //! 4. `%2F` and `%5C` stay encoded and are never separators;
 //! 5. `//` is merged into `/`, `.` segments are dropped and `..` removes the previous segment;
@@ -126,6 +127,11 @@ fn canonical_encoding(raw: &str) -> Result<String, PathError> {
             }
             i += 3;
         } else {
+            if b == 0 {
+                // Encoded it would be `%00`: refused like `%00`, so that the output stays a
+                // fixed point of normalisation and no NUL reaches an upstream.
+                return Err(PathError::EncodedNul);
+            }
             if RAW_ALLOWED[usize::from(b)] {
                 out.push(char::from(b));
             } else {

@@ -47,7 +47,7 @@ impl RulePath {
             PathError::NotAbsolute => "must be an absolute path (start with '/')",
             PathError::BadEncoding => "has an invalid percent-encoding",
             PathError::EscapesRoot => "climbs above '/' with '..'",
-            PathError::EncodedNul => "contains an encoded NUL byte (%00)",
+            PathError::EncodedNul => "contains a NUL byte (raw or %00)",
             PathError::AmbiguousDotSegment => "contains an ambiguous dot segment ('..;', '..%2F')",
         })?;
         Ok(match path_type {

@@ -172,3 +172,37 @@ fn normalize_never_panics_and_reaches_a_fixed_point() {
     }
     assert!(accepted > 1_000, "too few accepted inputs: {accepted}");
 }
+
+/// Found by `fuzz/fuzz_targets/route_normalize.rs`: a raw NUL byte was percent-encoded into
+/// `%00`, which normalisation itself refuses (the output was not a fixed point, and a NUL
+/// would have reached the upstream). Raw NUL is refused like `%00`.
+#[test]
+fn raw_nul_is_refused_like_encoded_nul() {
+    assert_eq!(
+        normalize_path("/api/v1/use\0\0\0\0rs"),
+        Err(portcullis_router::PathError::EncodedNul)
+    );
+    assert_eq!(
+        normalize_path("/a\0"),
+        Err(portcullis_router::PathError::EncodedNul)
+    );
+    assert_eq!(normalize_path("/a%01").unwrap(), "/a%01");
+}
+
+/// Found by `fuzz/fuzz_targets/route_normalize.rs`: `X.B..` (two trailing dots, from the
+/// authority `X.B..:83`) canonicalised to `x.b.`, which canonicalised again to `x.b`. A
+/// host with two trailing dots has an empty label and can never match a rule host: `None`,
+/// so it routes like any unknown host.
+#[test]
+fn host_with_two_trailing_dots_is_not_canonical() {
+    use portcullis_router::{canonical_host, split_host_port};
+    let (host, port) = split_host_port("X.B..:83").unwrap();
+    assert_eq!((host, port), ("X.B..", Some(83)));
+    assert_eq!(canonical_host(host), None);
+    assert_eq!(canonical_host("X.B.").as_deref(), Some("x.b"));
+    for host in ["a.test", "A.Test.", "a..b", "x.b", "x.b.:8080"] {
+        if let Some(c) = canonical_host(host) {
+            assert_eq!(canonical_host(&c).as_deref(), Some(&*c), "{host:?}");
+        }
+    }
+}
