@@ -3,7 +3,7 @@
 
 use crate::ctl::Ctl;
 use crate::macros::Macro;
-use crate::setvar::SetVar;
+use crate::setvar::{DeprecateVar, ExpireVar, SetVar};
 use crate::transform::Transform;
 
 /// How far `allow` reaches.
@@ -60,7 +60,8 @@ pub enum Action {
     SkipAfter(String),
     Skip(u32),
     InitCol(String, Macro),
-    ExpireVar,
+    ExpireVar(ExpireVar),
+    DeprecateVar(DeprecateVar),
     Ctl(Ctl),
 }
 
@@ -267,10 +268,8 @@ pub fn parse_action(name: &str, value: Option<String>) -> Result<Action, String>
             }
             Action::InitCol(coll, macro_of(key)?)
         }
-        "expirevar" => {
-            need(name, value)?;
-            Action::ExpireVar
-        }
+        "expirevar" => Action::ExpireVar(ExpireVar::parse(&need(name, value)?)?),
+        "deprecatevar" => Action::DeprecateVar(DeprecateVar::parse(&need(name, value)?)?),
         "ctl" => Action::Ctl(Ctl::parse(&need(name, value)?)?),
         _ => return Err(format!("unsupported action {name:?}")),
     };

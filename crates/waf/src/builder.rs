@@ -27,6 +27,7 @@ pub struct EngineBuilder {
     pub(crate) config: EngineConfig,
     pub(crate) items: Vec<Item>,
     pub(crate) prefilter: bool,
+    pub(crate) clock: std::sync::Arc<dyn crate::store::Clock>,
     defaults: [Vec<Action>; 6],
     open_chain: Option<usize>,
     depth: usize,
@@ -38,6 +39,7 @@ impl Default for EngineBuilder {
             config: EngineConfig::default(),
             items: Vec::new(),
             prefilter: true,
+            clock: std::sync::Arc::new(crate::store::SystemClock),
             defaults: Default::default(),
             open_chain: None,
             depth: 0,
@@ -70,6 +72,13 @@ impl EngineBuilder {
     /// Turns prefilters on (default) or off; results are identical either way.
     pub fn prefilter(&mut self, on: bool) -> &mut Self {
         self.prefilter = on;
+        self
+    }
+
+    /// The clock of the engine's persistent collections (`expirevar`, collection timeouts);
+    /// the system clock by default. Tests use a [`ManualClock`](crate::ManualClock).
+    pub fn clock(&mut self, clock: std::sync::Arc<dyn crate::store::Clock>) -> &mut Self {
+        self.clock = clock;
         self
     }
 

@@ -239,7 +239,10 @@ fn make_link(
             Action::MultiMatch => link.multi_match = true,
             Action::Msg(m) => link.msg = Some(m.clone()),
             Action::LogData(m) => link.logdata = Some(m.clone()),
-            Action::Ctl(_) | Action::InitCol(..) => link.actions.push(a.clone()),
+            Action::Ctl(_)
+            | Action::InitCol(..)
+            | Action::ExpireVar(_)
+            | Action::DeprecateVar(_) => link.actions.push(a.clone()),
             _ => {}
         }
     }

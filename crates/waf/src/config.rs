@@ -44,6 +44,13 @@ pub struct EngineConfig {
     pub json_depth_limit: usize,
     /// `SecComponentSignature` values.
     pub component_signatures: Vec<String>,
+    /// `SecCollectionTimeout`: seconds after which a persistent collection (IP, GLOBAL,
+    /// ...) that no transaction wrote back is dropped (default 3600, as ModSecurity).
+    pub collection_timeout: u64,
+    /// `SecCollectionMaxCount` (ours): the most persistent collections kept in memory; the
+    /// expired ones, then those closest to timing out, make room for new ones (default
+    /// 100,000).
+    pub max_collections: usize,
 }
 
 impl Default for EngineConfig {
@@ -66,6 +73,8 @@ impl Default for EngineConfig {
             arguments_limit: 1000,
             json_depth_limit: 512,
             component_signatures: Vec::new(),
+            collection_timeout: 3600,
+            max_collections: 100_000,
         }
     }
 }
@@ -85,6 +94,13 @@ fn number(d: &Directive, v: &str) -> CompileResult<usize> {
         d.origin
             .error(format!("{}: expected a number, got {v:?}", d.name))
     })
+}
+
+fn positive(d: &Directive, v: &str) -> CompileResult<usize> {
+    match number(d, v)? {
+        0 => Err(d.origin.error(format!("{}: must be at least 1", d.name))),
+        n => Ok(n),
+    }
 }
 
 fn limit_action(d: &Directive, v: &str) -> CompileResult<BodyLimitAction> {
@@ -118,7 +134,6 @@ const LOG_DIRECTIVES: &[&str] = &[
     "secuploadkeepfiles",
     "secuploadfilemode",
     "secuploadfilelimit",
-    "seccollectiontimeout",
     "secpcrematchlimit",
     "secpcrematchlimitrecursion",
     "secrequestbodyinmemorylimit",
@@ -178,6 +193,8 @@ impl EngineConfig {
             }
             "secargumentslimit" => self.arguments_limit = number(d, one()?)?,
             "secrequestbodyjsondepthlimit" => self.json_depth_limit = number(d, one()?)?,
+            "seccollectiontimeout" => self.collection_timeout = positive(d, one()?)? as u64,
+            "seccollectionmaxcount" => self.max_collections = positive(d, one()?)?,
             "seccomponentsignature" => self.component_signatures.push(one()?.to_string()),
             _ => return Ok(false),
         }

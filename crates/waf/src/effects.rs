@@ -1,5 +1,7 @@
-//! Effects of a matching rule: `setvar` (per matched value), `ctl` and `initcol` (after the
-//! whole chain matched), and the record of the match (with HIGHEST_SEVERITY).
+//! Effects of a matching rule: `setvar` (per matched value), `ctl`, `initcol`, `expirevar`
+//! and `deprecatevar` (after the whole chain matched), and the record of the match (with
+//! HIGHEST_SEVERITY). Changes to persistent collections are also noted in their
+//! [`OpenCollection`](crate::store::OpenCollection), to be written back at phase 5.
 
 use crate::action::Action;
 use crate::ctl::Ctl;
@@ -32,8 +34,20 @@ impl Transaction {
                     Some(to_int(&buf))
                 }
             };
-            let Some(coll) = self.state.store_mut(&sv.collection) else {
-                continue;
+            let coll = if sv.collection == "tx" {
+                &mut self.state.tx
+            } else {
+                match self.state.persistent.get_mut(&sv.collection) {
+                    Some(o) => {
+                        let delta = match (&sv.op, delta) {
+                            (SetOp::Sub(_), Some(d)) => Some(d.saturating_neg()),
+                            (_, d) => d,
+                        };
+                        o.note(key.as_ref(), delta);
+                        &mut o.contents
+                    }
+                    None => continue,
+                }
             };
             if let Some(delta) = delta {
                 let base = coll.get(key.as_ref()).map_or(0, |v| to_int(v));
@@ -67,13 +81,50 @@ impl Transaction {
         match a {
             Action::Ctl(c) => self.run_ctl(c),
             Action::InitCol(coll, key) if !self.state.persistent.contains_key(coll) => {
-                let storage = format!("{coll}:{}", key.expand(&self.state));
-                let contents = self.engine.store.load(&storage);
-                self.state
-                    .persistent
-                    .insert(coll.clone(), (storage, contents));
+                let open = self.engine.store.load(coll, &key.expand(&self.state));
+                self.state.persistent.insert(coll.clone(), open);
             }
+            Action::ExpireVar(e) => {
+                let name = e.member.name(&self.state);
+                let Some(secs) = e.seconds(&self.state) else {
+                    return;
+                };
+                let at = self.engine.store.now().saturating_add(secs);
+                if let Some(o) = self.state.persistent.get_mut(&e.member.collection) {
+                    o.expiries.push((name, at));
+                }
+            }
+            Action::DeprecateVar(d) => self.deprecate(d),
             _ => {}
+        }
+    }
+
+    /// `deprecatevar:col.name=N/S`: the member loses N per S seconds elapsed since the
+    /// collection's LAST_UPDATE_TIME (ModSecurity v2), down to 0; nothing happens when it is
+    /// not positive or the rate expands to something else than `N/S`.
+    fn deprecate(&mut self, d: &crate::setvar::DeprecateVar) {
+        let name = d.member.name(&self.state);
+        let Some((n, per)) = crate::setvar::parse_rate(&d.rate.expand(&self.state)) else {
+            return;
+        };
+        let now = self.engine.store.now();
+        let Some(o) = self.state.persistent.get_mut(&d.member.collection) else {
+            return;
+        };
+        let Some(current) = o.contents.get(&name).map(|v| to_int(v)) else {
+            return;
+        };
+        if current <= 0 {
+            return;
+        }
+        let last = o.contents.get("last_update_time").map_or(0, |v| to_int(v));
+        let elapsed = now.saturating_sub(u64::try_from(last).unwrap_or(0));
+        let loss = u128::from(elapsed) * u128::from(n) / u128::from(per);
+        let new = i64::try_from(current as u128 - loss.min(current as u128)).unwrap_or(0);
+        if new != current {
+            o.contents
+                .insert(name.clone(), new.to_string().into_bytes());
+            o.note(&name, None);
         }
     }
 

@@ -81,6 +81,11 @@ impl Engine {
         &self.stats
     }
 
+    /// Number of persistent collections (IP, GLOBAL, ...) currently stored.
+    pub fn stored_collections(&self) -> usize {
+        self.store.collections()
+    }
+
     /// Whether prefilters are used.
     pub fn prefilter_enabled(&self) -> bool {
         self.prefilter_on
@@ -201,7 +206,11 @@ impl Engine {
             prefilter_on: b.prefilter,
             groups_gated,
             target_sets: target_set_ids.len(),
-            store: PersistentStore::default(),
+            store: PersistentStore::new(
+                b.config.collection_timeout,
+                b.config.max_collections,
+                b.clock.clone(),
+            ),
             stats,
         })
     }

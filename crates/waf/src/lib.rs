@@ -48,4 +48,5 @@ pub use ctl::{BodyProcessor, RuleEngineMode};
 pub use engine::{Engine, EngineStats};
 pub use error::CompileError;
 pub use recommended::MODSECURITY_RECOMMENDED;
+pub use store::{Clock, ManualClock, SystemClock};
 pub use transaction::{ConnectionInfo, MatchedRule, Outcome, Transaction};

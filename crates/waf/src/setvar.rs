@@ -1,4 +1,6 @@
-//! `setvar:` — create, change or delete a member of TX or of a persistent collection.
+//! `setvar:` — create, change or delete a member of TX or of a persistent collection;
+//! `expirevar:` and `deprecatevar:` — make a member of a persistent collection expire, or
+//! decrease over time (see `store.rs` for how they are kept).
 
 use crate::macros::Macro;
 
@@ -77,6 +79,123 @@ impl SetVar {
     }
 }
 
+/// Collections `expirevar`/`deprecatevar` accept (TX lives for one transaction only).
+const PERSISTENT: [&str; 5] = ["ip", "global", "session", "user", "resource"];
+
+/// A `collection.member` target of `expirevar`/`deprecatevar`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRef {
+    /// Lower-case collection name (`ip`, `global`, ...).
+    pub collection: String,
+    /// Member name (may hold macros).
+    pub key: Macro,
+}
+
+impl MemberRef {
+    fn parse(action: &str, target: &str, text: &str) -> Result<MemberRef, String> {
+        let (coll, key) = target
+            .split_once('.')
+            .ok_or_else(|| format!("{action}: expected collection.name=..., got {text:?}"))?;
+        let collection = coll.trim().to_ascii_lowercase();
+        if !PERSISTENT.contains(&collection.as_str()) {
+            return Err(format!(
+                "{action}: collection {:?} is not persistent (IP, GLOBAL, SESSION, USER or \
+                 RESOURCE expected) in {text:?}",
+                coll.trim()
+            ));
+        }
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("{action}: empty member name in {text:?}"));
+        }
+        Ok(MemberRef {
+            collection,
+            key: Macro::parse(key)?,
+        })
+    }
+
+    /// The lower-cased member name.
+    pub fn name(&self, r: &dyn crate::macros::Resolve) -> String {
+        self.key.expand(r).to_ascii_lowercase()
+    }
+}
+
+/// Parses a whole number of seconds (or units): ASCII digits only.
+pub fn parse_count(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// `expirevar:ip.name=SECONDS`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpireVar {
+    pub member: MemberRef,
+    /// Seconds from now (may hold macros; checked at load time when literal).
+    pub seconds: Macro,
+}
+
+impl ExpireVar {
+    /// Parses `ip.name=60`, `ip.%{tx.k}=%{tx.window}`.
+    pub fn parse(text: &str) -> Result<ExpireVar, String> {
+        let (target, secs) = text
+            .split_once('=')
+            .ok_or_else(|| format!("expirevar: expected collection.name=seconds, got {text:?}"))?;
+        let member = MemberRef::parse("expirevar", target, text)?;
+        let seconds = Macro::parse(secs.trim())?;
+        if let Some(lit) = seconds.literal() {
+            parse_count(&lit).ok_or_else(|| {
+                format!("expirevar: seconds must be a whole number, got {lit:?} in {text:?}")
+            })?;
+        }
+        Ok(ExpireVar { member, seconds })
+    }
+
+    /// The expiry in seconds from now; `None` when a macro expanded to something else than a
+    /// whole number (the action then does nothing).
+    pub fn seconds(&self, r: &dyn crate::macros::Resolve) -> Option<u64> {
+        parse_count(&self.seconds.expand(r))
+    }
+}
+
+/// `deprecatevar:ip.name=N/SECONDS`: decrease a numeric member by N per SECONDS elapsed since
+/// the collection's LAST_UPDATE_TIME (ModSecurity v2's semantics), never below 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeprecateVar {
+    pub member: MemberRef,
+    /// `N/SECONDS` (may hold macros; checked at load time when literal).
+    pub rate: Macro,
+}
+
+/// Parses `N/SECONDS` (SECONDS at least 1).
+pub fn parse_rate(text: &str) -> Option<(u64, u64)> {
+    let (n, s) = text.split_once('/')?;
+    let (n, s) = (parse_count(n)?, parse_count(s)?);
+    (s > 0).then_some((n, s))
+}
+
+impl DeprecateVar {
+    /// Parses `ip.score=10/60`.
+    pub fn parse(text: &str) -> Result<DeprecateVar, String> {
+        let (target, rate) = text.split_once('=').ok_or_else(|| {
+            format!("deprecatevar: expected collection.name=N/SECONDS, got {text:?}")
+        })?;
+        let member = MemberRef::parse("deprecatevar", target, text)?;
+        let rate = Macro::parse(rate.trim())?;
+        if let Some(lit) = rate.literal() {
+            parse_rate(&lit).ok_or_else(|| {
+                format!(
+                    "deprecatevar: expected N/SECONDS (whole numbers, SECONDS at least 1), \
+                     got {lit:?} in {text:?}"
+                )
+            })?;
+        }
+        Ok(DeprecateVar { member, rate })
+    }
+}
+
 /// Parses an integer the way ModSecurity does for `=+`/`=-`: leading digits, else 0.
 pub fn to_int(bytes: &[u8]) -> i64 {
     if bytes.is_ascii() {
@@ -130,5 +249,28 @@ mod tests {
         assert_eq!(to_int(b"+"), 0);
         assert_eq!(to_int(b"99999999999999999999"), 0);
         assert_eq!(to_int("\u{a0}5".as_bytes()), 5);
+    }
+
+    #[test]
+    fn parses_expirevar_and_deprecatevar() {
+        let e = ExpireVar::parse("IP.Hits=60").unwrap();
+        assert_eq!(e.member.collection, "ip");
+        assert!(ExpireVar::parse("ip.%{tx.k}=%{tx.window}").is_ok());
+        for bad in [
+            "ip.x", "ip.x=", "ip.x=-1", "ip.x=1s", "tx.x=5", "ip=5", "ip.=5",
+        ] {
+            assert!(ExpireVar::parse(bad).is_err(), "{bad}");
+        }
+        assert!(DeprecateVar::parse("ip.score=10/60").is_ok());
+        for bad in [
+            "ip.score=10",
+            "ip.score=10/0",
+            "ip.score=a/5",
+            "tx.s=1/2",
+            "ip.s",
+        ] {
+            assert!(DeprecateVar::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_rate(" 3 / 7 "), Some((3, 7)));
     }
 }

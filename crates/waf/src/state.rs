@@ -38,8 +38,8 @@ pub struct State {
     pub colls: FxMap<Var, Vec<(u32, u32)>>,
     /// TX; keys lower-cased.
     pub tx: Collection,
-    /// Persistent collections opened by `initcol`: name → (storage key, contents).
-    pub persistent: HashMap<String, (String, Collection)>,
+    /// Persistent collections opened by `initcol`, by lower-case name.
+    pub persistent: HashMap<String, crate::store::OpenCollection>,
     /// MATCHED_VAR / MATCHED_VAR_NAME: the item (its name is built on demand by
     /// [`State::name_of`]) and the value the operator saw.
     pub matched: Option<(Item, u32)>,
@@ -93,15 +93,7 @@ impl State {
         }
         coll_name(var)
             .and_then(|n| self.persistent.get(n))
-            .map(|(_, c)| c)
-    }
-
-    /// A store collection by its lower-case name, for `setvar`.
-    pub fn store_mut(&mut self, name: &str) -> Option<&mut Collection> {
-        if name == "tx" {
-            return Some(&mut self.tx);
-        }
-        self.persistent.get_mut(name).map(|(_, c)| c)
+            .map(|c| &c.contents)
     }
 
     /// Display name of an item (`ARGS:foo`, `REQUEST_URI`).
@@ -222,7 +214,7 @@ impl State {
                     &self.tx
                 } else {
                     match coll_name(var).and_then(|n| self.persistent.get(n)) {
-                        Some((_, c)) => c,
+                        Some(c) => &c.contents,
                         None => return,
                     }
                 };

@@ -286,8 +286,8 @@ impl Transaction {
         }
         self.logged = true;
         let _ = self.run_phase(5);
-        for (_, (key, coll)) in std::mem::take(&mut self.state.persistent) {
-            self.engine.store.save(key, coll);
+        for (_, open) in std::mem::take(&mut self.state.persistent) {
+            self.engine.store.save(open);
         }
     }
 
