@@ -51,6 +51,9 @@ pub struct Engine {
     pub(crate) groups_gated: Vec<bool>,
     /// Number of distinct target sets (see `Link::target_set`).
     pub(crate) target_sets: usize,
+    /// Whether a rule has an `XML:` XPath other than `/*` and `//@*`: only then is the
+    /// parsed XML body kept for the transaction's rules.
+    pub(crate) xml_tree: bool,
     pub(crate) store: PersistentStore,
     stats: EngineStats,
 }
@@ -144,6 +147,7 @@ impl Engine {
         let mut target_set_ids: HashMap<String, u32> = HashMap::new();
         let mut group_ids: HashMap<(u32, u32), u32> = HashMap::new();
         let mut groups_gated: Vec<bool> = Vec::new();
+        let mut xml_tree = false;
         let mut literals = PrefilterBuilder::default();
         for rule in &mut rules {
             for link in &mut rule.links {
@@ -154,6 +158,10 @@ impl Engine {
                 });
                 link.chain_id = id;
                 link.chain_trigger = Transform::chain_trigger(&link.transforms);
+                xml_tree |= link.targets.iter().any(|t| {
+                    matches!(&t.selector, Some(crate::variable::Selector::XPath(x))
+                        if x.fast_path().is_none())
+                });
                 let Test::Operator(op) = &link.test else {
                     continue;
                 };
@@ -206,6 +214,7 @@ impl Engine {
             prefilter_on: b.prefilter,
             groups_gated,
             target_sets: target_set_ids.len(),
+            xml_tree,
             store: PersistentStore::new(
                 b.config.collection_timeout,
                 b.config.max_collections,
@@ -229,7 +238,7 @@ fn group_key(link: &Link) -> Option<String> {
             None => ('-', String::new()),
             Some(Selector::Key(k)) => ('k', k.clone()),
             Some(Selector::Regex(re)) => ('r', re.as_str().to_string()),
-            Some(Selector::XPath(x)) => ('x', x.clone()),
+            Some(Selector::XPath(x)) => ('x', x.text().to_string()),
         };
         key.push_str(&format!(
             "{}{}{}{kind}{}:{text}|",

@@ -210,13 +210,16 @@ impl Transaction {
                 }
             }
             Some(BodyProcessor::Json) => {}
-            Some(BodyProcessor::Xml) => match body::parse_xml(&body) {
+            Some(BodyProcessor::Xml) => match self.parse_xml(&body) {
                 Ok(doc) => {
                     for v in doc.text_values() {
                         self.state.push(Var::XML, b"", &v);
                     }
                     for v in doc.attribute_values() {
                         self.state.push(Var::XML, b"@", &v);
+                    }
+                    if self.engine.xml_tree {
+                        self.state.xml = Some(Box::new(doc));
                     }
                 }
                 Err(e) => error = Some(e.to_string()),
@@ -254,6 +257,16 @@ impl Transaction {
         self.state
             .set_single(Var::REQUEST_BODY_LENGTH, body.len().to_string().as_bytes());
         self.request_body = body;
+    }
+
+    /// Parses an XML body, with the element tree only when a rule needs it (an XPath other
+    /// than `/*` and `//@*`).
+    fn parse_xml(&self, body: &[u8]) -> Result<body::XmlDocument, body::BodyError> {
+        if self.engine.xml_tree {
+            body::parse_xml(body)
+        } else {
+            body::parse_xml_values(body)
+        }
     }
 
     fn multipart_vars(&mut self, out: body::MultipartOutput, error: &mut Option<String>) {

@@ -2,6 +2,7 @@
 //! as it arrives (interned once), TX and persistent collections, MATCHED_VAR(S), and the
 //! resolution of a [`Target`] into the list of (name, value) items a rule inspects.
 
+use crate::body::FastPath;
 use crate::interner::{FxMap, Interner};
 use crate::macros::Resolve;
 use crate::store::Collection;
@@ -52,6 +53,9 @@ pub struct State {
     /// Bumped whenever a stable variable ([`Var::is_stable`]) changes: caches of extracted
     /// target lists are valid while it stays the same.
     pub data_version: u32,
+    /// The parsed XML body, kept when a rule has an XPath that needs the tree (see
+    /// [`crate::body::XPath`]); `/*` and `//@*` values are in `colls[XML]`.
+    pub xml: Option<Box<crate::body::XmlDocument>>,
 }
 
 fn coll_name(var: Var) -> Option<&'static str> {
@@ -196,9 +200,29 @@ impl State {
             Var::RESPONSE_HEADERS_NAMES => keyed(self, self.coll(Var::RESPONSE_HEADERS), true, out),
             Var::FILES_NAMES => keyed(self, self.coll(Var::FILES), true, out),
             Var::XML => {
-                // Text-node XPaths (`/*`) yield all text values; attribute XPaths (`//@*`)
-                // yield all attribute values. Other XPath expressions are not evaluated.
-                let attrs = matches!(sel, Some(Selector::XPath(x)) if x.contains('@'));
+                // `/*` (and a bare `XML`) yields the root's text, `//@*` every attribute
+                // value, both extracted when the body was parsed; other XPaths are
+                // evaluated on the kept tree.
+                let attrs = match sel {
+                    Some(Selector::XPath(x)) => match x.fast_path() {
+                        Some(fast) => fast == FastPath::AllAttributes,
+                        None => {
+                            let State { xml, vals, .. } = self;
+                            if let Some(doc) = xml {
+                                x.select(doc, |v| {
+                                    let value = vals.intern(v);
+                                    out.push(Item {
+                                        var,
+                                        key: None,
+                                        value,
+                                    });
+                                });
+                            }
+                            return;
+                        }
+                    },
+                    _ => false,
+                };
                 for &(k, v) in self.coll(Var::XML) {
                     if (self.vals.get(k) == b"@") == attrs {
                         out.push(Item {

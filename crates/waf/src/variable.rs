@@ -1,6 +1,7 @@
 //! Rule targets: the variable list of a `SecRule` (`ARGS|!ARGS:foo|&TX:x|TX:/re/|XML:/*`),
 //! parsed into [`Var`]s with selectors, exclusions and counts.
 
+use crate::body::XPath;
 use regex::bytes::{Regex, RegexBuilder};
 
 macro_rules! vars {
@@ -149,8 +150,8 @@ pub enum Selector {
     Key(String),
     /// `ARGS:/re/` — a regex on the key, case-insensitive.
     Regex(KeyRegex),
-    /// `XML:/xpath` — the XPath expression as written.
-    XPath(String),
+    /// `XML:/xpath` — the compiled XPath (see [`crate::body::XPath`]).
+    XPath(XPath),
 }
 
 impl Selector {
@@ -168,7 +169,7 @@ impl Selector {
         match self {
             Selector::Key(k) => k.clone(),
             Selector::Regex(re) => format!("/{}/", re.as_str().trim_start_matches("(?s)")),
-            Selector::XPath(x) => x.clone(),
+            Selector::XPath(x) => x.text().to_string(),
         }
     }
 }
@@ -262,7 +263,7 @@ fn parse_selector(text: &str, start: usize, var: Var) -> Result<(Selector, usize
     let bytes = text.as_bytes();
     if var == Var::XML {
         let end = text[start..].find('|').map_or(text.len(), |p| start + p);
-        return Ok((Selector::XPath(text[start..end].to_string()), end));
+        return Ok((Selector::XPath(XPath::parse(&text[start..end])?), end));
     }
     match bytes.get(start) {
         Some(b'/') => {
@@ -366,7 +367,12 @@ mod tests {
         assert_eq!(t.len(), 6);
         assert!(t[1].exclude && t[2].count);
         assert!(matches!(&t[3].selector, Some(Selector::Regex(r)) if r.is_match(b"B")));
-        assert!(matches!(&t[4].selector, Some(Selector::XPath(x)) if x == "/*"));
+        assert!(matches!(&t[4].selector, Some(Selector::XPath(x)) if x.text() == "/*"));
+        let e = parse_targets("ARGS|XML:/a/count(b)").unwrap_err();
+        assert!(
+            e.contains("\"/a/count(b)\"") && e.contains("functions"),
+            "{e}"
+        );
         assert!(parse_targets("NOPE").is_err());
     }
 

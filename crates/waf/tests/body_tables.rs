@@ -2,7 +2,7 @@
 
 use portcullis_waf::body::{
     MultipartFlags, Pairs, parse_json, parse_json_partial, parse_multipart, parse_urlencoded,
-    parse_xml, parse_xml_partial,
+    parse_xml, parse_xml_partial, parse_xml_values,
 };
 use serde_json::Value;
 
@@ -85,6 +85,17 @@ fn json_table() {
 fn xml_table() {
     for case in load("body_xml.json") {
         let got = parse_xml(text(&case, "input").as_bytes());
+        // Without the element tree: the same values and errors.
+        let values = parse_xml_values(text(&case, "input").as_bytes());
+        assert_eq!(
+            values
+                .as_ref()
+                .map(|d| (d.text_values(), d.attribute_values())),
+            got.as_ref()
+                .map(|d| (d.text_values(), d.attribute_values())),
+            "{}: parse_xml_values",
+            case["name"]
+        );
         if case["error"].as_bool() == Some(true) {
             assert!(got.is_err(), "{}: expected an error", case["name"]);
             let (partial, error) = parse_xml_partial(text(&case, "input").as_bytes());

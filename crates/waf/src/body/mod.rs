@@ -1,19 +1,22 @@
 //! Request body processors (urlencoded, multipart, JSON, XML).
 //!
 //! Each processor turns the raw request body into the values the engine exposes as variables:
-//! `ARGS_POST` pairs, `FILES*`, `MULTIPART_*` flags, `XML:/*`. They follow ModSecurity v3's
-//! semantics (argument naming, strictness flags) and never panic, whatever the input bytes.
+//! `ARGS_POST` pairs, `FILES*`, `MULTIPART_*` flags, the XML document behind `XML:<xpath>`
+//! (with [`XPath`], the compiled XPath subset). They follow ModSecurity v3's semantics
+//! (argument naming, strictness flags) and never panic, whatever the input bytes.
 
 mod json;
 mod multipart;
 mod multipart_header;
 mod urlencoded;
 mod xml;
+pub mod xpath;
 
 pub use json::{parse_json, parse_json_partial};
 pub use multipart::parse_multipart;
 pub use urlencoded::parse_urlencoded;
-pub use xml::{XmlDocument, parse_xml, parse_xml_partial};
+pub use xml::{XmlDocument, parse_xml, parse_xml_partial, parse_xml_values};
+pub use xpath::{FastPath, XPath};
 
 /// Name/value pairs in the order they appear in the body.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
