@@ -185,7 +185,7 @@ impl Transform {
         }
     }
 
-    /// The byte classes ([`byte_classes`]) a value must contain for this transformation to
+    /// The byte classes ([`classes`]) a value must contain for this transformation to
     /// possibly change it: a value with none of them is returned unchanged, so the engine
     /// skips the call (and its cache lookups). None for transformations that may change any
     /// value (`length`, `sha1`, `base64Decode`, ...). Each set mirrors the function's own
