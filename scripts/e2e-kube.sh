@@ -5,6 +5,9 @@
 #                                  # tests in crates/kube-provider/tests/e2e_*.rs, stop everything
 #   scripts/e2e-kube.sh e2e_waf e2e_status   # only the test files whose names contain one of
 #                                            # these words (the same environment otherwise)
+#   scripts/e2e-kube.sh --prepare  # only step 1 (scripts/test-all.sh runs it first, before the
+#                                  # cargo builds fill the disk: the Go build cache is deleted
+#                                  # afterwards, so the two never take disk space together)
 #
 # 1. Builds etcd and kube-apiserver from the Go module proxy (testenv/go.mod pins the release)
 #    into $CARGO_TARGET_DIR/testenv-bin/ (default target/testenv-bin/); cached, keyed by
@@ -62,6 +65,10 @@ if [ "${1:-}" != "--inside" ]; then
     log "building kubectl"
     (cd testenv && GOFLAGS=-buildvcs=false nice -n 15 go build -p "$(nproc)" -trimpath -ldflags=-s \
        -o "$bin_dir/kubectl" k8s.io/kubernetes/cmd/kubectl)
+  fi
+  if [ "${1:-}" = "--prepare" ]; then
+    rm -rf "$GOCACHE"; trap - EXIT
+    exit 0
   fi
   if [ -z "${PORTCULLIS_E2E_SKIP_BUILD:-}" ]; then # (set it to rerun the last build's tests)
     log "building portcullis and the e2e tests"

@@ -28,6 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 fi
 
+# The Kubernetes test environment (kube-apiserver and etcd, built with Go on the first run)
+# first: its Go build cache is deleted right after, before the cargo builds take their space.
+step "Kubernetes test environment (first run builds kube-apiserver and etcd with Go)"
+scripts/e2e-kube.sh --prepare
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
