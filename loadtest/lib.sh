@@ -38,24 +38,23 @@ lt_certs() {
   cat "$1/tls.crt" "$1/tls.key" > "$1/tls.pem"
 }
 
-# lt_start_nginx_proxy WORK: nginx as reverse proxy to the origin, HTTP 127.0.0.1:18081 and
-# HTTPS 127.0.0.1:18444, as in ../shared/anchors/nginx-proxy.conf (2 workers, upstream
-# keep-alive, no access log); its pid file is WORK/nginx-proxy.pid. Needs lt_certs.
-lt_start_nginx_proxy() {
-  cat > "$1/nginx-proxy.conf" <<CONF
+# lt_start_nginx WORK NAME MAIN SERVER: nginx as reverse proxy to the origin with the seed
+# routes (Host myapp.com, /blog and /store -> 127.0.0.1:9001), as in
+# ../shared/anchors/nginx-proxy.conf: 2 workers, upstream keep-alive, no access log. MAIN goes
+# at the top of the configuration (e.g. `load_module`), SERVER into the server block (its
+# `listen` lines and anything else); pid file WORK/NAME.pid, error log WORK/NAME-error.log.
+lt_start_nginx() {
+  cat > "$1/$2.conf" <<CONF
+$3
 worker_processes 2;
-pid $1/nginx-proxy.pid;
-error_log $1/nginx-proxy-error.log warn;
+pid $1/$2.pid;
+error_log $1/$2-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
   upstream be { server 127.0.0.1:9001; keepalive 128; }
   server {
-    listen 127.0.0.1:18081 reuseport backlog=4096;
-    listen 127.0.0.1:18444 ssl reuseport backlog=4096;
-    ssl_certificate $1/tls.crt;
-    ssl_certificate_key $1/tls.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
+$4
     server_name myapp.com;
     keepalive_requests 1000000;
     location /blog { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
@@ -64,7 +63,17 @@ http {
   }
 }
 CONF
-  nginx -c "$1/nginx-proxy.conf" -p "$1" -g 'daemon on;'
+  nginx -c "$1/$2.conf" -p "$1" -g 'daemon on;'
+}
+
+# lt_start_nginx_proxy WORK: the plain nginx contender, HTTP 127.0.0.1:18081 and HTTPS
+# 127.0.0.1:18444; its pid file is WORK/nginx-proxy.pid. Needs lt_certs.
+lt_start_nginx_proxy() {
+  lt_start_nginx "$1" nginx-proxy "" "    listen 127.0.0.1:18081 reuseport backlog=4096;
+    listen 127.0.0.1:18444 ssl reuseport backlog=4096;
+    ssl_certificate $1/tls.crt;
+    ssl_certificate_key $1/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;"
 }
 
 # lt_start_portcullis BIN ROOT WORK CONFIG [HTTP_PORT HTTPS_PORT ADMIN_PORT]: portcullis with

@@ -56,28 +56,11 @@ Include $CRS_DIR/crs-setup.conf.example
 SecAction "id:9600001,phase:1,pass,nolog,t:none,setvar:tx.blocking_paranoia_level=1"
 Include $CRS_DIR/rules/*.conf
 CONF
-cat > "$work/nginx-modsec.conf" <<CONF
-load_module /usr/share/nginx/modules/ngx_http_modsecurity_module.so;
-worker_processes 2;
-pid $work/nginx-modsec.pid;
-error_log $work/nginx-modsec-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream be { server 127.0.0.1:9001; keepalive 128; }
-  server {
-    listen 127.0.0.1:18091 reuseport backlog=4096;
-    server_name myapp.com;
-    keepalive_requests 1000000;
+lt_start_nginx "$work" nginx-modsec \
+  "load_module /usr/share/nginx/modules/ngx_http_modsecurity_module.so;" \
+  "    listen 127.0.0.1:18091 reuseport backlog=4096;
     modsecurity on;
-    modsecurity_rules_file $work/modsec-main.conf;
-    location /blog { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    location /store { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    location / { return 404; }
-  }
-}
-CONF
-nginx -c "$work/nginx-modsec.conf" -p "$work" -g 'daemon on;'
+    modsecurity_rules_file $work/modsec-main.conf;"
 
 # --- portcullis: the example Ingress pointed at the origin; one process with CRS, one without ---
 lt_manifests "$root" "$work"
