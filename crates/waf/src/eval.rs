@@ -76,6 +76,13 @@ fn direct_tx_key(link: &Link) -> Option<&str> {
     }
 }
 
+/// Whether the link may use the per-transaction target-set and group caches. Runtime
+/// exclusions (`ctl:ruleRemoveTarget*`) filter the cached items; a count (`&VAR`) would
+/// change with them, so such links extract anew.
+fn uses_caches(link: &Link, runtime: &[Target]) -> bool {
+    runtime.is_empty() || !link.targets.iter().any(|t| t.count)
+}
+
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 struct Expander<'a>(&'a State);
@@ -224,11 +231,8 @@ impl Transaction {
                     Vec::new()
                 };
                 let gate = link.prefilter.filter(|_| self.engine.prefilter_on);
-                // Runtime exclusions (`ctl:ruleRemoveTarget*`) filter the group's entries; a
-                // count (`&VAR`) would change with them, so such links extract anew.
-                let groupable = runtime.is_empty() || !link.targets.iter().any(|t| t.count);
                 match link.group {
-                    Some(g) if groupable => {
+                    Some(g) if uses_caches(link, &runtime) => {
                         let (start, len, union) = self.group(g, link);
                         if let (Some(slot), Some(union)) = (gate, union) {
                             if !words_contain(&self.scan_words[union as usize..], slot) {
@@ -318,10 +322,7 @@ impl Transaction {
     /// per-transaction cache of its target set when it has one and no `&VAR` count is
     /// affected by runtime exclusions, else extracted now.
     fn link_items(&mut self, link: &Link, runtime: &[Target], items: &mut Vec<Item>) {
-        let Some(set) = link
-            .target_set
-            .filter(|_| runtime.is_empty() || !link.targets.iter().any(|t| t.count))
-        else {
+        let Some(set) = link.target_set.filter(|_| uses_caches(link, runtime)) else {
             self.extract_targets(link, runtime, items);
             return;
         };
