@@ -132,14 +132,12 @@ impl Transaction {
         let o = &mut self.overrides;
         match c {
             Ctl::RuleEngine(m) => o.engine = Some(*m),
-            Ctl::RuleRemoveById(a, b) => o.removed_ids.push((*a, *b)),
-            Ctl::RuleRemoveByTag(t) => o.removed_tags.push(t.clone()),
-            Ctl::RuleRemoveTargetById(a, b, ts) => o
-                .removed_targets_by_id
-                .extend(ts.iter().map(|t| (*a, *b, t.clone()))),
-            Ctl::RuleRemoveTargetByTag(tag, ts) => o
-                .removed_targets_by_tag
-                .extend(ts.iter().map(|t| (tag.clone(), t.clone()))),
+            Ctl::RuleRemoveById(a, b) => self.remove_rules(|e| e.rules_in(*a, *b)),
+            Ctl::RuleRemoveByTag(t) => self.remove_rules(|e| e.rules_tagged(t).to_vec()),
+            Ctl::RuleRemoveTargetById(a, b, ts) => self.remove_targets(|e| e.rules_in(*a, *b), ts),
+            Ctl::RuleRemoveTargetByTag(tag, ts) => {
+                self.remove_targets(|e| e.rules_tagged(tag).to_vec(), ts)
+            }
             Ctl::RequestBodyProcessor(p) => {
                 o.body_processor = Some(*p);
                 self.state

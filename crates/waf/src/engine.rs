@@ -51,10 +51,17 @@ pub struct Engine {
     pub(crate) groups_gated: Vec<bool>,
     /// Number of distinct target sets (see `Link::target_set`).
     pub(crate) target_sets: usize,
+    /// Per target set: its targets as atoms (indices into `atoms`), in order.
+    pub(crate) set_atoms: Vec<Vec<u32>>,
+    /// Distinct (target, exclusions of its variable) pairs of the target sets: a
+    /// transaction extracts each once, and a set is the concatenation of its atoms' items.
+    pub(crate) atoms: Vec<Atom>,
     /// Whether a rule has an `XML:` XPath other than `/*` and `//@*`: only then is the
     /// parsed XML body kept for the transaction's rules.
     pub(crate) xml_tree: bool,
     pub(crate) store: PersistentStore,
+    /// Rule indices per tag (for `ctl:ruleRemoveByTag`/`ruleRemoveTargetByTag`).
+    by_tag: HashMap<String, Vec<u32>>,
     stats: EngineStats,
 }
 
@@ -77,6 +84,18 @@ impl Engine {
     /// Number of rules (a chain counts once).
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+
+    /// Indices of the rules whose id is in `a..=b`.
+    pub(crate) fn rules_in(&self, a: u64, b: u64) -> Vec<u32> {
+        (0..self.rules.len() as u32)
+            .filter(|&i| (a..=b).contains(&self.rules[i as usize].id))
+            .collect()
+    }
+
+    /// Indices of the rules carrying `tag` (exact match).
+    pub(crate) fn rules_tagged(&self, tag: &str) -> &[u32] {
+        self.by_tag.get(tag).map_or(&[], Vec::as_slice)
     }
 
     /// Compilation counters (prefilter coverage etc.).
@@ -145,6 +164,9 @@ impl Engine {
         let mut chain_ids: HashMap<Vec<Transform>, u32> = HashMap::new();
         let mut chains: Vec<Vec<Transform>> = Vec::new();
         let mut target_set_ids: HashMap<String, u32> = HashMap::new();
+        let mut set_atoms: Vec<Vec<u32>> = Vec::new();
+        let mut atoms: Vec<Atom> = Vec::new();
+        let mut atom_ids: HashMap<String, u32> = HashMap::new();
         let mut group_ids: HashMap<(u32, u32), u32> = HashMap::new();
         let mut groups_gated: Vec<bool> = Vec::new();
         let mut xml_tree = false;
@@ -168,6 +190,9 @@ impl Engine {
                 if let Some(key) = group_key(link) {
                     let next = target_set_ids.len() as u32;
                     let set = *target_set_ids.entry(key).or_insert(next);
+                    if set == next {
+                        set_atoms.push(link_atoms(link, &mut atoms, &mut atom_ids));
+                    }
                     link.target_set = Some(set);
                     if !link.multi_match {
                         let next = group_ids.len() as u32;
@@ -205,6 +230,15 @@ impl Engine {
             stats.prefilter_literals = p.literals();
         }
         stats.chains = chains.len();
+        let mut by_tag: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, rule) in rules.iter().enumerate() {
+            for tag in &rule.tags {
+                let list = by_tag.entry(tag.clone()).or_default();
+                if list.last() != Some(&(i as u32)) {
+                    list.push(i as u32);
+                }
+            }
+        }
         Ok(Engine {
             config: b.config.clone(),
             rules,
@@ -214,39 +248,82 @@ impl Engine {
             prefilter_on: b.prefilter,
             groups_gated,
             target_sets: target_set_ids.len(),
+            set_atoms,
+            atoms,
             xml_tree,
             store: PersistentStore::new(
                 b.config.collection_timeout,
                 b.config.max_collections,
                 b.clock.clone(),
             ),
+            by_tag,
             stats,
         })
     }
 }
 
+/// One target of a target set with the exclusions of the set that apply to it (same
+/// variable), extracted once per transaction and shared by every set that has it.
+#[derive(Debug)]
+pub(crate) struct Atom {
+    pub target: crate::variable::Target,
+    pub exclusions: Vec<crate::variable::Target>,
+}
+
+/// The identity of one target (or exclusion) as written.
+fn target_key(t: &crate::variable::Target) -> String {
+    use crate::variable::Selector;
+    let (kind, text) = match &t.selector {
+        None => ('-', String::new()),
+        Some(Selector::Key(k)) => ('k', k.clone()),
+        Some(Selector::Regex(re)) => ('r', re.as_str().to_string()),
+        Some(Selector::XPath(x)) => ('x', x.text().to_string()),
+    };
+    format!(
+        "{}{}{}{kind}{}:{text}|",
+        if t.exclude { "!" } else { "" },
+        if t.count { "&" } else { "" },
+        t.var.name(),
+        text.len()
+    )
+}
+
+/// The atoms of a link's (stable) target list, registered in `atoms`/`ids`.
+fn link_atoms(link: &Link, atoms: &mut Vec<Atom>, ids: &mut HashMap<String, u32>) -> Vec<u32> {
+    link.targets
+        .iter()
+        .map(|t| {
+            let exclusions: Vec<_> = link
+                .exclusions
+                .iter()
+                .filter(|e| e.var == t.var)
+                .cloned()
+                .collect();
+            let mut key = target_key(t);
+            for e in &exclusions {
+                key.push_str(&target_key(e));
+            }
+            let next = atoms.len() as u32;
+            *ids.entry(key).or_insert_with(|| {
+                atoms.push(Atom {
+                    target: t.clone(),
+                    exclusions,
+                });
+                next
+            })
+        })
+        .collect()
+}
+
 /// The identity of a link's target list (targets and exclusions, as written), when every
 /// target is a stable variable ([`crate::variable::Var::is_stable`]); `None` otherwise.
 fn group_key(link: &Link) -> Option<String> {
-    use crate::variable::Selector;
     let mut key = String::new();
     for t in link.targets.iter().chain(&link.exclusions) {
         if !t.var.is_stable() {
             return None;
         }
-        let (kind, text) = match &t.selector {
-            None => ('-', String::new()),
-            Some(Selector::Key(k)) => ('k', k.clone()),
-            Some(Selector::Regex(re)) => ('r', re.as_str().to_string()),
-            Some(Selector::XPath(x)) => ('x', x.text().to_string()),
-        };
-        key.push_str(&format!(
-            "{}{}{}{kind}{}:{text}|",
-            if t.exclude { "!" } else { "" },
-            if t.count { "&" } else { "" },
-            t.var.name(),
-            text.len()
-        ));
+        key.push_str(&target_key(t));
     }
     Some(key)
 }

@@ -17,7 +17,7 @@ use crate::operator::Operator;
 use crate::prefilter::words_contain;
 use crate::rule::{Link, PhaseItem, Rule, Test};
 use crate::state::{Item, RuleContext, State};
-use crate::transaction::{Outcome, Transaction};
+use crate::transaction::{Outcome, Transaction, has_bit};
 use crate::transform::Transform;
 use crate::variable::{Selector, Target, Var};
 use std::borrow::Cow;
@@ -121,7 +121,7 @@ impl Transaction {
                 break;
             }
             let rule = &engine.rules[ri];
-            if self.is_removed(rule) {
+            if self.is_removed(ri) {
                 pos += 1;
                 continue;
             }
@@ -131,7 +131,7 @@ impl Transaction {
                 severity: rule.severity,
             };
             self.state.matched_all.clear();
-            if !self.eval_link(rule, 0) {
+            if !self.eval_link(ri, rule, 0) {
                 pos += 1;
                 continue;
             }
@@ -186,37 +186,24 @@ impl Transaction {
         o
     }
 
-    fn is_removed(&self, rule: &Rule) -> bool {
-        let o = &self.overrides;
-        o.removed_ids
-            .iter()
-            .any(|(a, b)| (*a..=*b).contains(&rule.id))
-            || o.removed_tags
-                .iter()
-                .any(|t| rule.tags.iter().any(|rt| rt == t))
+    fn is_removed(&self, ri: usize) -> bool {
+        has_bit(&self.overrides.removed, ri)
     }
 
-    fn runtime_exclusions(&self, rule: &Rule) -> Vec<Target> {
-        let o = &self.overrides;
-        if o.removed_targets_by_id.is_empty() && o.removed_targets_by_tag.is_empty() {
+    /// The targets `ctl:ruleRemoveTarget*` removed from rule `ri` (usually none).
+    fn runtime_exclusions(&self, ri: usize) -> Vec<Target> {
+        if !has_bit(&self.overrides.removed_target_rules, ri) {
             return Vec::new();
         }
-        let mut out: Vec<Target> = o
-            .removed_targets_by_id
+        self.overrides
+            .removed_targets
             .iter()
-            .filter(|(a, b, _)| (*a..=*b).contains(&rule.id))
-            .map(|(_, _, t)| t.clone())
-            .collect();
-        out.extend(
-            o.removed_targets_by_tag
-                .iter()
-                .filter(|(tag, _)| rule.tags.iter().any(|t| t == tag))
-                .map(|(_, t)| t.clone()),
-        );
-        out
+            .filter(|(r, _)| *r as usize == ri)
+            .map(|(_, t)| t.clone())
+            .collect()
     }
 
-    fn eval_link(&mut self, rule: &Rule, li: usize) -> bool {
+    fn eval_link(&mut self, ri: usize, rule: &Rule, li: usize) -> bool {
         let link = &rule.links[li];
         let mut any = false;
         match &link.test {
@@ -226,7 +213,7 @@ impl Transaction {
             }
             Test::Operator(op) => {
                 let runtime = if li == 0 {
-                    self.runtime_exclusions(rule)
+                    self.runtime_exclusions(ri)
                 } else {
                     Vec::new()
                 };
@@ -264,7 +251,7 @@ impl Transaction {
         if !any {
             return self.no_match();
         }
-        if li + 1 < rule.links.len() && !self.eval_link(rule, li + 1) {
+        if li + 1 < rule.links.len() && !self.eval_link(ri, rule, li + 1) {
             return false;
         }
         for a in &link.actions {
@@ -331,11 +318,8 @@ impl Transaction {
         let (start, len) = if cached.valid && cached.version == version {
             (cached.start as usize, cached.len as usize)
         } else {
-            let start = items.len();
-            self.extract_targets(link, &[], items);
             let from = self.set_items.len();
-            self.set_items.extend_from_slice(&items[start..]);
-            items.truncate(start);
+            self.extract_set(set as usize, version);
             let len = self.set_items.len() - from;
             self.target_sets[set as usize] = GroupCache::at(version, from, len, u32::MAX);
             (from, len)
@@ -344,6 +328,26 @@ impl Transaction {
         items.extend_from_slice(&self.set_items[start..start + len]);
         if !runtime.is_empty() {
             self.state.drop_excluded(items, base, runtime);
+        }
+    }
+
+    /// Appends the items of target set `set` to `set_items`: the concatenation of its
+    /// atoms' items, each atom extracted once per transaction (while the data is unchanged).
+    fn extract_set(&mut self, set: usize, version: u32) {
+        let engine = self.engine.clone();
+        for &a in &engine.set_atoms[set] {
+            let cached = self.atoms[a as usize];
+            if cached.valid && cached.version == version {
+                let (start, len) = (cached.start as usize, cached.len as usize);
+                self.set_items.extend_from_within(start..start + len);
+                continue;
+            }
+            let atom = &engine.atoms[a as usize];
+            let excl: Vec<&Target> = atom.exclusions.iter().collect();
+            let from = self.set_items.len();
+            self.state.extract(&atom.target, &excl, &mut self.set_items);
+            let len = self.set_items.len() - from;
+            self.atoms[a as usize] = GroupCache::at(version, from, len, u32::MAX);
         }
     }
 

@@ -12,6 +12,9 @@ use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind, StartKind};
 use std::collections::HashMap;
 
+/// `Prefilter::single_class` of a byte that is no single-byte literal.
+const NO_CLASS: u8 = 255;
+
 /// A set of slots, as a bitset (tests use it; transactions keep their scans in one arena).
 #[cfg(test)]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,13 +96,25 @@ impl PrefilterBuilder {
         let single_bytes: Vec<u8> = (0..=255u8)
             .filter(|&b| !single[usize::from(b)].is_empty())
             .collect();
-        // Per such byte, its slots as a bitset: OR-ed in with a few word operations.
+        // Bytes with the same slots share one bitset (CRS: letters and digits mostly do), so
+        // a scan ORs each distinct bitset once, however many of its bytes the value has.
+        // Literals are lower case, so at most 230 bytes have a class: ids stay below
+        // NO_CLASS.
         let words = (self.slots as usize).div_ceil(64);
-        let mut single_words = vec![0u64; single_bytes.len() * words];
-        for (i, &b) in single_bytes.iter().enumerate() {
+        let mut single_words: Vec<u64> = Vec::new();
+        let mut class_of_bytes: HashMap<Vec<u64>, u8> = HashMap::new();
+        let mut single_class = [NO_CLASS; 256];
+        for &b in &single_bytes {
+            let mut bits = vec![0u64; words];
             for &slot in &single[usize::from(b)] {
-                single_words[i * words + (slot / 64) as usize] |= 1 << (slot % 64);
+                bits[(slot / 64) as usize] |= 1 << (slot % 64);
             }
+            let next = class_of_bytes.len();
+            let class = *class_of_bytes.entry(bits.clone()).or_insert_with(|| {
+                single_words.extend_from_slice(&bits);
+                next as u8
+            });
+            single_class[usize::from(b)] = class;
         }
         // A full DFA, walked byte by byte: the fastest scan per byte (CRS: a few thousand
         // literals). Standard semantics: a match state lists every literal ending there.
@@ -117,19 +132,12 @@ impl PrefilterBuilder {
                 .map_err(|e| format!("prefilter automaton: {e}"))?;
             Some((dfa, start))
         };
-        let mut single_mask = [0u64; 4];
-        let mut single_index = [0u16; 256];
-        for (i, &b) in single_bytes.iter().enumerate() {
-            single_mask[usize::from(b >> 6)] |= 1 << (b & 63);
-            single_index[usize::from(b)] = i as u16;
-        }
         Ok(Some(Prefilter {
             dfa,
-            single_mask,
-            single_index,
             slots_of: multi_slots,
             single_words,
-            single_bytes,
+            single_class,
+            single_bytes: single_bytes.len(),
             slots: self.slots,
         }))
     }
@@ -142,22 +150,20 @@ pub struct Prefilter {
     dfa: Option<(DFA, aho_corasick::automaton::StateID)>,
     /// Slots of each multi-byte literal (by pattern id).
     slots_of: Vec<Vec<u32>>,
-    /// The bytes that are single-byte literals (lower case).
-    single_bytes: Vec<u8>,
-    /// For the i-th of `single_bytes`, its slots as a bitset of [`Self::words`] words at
-    /// `i * words`.
+    /// Number of bytes that are single-byte literals.
+    single_bytes: usize,
+    /// Per class of single-byte literals (bytes with the same slots), its slots as a
+    /// bitset of [`Self::words`] words at `class * words`.
     single_words: Vec<u64>,
-    /// The bytes of `single_bytes`, as a bitset.
-    single_mask: [u64; 4],
-    /// Per byte of `single_bytes`, its index there.
-    single_index: [u16; 256],
+    /// Per byte (lower case): its class, or [`NO_CLASS`] when it is no single-byte literal.
+    single_class: [u8; 256],
     slots: u32,
 }
 
 impl Prefilter {
     /// Number of distinct literals.
     pub fn literals(&self) -> usize {
-        self.slots_of.len() + self.single_bytes.len()
+        self.slots_of.len() + self.single_bytes
     }
 
     /// Number of `u64` words of a scan result.
@@ -177,21 +183,23 @@ impl Prefilter {
     /// Scans `value` once, setting in `out` (at least [`Self::words`] long, zeroed) the bits
     /// of the slots whose literals occur in it. `seen` is scratch space (any contents).
     pub fn scan_into(&self, value: &[u8], out: &mut [u64], seen: &mut Vec<u64>) {
-        if !self.single_bytes.is_empty() {
+        if self.single_bytes > 0 {
+            // The classes of the single-byte literals present (case-folded), then each
+            // class's slots once. Upper-case letters are folded by the table.
             let mut present = [0u64; 4];
             for &b in value {
-                let b = b.to_ascii_lowercase();
-                present[usize::from(b >> 6)] |= 1 << (b & 63);
+                let c = self.single_class[usize::from(b.to_ascii_lowercase())];
+                present[usize::from(c >> 6)] |= 1 << (c & 63);
             }
+            // Bit NO_CLASS (255) only says that some byte is no single-byte literal.
+            present[3] &= !(1 << 63);
             let words = self.words();
-            // Only the single-byte literals present in the value: their bits, word by word.
-            for (q, (&p, &m)) in present.iter().zip(&self.single_mask).enumerate() {
-                let mut hit = p & m;
+            for (q, &p) in present.iter().enumerate() {
+                let mut hit = p;
                 while hit != 0 {
-                    let b = q * 64 + hit.trailing_zeros() as usize;
+                    let class = q * 64 + hit.trailing_zeros() as usize;
                     hit &= hit - 1;
-                    let i = usize::from(self.single_index[b]);
-                    let bits = &self.single_words[i * words..(i + 1) * words];
+                    let bits = &self.single_words[class * words..(class + 1) * words];
                     for (o, w) in out.iter_mut().zip(bits) {
                         *o |= w;
                     }

@@ -73,10 +73,14 @@ pub(crate) struct RawMatch {
 #[derive(Debug, Default)]
 pub(crate) struct Overrides {
     pub engine: Option<RuleEngineMode>,
-    pub removed_ids: Vec<(u64, u64)>,
-    pub removed_tags: Vec<String>,
-    pub removed_targets_by_id: Vec<(u64, u64, Target)>,
-    pub removed_targets_by_tag: Vec<(String, Target)>,
+    /// Rules removed by `ctl:ruleRemoveById`/`ByTag` (or the `remove_rules_*` calls), as a
+    /// bitset over rule indices; empty while nothing was removed.
+    pub removed: Vec<u64>,
+    /// Targets removed from rules by `ctl:ruleRemoveTargetById`/`ByTag`: (rule index,
+    /// target), resolved when the `ctl` ran; empty in most transactions.
+    pub removed_targets: Vec<(u32, Target)>,
+    /// The rules that have entries in `removed_targets`, as a bitset over rule indices.
+    pub removed_target_rules: Vec<u64>,
     pub body_processor: Option<BodyProcessor>,
     pub force_body_variable: bool,
     pub body_access: Option<bool>,
@@ -103,7 +107,9 @@ pub struct Transaction {
     pub(crate) group_entries: Vec<crate::eval::Entry>,
     /// Per target set of the engine: its cached list of extracted items.
     pub(crate) target_sets: Vec<crate::eval::GroupCache>,
-    /// The items of the cached target sets, back to back.
+    /// Per atom of the engine (a target with its exclusions): its cached items.
+    pub(crate) atoms: Vec<crate::eval::GroupCache>,
+    /// The items of the cached target sets and atoms, back to back.
     pub(crate) set_items: Vec<crate::state::Item>,
     /// Scratch space of the prefilter scans.
     pub(crate) scan_seen: Vec<u64>,
@@ -137,6 +143,9 @@ impl Transaction {
         buffers
             .target_sets
             .resize(engine.target_sets, crate::eval::GroupCache::default());
+        buffers
+            .atoms
+            .resize(engine.atoms.len(), crate::eval::GroupCache::default());
         let mut state = State {
             vals: buffers.vals,
             // CRS sets a hundred-odd TX variables per transaction: sized once, not regrown.
@@ -163,6 +172,7 @@ impl Transaction {
             groups: buffers.groups,
             group_entries: buffers.group_entries,
             target_sets: buffers.target_sets,
+            atoms: buffers.atoms,
             set_items: buffers.set_items,
             scan_seen: Vec::new(),
             items_buf: Vec::new(),
@@ -301,14 +311,54 @@ impl Transaction {
     /// they never run, in any phase (as `ctl:ruleRemoveById`, or `SecRuleRemoveById` after
     /// the rules). Call it before phase 1.
     pub fn remove_rules_by_id(&mut self, ranges: &[(u64, u64)]) {
-        self.overrides.removed_ids.extend_from_slice(ranges);
+        for &(a, b) in ranges {
+            self.remove_rules(|engine| engine.rules_in(a, b));
+        }
     }
 
     /// Removes the rules carrying one of these tags (exact match) from this transaction, as
     /// `ctl:ruleRemoveByTag` or `SecRuleRemoveByTag` after the rules. Call it before phase 1.
     pub fn remove_rules_by_tag(&mut self, tags: &[String]) {
-        self.overrides.removed_tags.extend_from_slice(tags);
+        for tag in tags {
+            self.remove_rules(|engine| engine.rules_tagged(tag).to_vec());
+        }
     }
+
+    /// Marks the rules (indices) chosen by `which` as removed for this transaction.
+    pub(crate) fn remove_rules(&mut self, which: impl FnOnce(&Engine) -> Vec<u32>) {
+        let engine = self.engine.clone();
+        for ri in which(&engine) {
+            set_bit(&mut self.overrides.removed, engine.rules.len(), ri);
+        }
+    }
+
+    /// Removes `targets` from the rules (indices) chosen by `which` for this transaction.
+    pub(crate) fn remove_targets(
+        &mut self,
+        which: impl FnOnce(&Engine) -> Vec<u32>,
+        targets: &[Target],
+    ) {
+        let engine = self.engine.clone();
+        let o = &mut self.overrides;
+        for ri in which(&engine) {
+            set_bit(&mut o.removed_target_rules, engine.rules.len(), ri);
+            o.removed_targets
+                .extend(targets.iter().map(|t| (ri, t.clone())));
+        }
+    }
+}
+
+/// Sets bit `i` of a bitset over `len` bits, allocated on first use.
+fn set_bit(bits: &mut Vec<u64>, len: usize, i: u32) {
+    if bits.is_empty() {
+        bits.resize(len.div_ceil(64), 0);
+    }
+    bits[i as usize / 64] |= 1 << (i % 64);
+}
+
+/// Whether bit `i` is set in a bitset (empty: no bit set).
+pub(crate) fn has_bit(bits: &[u64], i: usize) -> bool {
+    !bits.is_empty() && bits[i / 64] & (1 << (i % 64)) != 0
 }
 
 /// The per-transaction caches, kept per thread between transactions so that a transaction
@@ -322,6 +372,7 @@ struct Buffers {
     groups: Vec<crate::eval::GroupCache>,
     group_entries: Vec<crate::eval::Entry>,
     target_sets: Vec<crate::eval::GroupCache>,
+    atoms: Vec<crate::eval::GroupCache>,
     set_items: Vec<crate::state::Item>,
 }
 
@@ -347,6 +398,7 @@ impl Buffers {
                 groups: Vec::new(),
                 group_entries: Vec::new(),
                 target_sets: Vec::new(),
+                atoms: Vec::new(),
                 set_items: Vec::new(),
             })
     }
@@ -370,6 +422,7 @@ impl Buffers {
         self.groups.clear();
         self.group_entries.clear();
         self.target_sets.clear();
+        self.atoms.clear();
         self.set_items.clear();
         let _ = SPARE.try_with(|s| {
             if let Ok(mut slot) = s.try_borrow_mut() {
@@ -390,6 +443,7 @@ impl Drop for Transaction {
             groups: std::mem::take(&mut self.groups),
             group_entries: std::mem::take(&mut self.group_entries),
             target_sets: std::mem::take(&mut self.target_sets),
+            atoms: std::mem::take(&mut self.atoms),
             set_items: std::mem::take(&mut self.set_items),
         }
         .give_back();
