@@ -8,6 +8,7 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
 COPY benches ./benches
+COPY third_party ./third_party
 RUN cargo build --release --locked -p portcullis \
  && strip target/release/portcullis
 

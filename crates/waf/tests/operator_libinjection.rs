@@ -84,3 +84,50 @@ fn libinjection_agrees_with_the_c_library() {
         assert!(100.0 * s.1 as f64 / s.0 as f64 >= MIN_AGREEMENT);
     }
 }
+
+/// The vendored libinjectionrs (`third_party/`) looks keywords up in a hash table instead of
+/// a binary search: every keyword, in any case, must still give its own type, and other words
+/// (longer than any keyword too) a bareword.
+#[test]
+fn keyword_lookup_finds_every_keyword() {
+    use libinjectionrs::sqli::TokenType;
+    use libinjectionrs::sqli::sqli_data::{SQL_KEYWORDS, lookup_word};
+    let mut longest = 0;
+    for k in SQL_KEYWORDS {
+        let want = SQL_KEYWORDS
+            .binary_search_by(|x| x.word.cmp(k.word))
+            .map(|i| SQL_KEYWORDS[i].token_type)
+            .expect("sorted table");
+        assert_eq!(want, k.token_type, "duplicate keyword {:?}", k.word);
+        let got = lookup_word(k.word);
+        let expected = match k.token_type {
+            b'k' => TokenType::Keyword,
+            b'f' => TokenType::Function,
+            b'U' => TokenType::Union,
+            b'E' => TokenType::Expression,
+            b'T' => TokenType::Tsql,
+            b't' => TokenType::SqlType,
+            b'o' => TokenType::Operator,
+            b'&' => TokenType::LogicOperator,
+            b'v' => TokenType::Variable,
+            b'1' => TokenType::Number,
+            b'A' => TokenType::Collate,
+            b'B' => TokenType::Group,
+            b'F' => TokenType::Fingerprint,
+            _ => TokenType::Bareword,
+        };
+        assert_eq!(got, expected, "{:?}", k.word);
+        assert_eq!(
+            lookup_word(&k.word.to_ascii_lowercase()),
+            got,
+            "{:?}",
+            k.word
+        );
+        longest = longest.max(k.word.len());
+    }
+    assert_eq!(lookup_word("SeLeCt"), TokenType::Expression);
+    assert_eq!(lookup_word("union"), TokenType::Union);
+    assert_eq!(lookup_word("ergonomic"), TokenType::Bareword);
+    assert_eq!(lookup_word(&"A".repeat(longest + 1)), TokenType::Bareword);
+    assert_eq!(lookup_word(""), TokenType::Bareword);
+}
