@@ -9673,7 +9673,12 @@ fn keyword_index() -> &'static KeywordIndex {
 // word (this is called for every word token and every fingerprint), and compares bytes
 // (the same order as `str::cmp`).
 pub fn lookup_word(word: &str) -> TokenType {
-    let bytes = word.as_bytes();
+    lookup_word_bytes(word.as_bytes())
+}
+
+/// portcullis patch: [`lookup_word`] on bytes, so that the tokenizer need not validate every
+/// word as UTF-8 first (a word with a non-ASCII byte is no keyword: it gives a bareword).
+pub fn lookup_word_bytes(bytes: &[u8]) -> TokenType {
     if bytes.len() > MAX_KEYWORD_LEN {
         return TokenType::Bareword;
     }

@@ -41,6 +41,19 @@ const CHAR_TICK: u8 = b'`';
 // SQL injection limits
 const LIBINJECTION_SQLI_TOKEN_SIZE: usize = 32;
 
+/// portcullis patch: the bytes that end a word (C: `strlencspn` with
+/// `" []{}<>:\\?=@!#~+-*/&|^%(),';\t\n\v\f\r\"\xa0\x00"`), as a table.
+const WORD_END: [bool; 256] = {
+    let chars = b" []{}<>:\\?=@!#~+-*/&|^%(),';\t\n\x0B\x0C\r\"\xA0\x00";
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < chars.len() {
+        table[chars[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenType {
     None,
@@ -277,11 +290,16 @@ impl<'a> SqliTokenizer<'a> {
         self
     }
     
-    fn lookup_word(&self, word: &str) -> TokenType {
+    // portcullis patch: takes bytes; only a custom lookup function needs `&str` (a word that
+    // is not UTF-8 is a bareword, as the callers treated it before).
+    fn lookup_word(&self, word: &[u8]) -> TokenType {
         if let Some(lookup_fn) = self.lookup_fn {
-            lookup_fn(word)
+            match std::str::from_utf8(word) {
+                Ok(word) => lookup_fn(word),
+                Err(_) => TokenType::Bareword,
+            }
         } else {
-            sqli_data::lookup_word(word)
+            sqli_data::lookup_word_bytes(word)
         }
     }
     
@@ -482,8 +500,8 @@ impl<'a> SqliTokenizer<'a> {
         // Try 2-character operator lookup using the comprehensive table
         // Only attempt lookup if bytes form valid UTF-8, since operators are ASCII-only
         let two_char = &self.input[pos..pos + 2];
-        if let Ok(two_char_str) = std::str::from_utf8(two_char) {
-            let token_type = self.lookup_word(two_char_str);
+        {
+            let token_type = self.lookup_word(two_char);
             if token_type != TokenType::None && token_type != TokenType::Bareword {
                 // Found a 2-character operator in the lookup table
                 let type_byte = match token_type {
@@ -914,10 +932,10 @@ impl<'a> SqliTokenizer<'a> {
         let slen = self.input.len();
         
         // Find word boundary - matches C version's strlencspn character set
-        let word_chars = b" []{}<>:\\?=@!#~+-*/&|^%(),';	\n\x0B\x0C\r\"\xA0\x00";
+        // (portcullis patch: a 256-entry table instead of a linear search per byte)
         let mut end_pos = pos;
         
-        while end_pos < slen && !word_chars.contains(&self.input[end_pos]) {
+        while end_pos < slen && !WORD_END[usize::from(self.input[end_pos])] {
             end_pos += 1;
         }
         
@@ -933,8 +951,8 @@ impl<'a> SqliTokenizer<'a> {
                 // form a valid keyword. Since libinjection keywords are ASCII-only,
                 // if the slice contains any non-UTF8 bytes (like 0xFF), it can't be 
                 // a keyword anyway, so we can safely skip the lookup.
-                if let Ok(partial_word) = std::str::from_utf8(&word_slice[..i]) {
-                    let token_type = self.lookup_word(partial_word);
+                {
+                    let token_type = self.lookup_word(&word_slice[..i]);
                     if token_type != TokenType::None && token_type != TokenType::Bareword {
                         self.current.clear();
                         let type_byte = token_type_to_byte(token_type);
@@ -948,8 +966,8 @@ impl<'a> SqliTokenizer<'a> {
         
         // Do full word lookup - only for valid UTF-8 sequences since keywords are ASCII-only
         if word_len < LIBINJECTION_SQLI_TOKEN_SIZE {
-            if let Ok(word_str) = std::str::from_utf8(word_slice) {
-                let token_type = self.lookup_word(word_str);
+            {
+                let token_type = self.lookup_word(word_slice);
                 if token_type != TokenType::None {
                     self.current.token_type = token_type;
                 }
@@ -965,15 +983,10 @@ impl<'a> SqliTokenizer<'a> {
         let pos = self.parse_string_core(self.pos, CHAR_TICK, 1);
         
         // Check if backtick content is a keyword/function - only for valid UTF-8
-        if let Ok(word_str) = std::str::from_utf8(&self.current.val[..self.current.len]) {
-            let token_type = self.lookup_word(word_str);
-            if token_type == TokenType::Function {
-                self.current.token_type = TokenType::Function;
-            } else {
-                self.current.token_type = TokenType::Bareword;
-            }
+        let token_type = self.lookup_word(&self.current.val[..self.current.len]);
+        if token_type == TokenType::Function {
+            self.current.token_type = TokenType::Function;
         } else {
-            // If UTF-8 conversion fails, default to bareword - 0xFF bytes can't be keywords
             self.current.token_type = TokenType::Bareword;
         }
         

@@ -191,7 +191,14 @@ impl XssDetector {
         }
 
         // Check other blacklisted attributes
+        // portcullis patch: a pattern can only match when its first letter is the input's
+        // first non-NUL byte upper-cased (what `cstrcasecmp_with_null` compares first), so
+        // the others are not compared.
+        let first = attr_name.iter().copied().find(|&b| b != 0).map(|b| b.to_ascii_uppercase());
         for attr in BLACK_ATTRS {
+            if attr.name.as_bytes().first().copied() != first {
+                continue;
+            }
             if Self::cstrcasecmp_with_null(attr.name.as_bytes(), attr_name) {
                 return attr.atype;
             }
