@@ -83,6 +83,21 @@ fn uses_caches(link: &Link, runtime: &[Target]) -> bool {
     runtime.is_empty() || !link.targets.iter().any(|t| t.count)
 }
 
+/// `words[dst..dst + n] |= words[src..src + n]` (distinct ranges of one arena), as two
+/// slices so that the loop has no bounds checks.
+fn or_into(words: &mut [u64], dst: usize, src: usize, n: usize) {
+    let (d, s) = if dst < src {
+        let (left, right) = words.split_at_mut(src);
+        (&mut left[dst..dst + n], &right[..n])
+    } else {
+        let (left, right) = words.split_at_mut(dst);
+        (&mut right[..n], &left[src..src + n])
+    };
+    for (d, s) in d.iter_mut().zip(s) {
+        *d |= *s;
+    }
+}
+
 const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 struct Expander<'a>(&'a State);
@@ -448,10 +463,7 @@ impl Transaction {
             if union != u32::MAX {
                 if let Some(off) = self.scan(value) {
                     scan = off;
-                    let (u, o) = (union as usize, off as usize);
-                    for w in 0..words {
-                        self.scan_words[u + w] |= self.scan_words[o + w];
-                    }
+                    or_into(&mut self.scan_words, union as usize, off as usize, words);
                 }
             }
             self.group_entries.push(Entry {
