@@ -478,7 +478,10 @@ impl Transaction {
         (start, len, (union != u32::MAX).then_some(union))
     }
 
-    /// The value after the link's whole chain, cached per (value, chain).
+    /// The value after the link's whole chain, cached per (value, chain). The common
+    /// answers (no transformation, or none of the chain's trigger bytes in the value) are
+    /// inlined at the call sites; the rest is a call.
+    #[inline(always)]
     fn through_chain(&mut self, value: u32, link: &Link) -> u32 {
         if link.transforms.is_empty() {
             return value;
@@ -488,6 +491,11 @@ impl Transaction {
                 return value;
             }
         }
+        self.through_chain_cached(value, link)
+    }
+
+    #[inline(never)]
+    fn through_chain_cached(&mut self, value: u32, link: &Link) -> u32 {
         let key = (value, link.chain_id);
         if let Some(&tv) = self.chain_cache.get(&key) {
             return tv;
@@ -502,18 +510,25 @@ impl Transaction {
 
     /// The offset in `scan_words` of the prefilter scan of `value` (scanned on first use), or
     /// None when prefilters are off.
+    #[inline(always)]
     fn scan(&mut self, value: u32) -> Option<u32> {
         if !self.engine.prefilter_on {
             return None;
         }
+        match self.scan_of.get(value as usize) {
+            Some(&off) if off != u32::MAX => Some(off),
+            _ => self.scan_new(value),
+        }
+    }
+
+    /// [`Self::scan`] of a value not scanned yet.
+    #[inline(never)]
+    fn scan_new(&mut self, value: u32) -> Option<u32> {
         let pf = self.engine.prefilter.as_ref()?;
         let i = value as usize;
         if self.scan_of.len() <= i {
             self.scan_of
                 .resize(self.state.vals.len().max(i + 1), u32::MAX);
-        }
-        if self.scan_of[i] != u32::MAX {
-            return Some(self.scan_of[i]);
         }
         let off = self.scan_words.len();
         self.scan_words.resize(off + pf.words(), 0);
@@ -539,13 +554,21 @@ impl Transaction {
         }
     }
 
+    #[inline(always)]
     fn step(&mut self, value: u32, t: Transform) -> u32 {
-        use std::collections::hash_map::Entry;
         if let Some(trigger) = t.trigger() {
             if self.state.vals.classes(value) & trigger == 0 {
                 return value;
             }
         }
+        self.step_cached(value, t)
+    }
+
+    /// [`Self::step`] past the trigger test: the transformation cache, then the
+    /// transformation.
+    #[inline(never)]
+    fn step_cached(&mut self, value: u32, t: Transform) -> u32 {
+        use std::collections::hash_map::Entry;
         match self.tcache.entry((value, t)) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
