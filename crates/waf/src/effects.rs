@@ -129,14 +129,15 @@ impl Transaction {
     }
 
     fn run_ctl(&mut self, c: &Ctl) {
-        let o = &mut self.overrides;
+        let (engine, o) = (&self.engine, &mut self.overrides);
+        let n = engine.rules.len();
         match c {
             Ctl::RuleEngine(m) => o.engine = Some(*m),
-            Ctl::RuleRemoveById(a, b) => self.remove_rules(|e| e.rules_in(*a, *b)),
-            Ctl::RuleRemoveByTag(t) => self.remove_rules(|e| e.rules_tagged(t).to_vec()),
-            Ctl::RuleRemoveTargetById(a, b, ts) => self.remove_targets(|e| e.rules_in(*a, *b), ts),
+            Ctl::RuleRemoveById(a, b) => o.remove_rules(n, engine.rules_in(*a, *b)),
+            Ctl::RuleRemoveByTag(t) => o.remove_rules(n, engine.rules_tagged(t)),
+            Ctl::RuleRemoveTargetById(a, b, ts) => o.remove_targets(n, engine.rules_in(*a, *b), ts),
             Ctl::RuleRemoveTargetByTag(tag, ts) => {
-                self.remove_targets(|e| e.rules_tagged(tag).to_vec(), ts)
+                o.remove_targets(n, engine.rules_tagged(tag), ts)
             }
             Ctl::RequestBodyProcessor(p) => {
                 o.body_processor = Some(*p);

@@ -87,15 +87,13 @@ impl Engine {
     }
 
     /// Indices of the rules whose id is in `a..=b`.
-    pub(crate) fn rules_in(&self, a: u64, b: u64) -> Vec<u32> {
-        (0..self.rules.len() as u32)
-            .filter(|&i| (a..=b).contains(&self.rules[i as usize].id))
-            .collect()
+    pub(crate) fn rules_in(&self, a: u64, b: u64) -> impl Iterator<Item = u32> + '_ {
+        (0..self.rules.len() as u32).filter(move |&i| (a..=b).contains(&self.rules[i as usize].id))
     }
 
     /// Indices of the rules carrying `tag` (exact match).
-    pub(crate) fn rules_tagged(&self, tag: &str) -> &[u32] {
-        self.by_tag.get(tag).map_or(&[], Vec::as_slice)
+    pub(crate) fn rules_tagged(&self, tag: &str) -> impl Iterator<Item = u32> + '_ {
+        self.by_tag.get(tag).into_iter().flatten().copied()
     }
 
     /// Compilation counters (prefilter coverage etc.).

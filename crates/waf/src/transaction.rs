@@ -311,38 +311,41 @@ impl Transaction {
     /// they never run, in any phase (as `ctl:ruleRemoveById`, or `SecRuleRemoveById` after
     /// the rules). Call it before phase 1.
     pub fn remove_rules_by_id(&mut self, ranges: &[(u64, u64)]) {
+        let n = self.engine.rules.len();
         for &(a, b) in ranges {
-            self.remove_rules(|engine| engine.rules_in(a, b));
+            self.overrides.remove_rules(n, self.engine.rules_in(a, b));
         }
     }
 
     /// Removes the rules carrying one of these tags (exact match) from this transaction, as
     /// `ctl:ruleRemoveByTag` or `SecRuleRemoveByTag` after the rules. Call it before phase 1.
     pub fn remove_rules_by_tag(&mut self, tags: &[String]) {
+        let n = self.engine.rules.len();
         for tag in tags {
-            self.remove_rules(|engine| engine.rules_tagged(tag).to_vec());
+            self.overrides
+                .remove_rules(n, self.engine.rules_tagged(tag));
+        }
+    }
+}
+
+impl Overrides {
+    /// Marks `rules` (indices among the engine's `n` rules) as removed.
+    pub(crate) fn remove_rules(&mut self, n: usize, rules: impl Iterator<Item = u32>) {
+        for ri in rules {
+            set_bit(&mut self.removed, n, ri);
         }
     }
 
-    /// Marks the rules (indices) chosen by `which` as removed for this transaction.
-    pub(crate) fn remove_rules(&mut self, which: impl FnOnce(&Engine) -> Vec<u32>) {
-        let engine = self.engine.clone();
-        for ri in which(&engine) {
-            set_bit(&mut self.overrides.removed, engine.rules.len(), ri);
-        }
-    }
-
-    /// Removes `targets` from the rules (indices) chosen by `which` for this transaction.
+    /// Removes `targets` from `rules` (indices among the engine's `n` rules).
     pub(crate) fn remove_targets(
         &mut self,
-        which: impl FnOnce(&Engine) -> Vec<u32>,
+        n: usize,
+        rules: impl Iterator<Item = u32>,
         targets: &[Target],
     ) {
-        let engine = self.engine.clone();
-        let o = &mut self.overrides;
-        for ri in which(&engine) {
-            set_bit(&mut o.removed_target_rules, engine.rules.len(), ri);
-            o.removed_targets
+        for ri in rules {
+            set_bit(&mut self.removed_target_rules, n, ri);
+            self.removed_targets
                 .extend(targets.iter().map(|t| (ri, t.clone())));
         }
     }
