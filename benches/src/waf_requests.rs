@@ -23,7 +23,9 @@ pub fn decisions_dir() -> PathBuf {
 
 /// CRS v4 in blocking mode at PL1, in load order: our engine settings + CRS tuning
 /// (`crs-blocking-setup.conf`), `crs-setup.conf.example`, then `rules/*.conf` sorted.
-/// `None` when `../shared/crs` is absent.
+/// `None` when `../shared/crs` is absent. For profiling, `CRS_ONLY=901,942` keeps only the
+/// rule files whose paths contain one of the comma-separated strings (the cost of one file:
+/// compare `901,949` with `901,949,942`).
 pub fn crs_files() -> Option<Vec<PathBuf>> {
     let crs = repo_dir().join("../shared/crs");
     let mut rules: Vec<PathBuf> = std::fs::read_dir(crs.join("rules"))
@@ -32,6 +34,9 @@ pub fn crs_files() -> Option<Vec<PathBuf>> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "conf"))
         .collect();
     rules.sort();
+    if let Ok(only) = std::env::var("CRS_ONLY") {
+        rules.retain(|p| only.split(',').any(|o| p.to_string_lossy().contains(o)));
+    }
     let mut files = vec![
         decisions_dir().join("crs-blocking-setup.conf"),
         crs.join("crs-setup.conf.example"),

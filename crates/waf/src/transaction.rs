@@ -229,6 +229,12 @@ impl Transaction {
         })
     }
 
+    /// Whether a matched rule is logged (not `nolog`), without building the
+    /// [`MatchedRule`] list: most benign CRS transactions match only `nolog` bookkeeping.
+    pub fn has_logged_match(&self) -> bool {
+        self.matched.iter().any(|m| self.engine.rules[m.rule].log)
+    }
+
     /// Id of the last matched rule whose action is disruptive (applied or not, as
     /// [`MatchedRule::disruptive`]), without building the [`MatchedRule`] list.
     pub fn last_disruptive_rule(&self) -> Option<u64> {

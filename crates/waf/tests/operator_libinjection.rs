@@ -131,3 +131,86 @@ fn keyword_lookup_finds_every_keyword() {
     assert_eq!(lookup_word(&"A".repeat(longest + 1)), TokenType::Bareword);
     assert_eq!(lookup_word(""), TokenType::Bareword);
 }
+
+/// `@detectXSS` skips libinjection for inputs with neither `<` nor `=` (see
+/// `operator/injection.rs`): the ungated detector must call every such input safe. Inputs
+/// are built from the pieces libinjection's HTML5 tokenizer and blacklists react to (quotes,
+/// slashes, white space, `>`, `!`, event-handler and URL attribute names, `javascript:`,
+/// entities), in every order up to four pieces, plus pseudo-random byte strings.
+#[test]
+fn xss_needs_a_less_than_or_an_equals_sign() {
+    const PIECES: [&[u8]; 20] = [
+        b"\"",
+        b"'",
+        b"`",
+        b"/",
+        b" ",
+        b"\t",
+        b">",
+        b"!",
+        b"onload",
+        b"onerror",
+        b"href",
+        b"style",
+        b"src",
+        b"javascript:alert(1)",
+        b"&#x6a;",
+        b"x",
+        b"--",
+        b"[if",
+        b"DOCTYPE",
+        b"\x00",
+    ];
+    let mut input = Vec::new();
+    let mut checked = 0;
+    let n = PIECES.len();
+    for len in 1..=4u32 {
+        for mut code in 0..n.pow(len) {
+            input.clear();
+            for _ in 0..len {
+                input.extend_from_slice(PIECES[code % n]);
+                code /= n;
+            }
+            assert!(
+                !libinjectionrs::detect_xss(&input).is_injection(),
+                "{:?}",
+                String::from_utf8_lossy(&input)
+            );
+            checked += 1;
+        }
+    }
+    // Pseudo-random bytes (xorshift), `<` and `=` replaced.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..50_000 {
+        input.clear();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let len = (seed % 48) as usize;
+        for _ in 0..len {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let b = (seed >> 24) as u8;
+            input.push(if b == b'<' || b == b'=' { b'a' } else { b });
+        }
+        assert!(
+            !libinjectionrs::detect_xss(&input).is_injection(),
+            "{input:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 200_000);
+    // And the gate is not vacuous: one `=` or `<` turns such inputs into XSS.
+    for xss in [
+        &b"x onload=alert(1)"[..],
+        b"\" onerror=alert(1)",
+        b"<script>",
+    ] {
+        assert!(libinjectionrs::detect_xss(xss).is_injection());
+    }
+    let detect = Operator::compile("detectXSS", "", false, &NoFiles).expect("compile");
+    let mut caps = Captures::new();
+    assert!(detect.evaluate(b"x onload=alert(1)", &NoMacros, Some(&mut caps)));
+    assert!(!detect.evaluate(b"javascript:alert(1) onload", &NoMacros, None));
+}

@@ -22,8 +22,15 @@ pub fn sqli_fingerprint(input: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// libinjection XSS detection.
+///
+/// Gate: libinjection flags XSS only on a token of its HTML5 tokenizer that needs a `<`
+/// (a tag, doctype or comment, reachable only from a `<` in text) or an attribute value
+/// after an attribute name (reachable only through an `=`), in each of its five starting
+/// contexts. An input with neither byte is never XSS; most benign values (user agents,
+/// cookies, arguments) have neither and skip the five tokenizer passes.
+/// `tests/operator_libinjection.rs` checks the gate against the ungated detector.
 pub fn is_xss(input: &[u8]) -> bool {
-    libinjectionrs::detect_xss(input).is_injection()
+    memchr::memchr2(b'<', b'=', input).is_some() && libinjectionrs::detect_xss(input).is_injection()
 }
 
 pub fn detect_sqli(input: &[u8], captures: Option<&mut Captures>) -> bool {
