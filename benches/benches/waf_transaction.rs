@@ -6,8 +6,15 @@
 //! The same five requests also run against our own rule set (`rules/`, group `waf-own-pl1`),
 //! which is what portcullis runs when no CRS directory is configured.
 //!
-//! Every request is first checked for its expected verdict (pass, or deny 403) with prefilters
-//! on and off, so a broken fast path fails instead of looking fast. The requests and the rule
+//! Each request is timed twice: repeated as it is (group `waf-crs-pl1`: after the first
+//! iteration the engine's value memo knows every value, as it knows the recurring values of
+//! real traffic — user agents, accept headers, cookies, argument names), and with the memo
+//! emptied before every iteration (group `waf-crs-pl1-fresh`: every value new, the other end
+//! of the range; `portcullis_waf::forget_values`, outside the timed routine).
+//!
+//! Every request is first checked for its expected verdict (pass, or deny 403) with the fast
+//! paths (prefilters, value memo) on and off, so a broken fast path fails instead of looking
+//! fast. The requests and the rule
 //! files are those of `portcullis_benches::waf_requests`, which the libmodsecurity harness
 //! (`benches/modsec/run.sh`) replays too; `benches/waf-compare.sh` prints both side by side.
 //!
@@ -19,7 +26,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use portcullis_benches::waf_requests::{
     BenchRequest, bench_requests, build_engine, crs_files, own_rules_files, run,
 };
@@ -68,7 +75,7 @@ fn bench_transactions(c: &mut Criterion) {
         let expected = expected_outcome(request);
         for (label, engine) in [("on", &on), ("off", &off)] {
             let got = run(engine, &request.case);
-            assert_eq!(got, expected, "{} with prefilters {label}", request.id);
+            assert_eq!(got, expected, "{} with fast paths {label}", request.id);
         }
     }
     let mut group = c.benchmark_group("waf-crs-pl1");
@@ -76,6 +83,18 @@ fn bench_transactions(c: &mut Criterion) {
     for request in &requests {
         group.bench_function(request.id, |b| {
             b.iter(|| black_box(run(&on, &request.case)))
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("waf-crs-pl1-fresh");
+    group.measurement_time(Duration::from_secs(4));
+    for request in &requests {
+        group.bench_function(request.id, |b| {
+            b.iter_batched(
+                portcullis_waf::forget_values,
+                |()| black_box(run(&on, &request.case)),
+                BatchSize::PerIteration,
+            )
         });
     }
     group.finish();
@@ -95,7 +114,7 @@ fn bench_own_rules(c: &mut Criterion) {
             let got = run(engine, &request.case);
             assert_eq!(
                 got, expected,
-                "own rules: {} with prefilters {label}",
+                "own rules: {} with fast paths {label}",
                 request.id
             );
         }

@@ -53,10 +53,11 @@ pub fn own_rules_files() -> Vec<PathBuf> {
     ]
 }
 
-/// Compiles `files` in order into an engine.
-pub fn build_engine(files: &[PathBuf], prefilter: bool) -> Result<Engine, String> {
+/// Compiles `files` in order into an engine, with its fast paths (prefilters and the value
+/// memo) on or off.
+pub fn build_engine(files: &[PathBuf], fast_paths: bool) -> Result<Engine, String> {
     let mut builder = Engine::builder();
-    builder.prefilter(prefilter);
+    builder.prefilter(fast_paths).memo(fast_paths);
     for file in files {
         builder.add_file(file).map_err(|error| error.to_string())?;
     }

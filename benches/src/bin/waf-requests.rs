@@ -158,7 +158,13 @@ fn profile() -> Result<(), String> {
     let only = std::env::args().nth(3);
     // `WAF_PROFILE_RESPONSE=1`: also phases 3 and 4, as in the proxy.
     let response = std::env::var_os("WAF_PROFILE_RESPONSE").is_some();
+    // `WAF_PROFILE_FRESH=1`: the value memo forgets every value before each transaction, as
+    // if no value ever repeated.
+    let fresh = std::env::var_os("WAF_PROFILE_FRESH").is_some();
     let run = |engine: &Arc<portcullis_waf::Engine>, case: &portcullis_benches::http_file::Case| {
+        if fresh {
+            portcullis_waf::forget_values();
+        }
         if response {
             portcullis_benches::waf_requests::run_with_response(engine, case)
         } else {

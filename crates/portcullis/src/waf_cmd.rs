@@ -39,6 +39,9 @@ pub struct FtwArgs {
     /// Evaluate every rule's operator (the results must not change).
     #[arg(long)]
     pub no_prefilter: bool,
+    /// Do not memoise per-value results across tests (the results must not change).
+    #[arg(long)]
+    pub no_memo: bool,
     /// Only tests whose title (`<rule_id>-<test_id>`) contains this text.
     #[arg(long)]
     pub include: Option<String>,
@@ -66,6 +69,7 @@ fn ftw(args: FtwArgs) -> anyhow::Result<ExitCode> {
     };
     let opts = RunOptions {
         prefilter: !args.no_prefilter,
+        memo: !args.no_memo,
         crs_test_setup: !args.no_crs_setup,
         overrides,
         filter: Filter {

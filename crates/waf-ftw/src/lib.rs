@@ -41,6 +41,8 @@ pub use runner::Filter;
 pub struct RunOptions {
     /// Engine prefilters on (default) or off; results must not differ.
     pub prefilter: bool,
+    /// The engine's value memo on (default) or off; results must not differ.
+    pub memo: bool,
     /// Load [`crs::BASE_CONF`] and [`crs::TEST_SETUP_CONF`] (SecAction 900005) before the rules.
     pub crs_test_setup: bool,
     /// Tests whose failure is expected for a reason outside the engine.
@@ -52,6 +54,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             prefilter: true,
+            memo: true,
             crs_test_setup: true,
             overrides: overrides::bundled(),
             filter: Filter::default(),
@@ -82,7 +85,7 @@ pub fn build_engine(
     opts: &RunOptions,
 ) -> Result<portcullis_waf::Engine, portcullis_waf::CompileError> {
     let mut builder = portcullis_waf::Engine::builder();
-    builder.prefilter(opts.prefilter);
+    builder.prefilter(opts.prefilter).memo(opts.memo);
     if opts.crs_test_setup {
         let here = Path::new(".");
         builder.add_text(crs::BASE_CONF, "modsecurity-recommended", here)?;

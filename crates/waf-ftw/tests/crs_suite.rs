@@ -1,6 +1,6 @@
 //! The OWASP CRS v4 regression suite from `../shared/crs`, run in-process against the engine:
 //! pass rate at or above [`MIN_PASS_RATE`], and identical per-stage results with prefilters
-//! on and off. Skipped (with a message) when the CRS data is not present.
+//! and the value memo on and off. Skipped (with a message) when the CRS data is not present.
 
 use std::path::{Path, PathBuf};
 
@@ -42,8 +42,10 @@ fn crs_suite_passes_and_prefilters_do_not_change_results() {
         with_prefilter.pass_rate()
     );
 
+    // Neither prefilters nor the value memo: every operator runs on every value.
     let opts = RunOptions {
         prefilter: false,
+        memo: false,
         ..RunOptions::default()
     };
     let without_prefilter = crs::run_crs(&crs_dir, &opts);
@@ -55,6 +57,6 @@ fn crs_suite_passes_and_prefilters_do_not_change_results() {
     let differences: Vec<_> = a.iter().zip(&b).filter(|(x, y)| x != y).take(20).collect();
     assert!(
         differences.is_empty(),
-        "prefilter on/off differ: {differences:#?}"
+        "prefilter and memo on/off differ: {differences:#?}"
     );
 }

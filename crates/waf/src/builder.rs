@@ -27,6 +27,7 @@ pub struct EngineBuilder {
     pub(crate) config: EngineConfig,
     pub(crate) items: Vec<Item>,
     pub(crate) prefilter: bool,
+    pub(crate) memo: bool,
     pub(crate) clock: std::sync::Arc<dyn crate::store::Clock>,
     defaults: [Vec<Action>; 6],
     open_chain: Option<usize>,
@@ -39,6 +40,7 @@ impl Default for EngineBuilder {
             config: EngineConfig::default(),
             items: Vec::new(),
             prefilter: true,
+            memo: true,
             clock: std::sync::Arc::new(crate::store::SystemClock),
             defaults: Default::default(),
             open_chain: None,
@@ -72,6 +74,13 @@ impl EngineBuilder {
     /// Turns prefilters on (default) or off; results are identical either way.
     pub fn prefilter(&mut self, on: bool) -> &mut Self {
         self.prefilter = on;
+        self
+    }
+
+    /// Turns the value memo on (default) or off; results are identical either way (see
+    /// `memo.rs`).
+    pub fn memo(&mut self, on: bool) -> &mut Self {
+        self.memo = on;
         self
     }
 

@@ -222,6 +222,7 @@ fn make_link(
         chain_id: 0,
         chain_trigger: None,
         prefilter: None,
+        memo_slot: None,
         target_set: None,
         group: None,
         setvars: Vec::new(),

@@ -35,6 +35,8 @@ pub struct EngineStats {
     pub prefilter_literals: usize,
 }
 
+static NEXT_ENGINE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// A compiled SecLang rule set; `Send + Sync`, share it through `Arc`.
 #[derive(Debug)]
 pub struct Engine {
@@ -47,6 +49,10 @@ pub struct Engine {
     /// One automaton over the literals of every gated operator (slots are global).
     pub(crate) prefilter: Option<Prefilter>,
     pub(crate) prefilter_on: bool,
+    /// Process-unique id (keys the per-thread value memos).
+    pub(crate) id: u64,
+    /// Number of memoised operators (`Link::memo_slot`); 0 when the memo is off.
+    pub(crate) memo_slots: u32,
     /// Per target group: whether one of its links is gated (its values get scanned).
     pub(crate) groups_gated: Vec<bool>,
     /// Number of distinct target sets (see `Link::target_set`).
@@ -169,6 +175,7 @@ impl Engine {
         let mut groups_gated: Vec<bool> = Vec::new();
         let mut xml_tree = false;
         let mut literals = PrefilterBuilder::default();
+        let mut memo_slots = 0u32;
         for rule in &mut rules {
             for link in &mut rule.links {
                 stats.links += 1;
@@ -185,6 +192,10 @@ impl Engine {
                 let Test::Operator(op) = &link.test else {
                     continue;
                 };
+                if b.memo && op.is_memoisable() {
+                    link.memo_slot = Some(memo_slots);
+                    memo_slots += 1;
+                }
                 if let Some(key) = group_key(link) {
                     let next = target_set_ids.len() as u32;
                     let set = *target_set_ids.entry(key).or_insert(next);
@@ -244,6 +255,8 @@ impl Engine {
             jumps,
             prefilter,
             prefilter_on: b.prefilter,
+            id: NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            memo_slots,
             groups_gated,
             target_sets: target_set_ids.len(),
             set_atoms,

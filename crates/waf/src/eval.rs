@@ -12,6 +12,7 @@
 use crate::action::{AllowScope, Disruptive};
 use crate::ctl::RuleEngineMode;
 use crate::macros::expand_text;
+use crate::memo::{self, Memo};
 use crate::operator::MacroExpander;
 use crate::operator::Operator;
 use crate::prefilter::words_contain;
@@ -113,7 +114,25 @@ impl MacroExpander for Expander<'_> {
 }
 
 impl Transaction {
+    /// Runs one phase's rules with the thread's value memo borrowed for the phase.
     pub(crate) fn run_phase(&mut self, phase: u8) -> Outcome {
+        if self.engine.memo_slots > 0 {
+            let words = self.engine.prefilter.as_ref().map_or(0, |p| p.words());
+            let memo = Memo::take(self.engine.id, words, self.engine.memo_slots as usize);
+            if memo.generation() != self.memo_generation {
+                self.memo_of.clear();
+                self.memo_generation = memo.generation();
+            }
+            self.memo = Some(memo);
+        }
+        let outcome = self.run_phase_rules(phase);
+        if let Some(memo) = self.memo.take() {
+            memo.give_back();
+        }
+        outcome
+    }
+
+    fn run_phase_rules(&mut self, phase: u8) -> Outcome {
         if let Some(o) = &self.interrupted {
             if phase != 5 {
                 return o.clone();
@@ -387,6 +406,18 @@ impl Transaction {
     /// Runs the operator on one transformed value; on a match updates MATCHED_VAR(S) and the
     /// captures and runs the link's `setvar`s.
     fn test_value(&mut self, link: &Link, op: &Operator, item: Item, tv: u32) -> bool {
+        let memo_entry = match link.memo_slot {
+            Some(slot) => {
+                let e = self.memo_entry(tv);
+                if let (Some(e), Some(memo)) = (e, &self.memo) {
+                    if memo.known_no_match(e, slot) {
+                        return false;
+                    }
+                }
+                e.map(|e| (e, slot))
+            }
+            None => None,
+        };
         let mut caps = link.capture.then(Vec::new);
         let hit = op.evaluate(
             self.state.vals.get(tv),
@@ -395,8 +426,35 @@ impl Transaction {
         );
         if hit {
             self.on_hit(link, item, tv, caps);
+        } else if let (Some((e, slot)), Some(memo)) = (memo_entry, &mut self.memo) {
+            memo.set_no_match(e, slot);
         }
         hit
+    }
+
+    /// The memo entry of value `value` (looked up once per transaction and memo
+    /// generation), or None when the memo is off or the value too long.
+    fn memo_entry(&mut self, value: u32) -> Option<u32> {
+        let memo = self.memo.as_mut()?;
+        let i = value as usize;
+        match self.memo_of.get(i) {
+            Some(&memo::NOT_MEMOISED) => return None,
+            Some(&e) if e != memo::UNKNOWN => return Some(e),
+            _ => {}
+        }
+        let generation = memo.generation();
+        let e = memo.entry(self.state.vals.get(value));
+        if memo.generation() != generation {
+            // The memo was full and cleared: every entry number of this transaction is void.
+            self.memo_of.clear();
+            self.memo_generation = memo.generation();
+        }
+        if self.memo_of.len() <= i {
+            self.memo_of
+                .resize(self.state.vals.len().max(i + 1), memo::UNKNOWN);
+        }
+        self.memo_of[i] = e;
+        (e != memo::NOT_MEMOISED).then_some(e)
     }
 
     /// A link whose only target is `TX:key` with no transformation (CRS's paranoia-level and
@@ -524,6 +582,8 @@ impl Transaction {
     /// [`Self::scan`] of a value not scanned yet.
     #[inline(never)]
     fn scan_new(&mut self, value: u32) -> Option<u32> {
+        self.engine.prefilter.as_ref()?;
+        let entry = self.memo_entry(value);
         let pf = self.engine.prefilter.as_ref()?;
         let i = value as usize;
         if self.scan_of.len() <= i {
@@ -531,12 +591,22 @@ impl Transaction {
                 .resize(self.state.vals.len().max(i + 1), u32::MAX);
         }
         let off = self.scan_words.len();
+        if let (Some(e), Some(memo)) = (entry, &self.memo) {
+            if let Some(scan) = memo.scan(e) {
+                self.scan_words.extend_from_slice(scan);
+                self.scan_of[i] = off as u32;
+                return Some(off as u32);
+            }
+        }
         self.scan_words.resize(off + pf.words(), 0);
         pf.scan_into(
             self.state.vals.get(value),
             &mut self.scan_words[off..],
             &mut self.scan_seen,
         );
+        if let (Some(e), Some(memo)) = (entry, &mut self.memo) {
+            memo.set_scan(e, &self.scan_words[off..]);
+        }
         self.scan_of[i] = off as u32;
         Some(off as u32)
     }

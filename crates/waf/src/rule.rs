@@ -37,6 +37,9 @@ pub struct Link {
     pub chain_trigger: Option<u32>,
     /// Prefilter slot in the engine's automaton, when the operator can be gated.
     pub prefilter: Option<u32>,
+    /// Slot in the value memo (see `memo.rs`) when the operator's verdict depends only on
+    /// the value and is worth remembering.
+    pub memo_slot: Option<u32>,
     /// Target set: links with the same targets and exclusions over stable variables share
     /// one per-transaction list of extracted items (see `eval.rs`).
     pub target_set: Option<u32>,

@@ -111,6 +111,12 @@ pub struct Transaction {
     pub(crate) atoms: Vec<crate::eval::GroupCache>,
     /// The items of the cached target sets and atoms, back to back.
     pub(crate) set_items: Vec<crate::state::Item>,
+    /// The thread's value memo, borrowed while a phase runs (see `memo.rs`).
+    pub(crate) memo: Option<crate::memo::Memo>,
+    /// Per value id: its entry in the memo of generation `memo_generation`, or
+    /// `memo::UNKNOWN` / `memo::NOT_MEMOISED`.
+    pub(crate) memo_of: Vec<u32>,
+    pub(crate) memo_generation: u64,
     /// Scratch space of the prefilter scans.
     pub(crate) scan_seen: Vec<u64>,
     /// Reused buffers for rule evaluation.
@@ -174,6 +180,9 @@ impl Transaction {
             target_sets: buffers.target_sets,
             atoms: buffers.atoms,
             set_items: buffers.set_items,
+            memo: None,
+            memo_of: buffers.memo_of,
+            memo_generation: 0,
             scan_seen: Vec::new(),
             items_buf: Vec::new(),
             values_buf: Vec::new(),
@@ -378,6 +387,7 @@ struct Buffers {
     chain_cache: FxMap<(u32, u32), u32>,
     scan_words: Vec<u64>,
     scan_of: Vec<u32>,
+    memo_of: Vec<u32>,
     groups: Vec<crate::eval::GroupCache>,
     group_entries: Vec<crate::eval::Entry>,
     target_sets: Vec<crate::eval::GroupCache>,
@@ -404,6 +414,7 @@ impl Buffers {
                 chain_cache: FxMap::with_capacity_and_hasher(512, Default::default()),
                 scan_words: Vec::new(),
                 scan_of: Vec::new(),
+                memo_of: Vec::new(),
                 groups: Vec::new(),
                 group_entries: Vec::new(),
                 target_sets: Vec::new(),
@@ -418,6 +429,7 @@ impl Buffers {
             + self.chain_cache.capacity() * 20
             + self.scan_words.capacity() * 8
             + self.scan_of.capacity() * 4
+            + self.memo_of.capacity() * 4
             + self.group_entries.capacity() * std::mem::size_of::<crate::eval::Entry>()
             + self.set_items.capacity() * std::mem::size_of::<crate::state::Item>();
         if size > KEEP_LIMIT {
@@ -428,6 +440,7 @@ impl Buffers {
         self.chain_cache.clear();
         self.scan_words.clear();
         self.scan_of.clear();
+        self.memo_of.clear();
         self.groups.clear();
         self.group_entries.clear();
         self.target_sets.clear();
@@ -449,6 +462,7 @@ impl Drop for Transaction {
             chain_cache: std::mem::take(&mut self.chain_cache),
             scan_words: std::mem::take(&mut self.scan_words),
             scan_of: std::mem::take(&mut self.scan_of),
+            memo_of: std::mem::take(&mut self.memo_of),
             groups: std::mem::take(&mut self.groups),
             group_entries: std::mem::take(&mut self.group_entries),
             target_sets: std::mem::take(&mut self.target_sets),

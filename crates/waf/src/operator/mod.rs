@@ -284,6 +284,21 @@ impl Operator {
         self.literals.clone()
     }
 
+    /// Whether the verdict depends only on the input and costs more than a memo lookup: a
+    /// regex, phrase set, libinjection or validation operator without a macro argument.
+    pub fn is_memoisable(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Rx(_)
+                | Kind::Pm(_)
+                | Kind::ByteRange(_)
+                | Kind::UrlEncoding
+                | Kind::Utf8Encoding
+                | Kind::Sqli
+                | Kind::Xss
+        )
+    }
+
     /// Builds the automata that are otherwise built on first use (`@rx`, `@pm*`), so that a
     /// pattern over the size limit is reported now rather than never matching later.
     pub fn warm(&self) -> Result<(), OperatorError> {

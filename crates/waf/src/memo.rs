@@ -1,0 +1,231 @@
+//! The value memo: per thread and per engine, results that depend only on a value's bytes,
+//! kept across transactions — the prefilter scan of the value and, per memoised operator,
+//! "this operator does not match this value".
+//!
+//! Traffic repeats its values: the same browsers send the same `User-Agent`, `Accept*` and
+//! cookie values, the same argument names and many of the same argument values. Everything a
+//! rule's operator concludes about a value is a pure function of the value's bytes (after
+//! the link's transformations) when the operator has no macro in its argument; the memo keeps
+//! those conclusions so that a value seen before costs one hash lookup instead of a scan
+//! through the prefilter automaton and a run of every operator its gate lets through.
+//!
+//! Only *no match* is memoised: a match has effects (captures, MATCHED_VAR, setvars) that
+//! the operator recomputes, and matches are rare in benign traffic. Keys are the value's
+//! bytes, compared in full (a hash collision cannot make a value inherit another's
+//! verdict). Bounded: values longer than [`MAX_VALUE`] are not memoised and the memo is
+//! cleared when it holds [`MAX_ENTRIES`] values or [`MAX_BYTES`] of them; each clear (and each memo) has a new
+//! generation number, so that a transaction's per-value entry numbers from an older
+//! generation are dropped rather than misread.
+//!
+//! A transaction borrows its thread's memo for the duration of one phase (phases run
+//! synchronously; a transaction may move to another thread between phases) and gives it back
+//! at the end of the phase.
+
+use crate::interner::Interner;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Values longer than this (bytes) are not memoised.
+pub(crate) const MAX_VALUE: usize = 512;
+/// Values held before the memo is cleared.
+pub(crate) const MAX_ENTRIES: usize = 4096;
+/// Bytes of memoised values held before the memo is cleared.
+pub(crate) const MAX_BYTES: usize = 512 << 10;
+/// Memos kept per thread (one per engine; the least recently used goes first).
+const MAX_MEMOS: usize = 4;
+
+/// In a transaction's value → entry table: not looked up yet.
+pub(crate) const UNKNOWN: u32 = u32::MAX;
+/// In a transaction's value → entry table: not memoised (too long).
+pub(crate) const NOT_MEMOISED: u32 = u32::MAX - 1;
+
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
+}
+
+thread_local! {
+    static MEMOS: RefCell<Vec<Memo>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Makes the calling thread's value memos forget every value (their allocations stay): the
+/// next transactions on this thread see only new values, as if no value ever repeated.
+/// For benchmarks that measure that case; results never depend on the memo.
+pub fn forget_values() {
+    let _ = MEMOS.try_with(|m| {
+        if let Ok(mut memos) = m.try_borrow_mut() {
+            memos.iter_mut().for_each(Memo::reset);
+        }
+    });
+}
+
+/// The memo of one engine on one thread.
+#[derive(Debug)]
+pub(crate) struct Memo {
+    engine: u64,
+    generation: u64,
+    /// The values held (entry number = interned id; randomly seeded hash).
+    index: Interner,
+    scan_words: usize,
+    verdict_words: usize,
+    /// Per entry, `scan_words + verdict_words` words: the prefilter scan, then one bit per
+    /// memoised operator that is known not to match.
+    words: Vec<u64>,
+    /// Per entry: whether its scan is filled in.
+    scanned: Vec<bool>,
+    /// Bytes of the values held.
+    bytes: usize,
+}
+
+impl Memo {
+    /// The calling thread's memo for engine `engine` (a new one when it has none), with
+    /// room for scans of `scan_words` words and `verdict_slots` memoised operators.
+    pub(crate) fn take(engine: u64, scan_words: usize, verdict_slots: usize) -> Memo {
+        let verdict_words = verdict_slots.div_ceil(64);
+        let found = MEMOS
+            .try_with(|m| {
+                let mut memos = m.try_borrow_mut().ok()?;
+                let i = memos.iter().position(|x| x.engine == engine)?;
+                Some(memos.remove(i))
+            })
+            .ok()
+            .flatten();
+        match found {
+            Some(memo) if memo.scan_words == scan_words && memo.verdict_words == verdict_words => {
+                memo
+            }
+            _ => Memo {
+                engine,
+                generation: next_generation(),
+                index: Interner::with_capacity(256),
+                scan_words,
+                verdict_words,
+                words: Vec::new(),
+                scanned: Vec::new(),
+                bytes: 0,
+            },
+        }
+    }
+
+    /// Gives the memo back to the calling thread (most recently used last).
+    pub(crate) fn give_back(self) {
+        let _ = MEMOS.try_with(|m| {
+            if let Ok(mut memos) = m.try_borrow_mut() {
+                if memos.len() >= MAX_MEMOS {
+                    memos.remove(0);
+                }
+                memos.push(self);
+            }
+        });
+    }
+
+    /// Forgets every value (keeping the allocations); entry numbers become void.
+    fn reset(&mut self) {
+        self.index.clear();
+        self.words.clear();
+        self.scanned.clear();
+        self.bytes = 0;
+        self.generation = next_generation();
+    }
+
+    /// Changes whenever entry numbers are invalidated.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The entry of `value`, created when missing, or [`NOT_MEMOISED`]. Creating one may
+    /// clear the memo first (the generation then changes).
+    pub(crate) fn entry(&mut self, value: &[u8]) -> u32 {
+        if value.len() > MAX_VALUE {
+            return NOT_MEMOISED;
+        }
+        if self.index.len() >= MAX_ENTRIES || self.bytes + value.len() > MAX_BYTES {
+            // Full (an existing entry would do, but a full memo is rarely all hits).
+            self.reset();
+        }
+        let e = self.index.intern(value);
+        if e as usize == self.scanned.len() {
+            self.bytes += value.len();
+            self.words
+                .resize(self.words.len() + self.scan_words + self.verdict_words, 0);
+            self.scanned.push(false);
+        }
+        e
+    }
+
+    fn base(&self, e: u32) -> usize {
+        e as usize * (self.scan_words + self.verdict_words)
+    }
+
+    /// The entry's prefilter scan, when filled in.
+    pub(crate) fn scan(&self, e: u32) -> Option<&[u64]> {
+        let base = self.base(e);
+        self.scanned[e as usize].then(|| &self.words[base..base + self.scan_words])
+    }
+
+    /// Fills in the entry's prefilter scan.
+    pub(crate) fn set_scan(&mut self, e: u32, scan: &[u64]) {
+        let base = self.base(e);
+        self.words[base..base + self.scan_words].copy_from_slice(scan);
+        self.scanned[e as usize] = true;
+    }
+
+    /// Whether memoised operator `slot` is known not to match the entry's value.
+    #[inline]
+    pub(crate) fn known_no_match(&self, e: u32, slot: u32) -> bool {
+        let w = self.base(e) + self.scan_words + slot as usize / 64;
+        self.words[w] & (1 << (slot % 64)) != 0
+    }
+
+    /// Records that memoised operator `slot` does not match the entry's value.
+    pub(crate) fn set_no_match(&mut self, e: u32, slot: u32) {
+        let w = self.base(e) + self.scan_words + slot as usize / 64;
+        self.words[w] |= 1 << (slot % 64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_verdicts_and_clearing() {
+        let mut m = Memo::take(u64::MAX - 7, 2, 70);
+        let g = m.generation();
+        let a = m.entry(b"Mozilla/5.0");
+        assert_eq!(m.entry(b"Mozilla/5.0"), a);
+        let b = m.entry(b"mozilla/5.0");
+        assert_ne!(a, b);
+        assert!(m.scan(a).is_none());
+        m.set_scan(a, &[1, 2]);
+        assert_eq!(m.scan(a), Some(&[1u64, 2][..]));
+        assert!(m.scan(b).is_none());
+        assert!(!m.known_no_match(a, 69));
+        m.set_no_match(a, 69);
+        assert!(m.known_no_match(a, 69) && !m.known_no_match(a, 5) && !m.known_no_match(b, 69));
+        assert_eq!(m.entry(&[b'x'; MAX_VALUE + 1]), NOT_MEMOISED);
+        for i in 0..MAX_ENTRIES {
+            m.entry(format!("v{i}").as_bytes());
+        }
+        assert_ne!(m.generation(), g, "full memo cleared");
+        assert!(m.index.len() <= MAX_ENTRIES);
+        let g1 = m.generation();
+        let big = vec![b'y'; MAX_VALUE];
+        for i in 0..MAX_BYTES / MAX_VALUE + 1 {
+            let mut v = big.clone();
+            v[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            m.entry(&v);
+        }
+        assert_ne!(m.generation(), g1, "memo over its byte budget cleared");
+        assert!(m.bytes <= MAX_BYTES);
+        // Given back and taken again on this thread: the same memo.
+        let g2 = m.generation();
+        m.give_back();
+        let m = Memo::take(u64::MAX - 7, 2, 70);
+        assert_eq!(m.generation(), g2);
+        // Another shape for the same engine id: a fresh memo.
+        m.give_back();
+        assert_ne!(Memo::take(u64::MAX - 7, 3, 70).generation(), g2);
+    }
+}
