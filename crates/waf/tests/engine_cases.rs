@@ -84,7 +84,7 @@ fn engine_cases_table() {
         let mut per_mode = Vec::new();
         for prefilter in [true, false] {
             let mut b = Engine::builder();
-            b.prefilter(prefilter);
+            b.prefilter(prefilter).memo(prefilter);
             let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
             let engine = match b
                 .add_text(rules, name, &dir)

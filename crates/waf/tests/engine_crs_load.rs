@@ -20,7 +20,7 @@ fn load(dir: &Path, prefilter: bool) -> Engine {
 
 fn load_with(dir: &Path, prefilter: bool, recommended: bool) -> Engine {
     let mut b = Engine::builder();
-    b.prefilter(prefilter);
+    b.prefilter(prefilter).memo(prefilter);
     if recommended {
         b.add_text(MODSECURITY_RECOMMENDED, "recommended", dir)
             .unwrap();

@@ -60,10 +60,11 @@ pub fn run(engine: &Arc<Engine>, case: &Case, serial: usize) -> Verdict {
     Verdict { outcome, ids }
 }
 
-/// An engine built from `sources` (files, in order) with prefilters `on` or off.
+/// An engine built from `sources` (files, in order) with its fast paths (prefilters, value
+/// memo) on or off.
 pub fn build(sources: &[PathBuf], prefilter: bool) -> Arc<Engine> {
     let mut builder = Engine::builder();
-    builder.prefilter(prefilter);
+    builder.prefilter(prefilter).memo(prefilter);
     for source in sources {
         if let Err(error) = builder.add_file(source) {
             panic!("loading {}: {error}", source.display());
