@@ -223,6 +223,7 @@ fn make_link(
         chain_trigger: None,
         prefilter: None,
         memo_slot: None,
+        live_slot: None,
         target_set: None,
         group: None,
         setvars: Vec::new(),

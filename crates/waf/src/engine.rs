@@ -51,9 +51,15 @@ pub struct Engine {
     pub(crate) prefilter_on: bool,
     /// Process-unique id (keys the per-thread value memos).
     pub(crate) id: u64,
-    /// Number of memoised operators (`Link::memo_slot`); 0 when the memo is off.
-    pub(crate) memo_slots: u32,
-    /// Per target group: whether one of its links is gated (its values get scanned).
+    /// Whether the value memo is on.
+    pub(crate) memo: bool,
+    /// Words of a value's live bits (prefilter slots, then memoised links without one; see
+    /// `Link::live_slot`); 0 when neither prefilters nor the memo are on.
+    pub(crate) live_words: usize,
+    /// Live bits before a value's scan: the memoised links without a prefilter slot.
+    pub(crate) live_init: Vec<u64>,
+    /// Per target group: whether one of its links has a live slot (its values get live bits
+    /// and the group a union of them).
     pub(crate) groups_gated: Vec<bool>,
     /// Number of distinct target sets (see `Link::target_set`).
     pub(crate) target_sets: usize,
@@ -176,6 +182,7 @@ impl Engine {
         let mut xml_tree = false;
         let mut literals = PrefilterBuilder::default();
         let mut memo_slots = 0u32;
+        let mut prefilter_slots = 0u32;
         for rule in &mut rules {
             for link in &mut rule.links {
                 stats.links += 1;
@@ -192,9 +199,9 @@ impl Engine {
                 let Test::Operator(op) = &link.test else {
                     continue;
                 };
+                // The slot number is settled below, once the prefilter slots are known.
                 if b.memo && op.is_memoisable() {
-                    link.memo_slot = Some(memo_slots);
-                    memo_slots += 1;
+                    link.memo_slot = Some(u32::MAX);
                 }
                 if let Some(key) = group_key(link) {
                     let next = target_set_ids.len() as u32;
@@ -223,15 +230,34 @@ impl Engine {
                 }
                 if let Some(lits) = op.prefilter_literals() {
                     link.prefilter = literals.add(&lits);
-                    if link.prefilter.is_some() {
+                    if let Some(slot) = link.prefilter {
+                        prefilter_slots = prefilter_slots.max(slot + 1);
                         stats.gated_links += 1;
                         stats.rx_gated += usize::from(is_rx);
-                        if let Some(g) = link.group {
-                            groups_gated[g as usize] = true;
-                        }
                     }
                 }
             }
+        }
+        // Live slots (see `Link::live_slot`): a gated link's is its prefilter slot; a
+        // memoised link without one gets a slot after the prefilter's, set in every value's
+        // live bits until the memo learns that the operator does not match the value.
+        for link in rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
+            if link.memo_slot.is_some() {
+                link.memo_slot = Some(link.prefilter.unwrap_or_else(|| {
+                    memo_slots += 1;
+                    prefilter_slots + memo_slots - 1
+                }));
+            }
+            link.live_slot = link.prefilter.or(link.memo_slot);
+            if let (Some(_), Some(g)) = (link.live_slot, link.group) {
+                groups_gated[g as usize] = true;
+            }
+        }
+        let live_slots = prefilter_slots + memo_slots;
+        let live_words = (live_slots as usize).div_ceil(64);
+        let mut live_init = vec![0u64; live_words];
+        for s in prefilter_slots..live_slots {
+            live_init[s as usize / 64] |= 1 << (s % 64);
         }
         let prefilter = literals.build().map_err(|e| CompileError::new("", 0, e))?;
         if let Some(p) = &prefilter {
@@ -256,7 +282,9 @@ impl Engine {
             prefilter,
             prefilter_on: b.prefilter,
             id: NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            memo_slots,
+            memo: b.memo,
+            live_words,
+            live_init,
             groups_gated,
             target_sets: target_set_ids.len(),
             set_atoms,

@@ -116,9 +116,8 @@ impl MacroExpander for Expander<'_> {
 impl Transaction {
     /// Runs one phase's rules with the thread's value memo borrowed for the phase.
     pub(crate) fn run_phase(&mut self, phase: u8) -> Outcome {
-        if self.engine.memo_slots > 0 {
-            let words = self.engine.prefilter.as_ref().map_or(0, |p| p.words());
-            let memo = Memo::take(self.engine.id, words, self.engine.memo_slots as usize);
+        if self.engine.memo {
+            let memo = Memo::take(self.engine.id, self.engine.live_words);
             if memo.generation() != self.memo_generation {
                 self.memo_of.clear();
                 self.memo_generation = memo.generation();
@@ -251,7 +250,7 @@ impl Transaction {
                 } else {
                     Vec::new()
                 };
-                let gate = link.prefilter.filter(|_| self.engine.prefilter_on);
+                let gate = link.live_slot;
                 match link.group {
                     Some(g) if uses_caches(link, &runtime) => {
                         let (start, len, union) = self.group(g, link);
@@ -406,18 +405,11 @@ impl Transaction {
     /// Runs the operator on one transformed value; on a match updates MATCHED_VAR(S) and the
     /// captures and runs the link's `setvar`s.
     fn test_value(&mut self, link: &Link, op: &Operator, item: Item, tv: u32) -> bool {
-        let memo_entry = match link.memo_slot {
-            Some(slot) => {
-                let e = self.memo_entry(tv);
-                if let (Some(e), Some(memo)) = (e, &self.memo) {
-                    if memo.known_no_match(e, slot) {
-                        return false;
-                    }
-                }
-                e.map(|e| (e, slot))
-            }
-            None => None,
-        };
+        // The caller checked the value's live bit; a memoised operator that fails clears it
+        // in the memo.
+        let memo_entry = link
+            .memo_slot
+            .and_then(|slot| self.memo_entry(tv).map(|e| (e, slot)));
         let mut caps = link.capture.then(Vec::new);
         let hit = op.evaluate(
             self.state.vals.get(tv),
@@ -507,8 +499,8 @@ impl Transaction {
         let mut items = std::mem::take(&mut self.items_buf);
         items.clear();
         self.link_items(link, &[], &mut items);
-        let gated = self.engine.prefilter_on && self.engine.groups_gated[g as usize];
-        let words = self.engine.prefilter.as_ref().map_or(0, |p| p.words());
+        let gated = self.engine.groups_gated[g as usize];
+        let words = self.engine.live_words;
         let mut union = u32::MAX;
         if gated && words > 0 {
             union = self.scan_words.len() as u32;
@@ -566,11 +558,11 @@ impl Transaction {
         tv
     }
 
-    /// The offset in `scan_words` of the prefilter scan of `value` (scanned on first use), or
-    /// None when prefilters are off.
+    /// The offset in `scan_words` of the live bits of `value` (computed on first use), or
+    /// None when neither prefilters nor the memo are on.
     #[inline(always)]
     fn scan(&mut self, value: u32) -> Option<u32> {
-        if !self.engine.prefilter_on {
+        if self.engine.live_words == 0 {
             return None;
         }
         match self.scan_of.get(value as usize) {
@@ -579,35 +571,36 @@ impl Transaction {
         }
     }
 
-    /// [`Self::scan`] of a value not scanned yet.
+    /// [`Self::scan`] of a value without live bits yet: the memo's, else the prefilter scan
+    /// plus the memoised links without a prefilter slot (then remembered by the memo).
     #[inline(never)]
     fn scan_new(&mut self, value: u32) -> Option<u32> {
-        self.engine.prefilter.as_ref()?;
+        let words = self.engine.live_words;
         let entry = self.memo_entry(value);
-        let pf = self.engine.prefilter.as_ref()?;
         let i = value as usize;
         if self.scan_of.len() <= i {
             self.scan_of
                 .resize(self.state.vals.len().max(i + 1), u32::MAX);
         }
         let off = self.scan_words.len();
+        self.scan_of[i] = off as u32;
         if let (Some(e), Some(memo)) = (entry, &self.memo) {
-            if let Some(scan) = memo.scan(e) {
-                self.scan_words.extend_from_slice(scan);
-                self.scan_of[i] = off as u32;
+            if let Some(live) = memo.live(e) {
+                self.scan_words.extend_from_slice(live);
                 return Some(off as u32);
             }
         }
-        self.scan_words.resize(off + pf.words(), 0);
-        pf.scan_into(
-            self.state.vals.get(value),
-            &mut self.scan_words[off..],
-            &mut self.scan_seen,
-        );
-        if let (Some(e), Some(memo)) = (entry, &mut self.memo) {
-            memo.set_scan(e, &self.scan_words[off..]);
+        self.scan_words.extend_from_slice(&self.engine.live_init);
+        if let Some(pf) = &self.engine.prefilter {
+            pf.scan_into(
+                self.state.vals.get(value),
+                &mut self.scan_words[off..off + words],
+                &mut self.scan_seen,
+            );
         }
-        self.scan_of[i] = off as u32;
+        if let (Some(e), Some(memo)) = (entry, &mut self.memo) {
+            memo.set_live(e, &self.scan_words[off..off + words]);
+        }
         Some(off as u32)
     }
 

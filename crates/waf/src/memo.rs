@@ -1,6 +1,6 @@
 //! The value memo: per thread and per engine, results that depend only on a value's bytes,
-//! kept across transactions — the prefilter scan of the value and, per memoised operator,
-//! "this operator does not match this value".
+//! kept across transactions — the value's *live bits* (`Link::live_slot`): its prefilter
+//! scan, minus the memoised operators known not to match it.
 //!
 //! Traffic repeats its values: the same browsers send the same `User-Agent`, `Accept*` and
 //! cookie values, the same argument names and many of the same argument values. Everything a
@@ -67,22 +67,20 @@ pub(crate) struct Memo {
     generation: u64,
     /// The values held (entry number = interned id; randomly seeded hash).
     index: Interner,
-    scan_words: usize,
-    verdict_words: usize,
-    /// Per entry, `scan_words + verdict_words` words: the prefilter scan, then one bit per
-    /// memoised operator that is known not to match.
+    /// Words of live bits per entry.
+    live_words: usize,
+    /// Per entry, `live_words` words.
     words: Vec<u64>,
-    /// Per entry: whether its scan is filled in.
-    scanned: Vec<bool>,
+    /// Per entry: whether its live bits are filled in.
+    filled: Vec<bool>,
     /// Bytes of the values held.
     bytes: usize,
 }
 
 impl Memo {
     /// The calling thread's memo for engine `engine` (a new one when it has none), with
-    /// room for scans of `scan_words` words and `verdict_slots` memoised operators.
-    pub(crate) fn take(engine: u64, scan_words: usize, verdict_slots: usize) -> Memo {
-        let verdict_words = verdict_slots.div_ceil(64);
+    /// live bits of `live_words` words per value.
+    pub(crate) fn take(engine: u64, live_words: usize) -> Memo {
         let found = MEMOS
             .try_with(|m| {
                 let mut memos = m.try_borrow_mut().ok()?;
@@ -92,17 +90,14 @@ impl Memo {
             .ok()
             .flatten();
         match found {
-            Some(memo) if memo.scan_words == scan_words && memo.verdict_words == verdict_words => {
-                memo
-            }
+            Some(memo) if memo.live_words == live_words => memo,
             _ => Memo {
                 engine,
                 generation: next_generation(),
                 index: Interner::with_capacity(256),
-                scan_words,
-                verdict_words,
+                live_words,
                 words: Vec::new(),
-                scanned: Vec::new(),
+                filled: Vec::new(),
                 bytes: 0,
             },
         }
@@ -124,7 +119,7 @@ impl Memo {
     fn reset(&mut self) {
         self.index.clear();
         self.words.clear();
-        self.scanned.clear();
+        self.filled.clear();
         self.bytes = 0;
         self.generation = next_generation();
     }
@@ -145,43 +140,38 @@ impl Memo {
             self.reset();
         }
         let e = self.index.intern(value);
-        if e as usize == self.scanned.len() {
+        if e as usize == self.filled.len() {
             self.bytes += value.len();
-            self.words
-                .resize(self.words.len() + self.scan_words + self.verdict_words, 0);
-            self.scanned.push(false);
+            self.words.resize(self.words.len() + self.live_words, 0);
+            self.filled.push(false);
         }
         e
     }
 
     fn base(&self, e: u32) -> usize {
-        e as usize * (self.scan_words + self.verdict_words)
+        e as usize * self.live_words
     }
 
-    /// The entry's prefilter scan, when filled in.
-    pub(crate) fn scan(&self, e: u32) -> Option<&[u64]> {
+    /// The entry's live bits, when filled in.
+    pub(crate) fn live(&self, e: u32) -> Option<&[u64]> {
         let base = self.base(e);
-        self.scanned[e as usize].then(|| &self.words[base..base + self.scan_words])
+        self.filled[e as usize].then(|| &self.words[base..base + self.live_words])
     }
 
-    /// Fills in the entry's prefilter scan.
-    pub(crate) fn set_scan(&mut self, e: u32, scan: &[u64]) {
+    /// Fills in the entry's live bits.
+    pub(crate) fn set_live(&mut self, e: u32, live: &[u64]) {
         let base = self.base(e);
-        self.words[base..base + self.scan_words].copy_from_slice(scan);
-        self.scanned[e as usize] = true;
+        self.words[base..base + self.live_words].copy_from_slice(live);
+        self.filled[e as usize] = true;
     }
 
-    /// Whether memoised operator `slot` is known not to match the entry's value.
-    #[inline]
-    pub(crate) fn known_no_match(&self, e: u32, slot: u32) -> bool {
-        let w = self.base(e) + self.scan_words + slot as usize / 64;
-        self.words[w] & (1 << (slot % 64)) != 0
-    }
-
-    /// Records that memoised operator `slot` does not match the entry's value.
+    /// Records that the memoised operator of live slot `slot` does not match the entry's
+    /// value.
     pub(crate) fn set_no_match(&mut self, e: u32, slot: u32) {
-        let w = self.base(e) + self.scan_words + slot as usize / 64;
-        self.words[w] |= 1 << (slot % 64);
+        let w = self.base(e) + slot as usize / 64;
+        if let Some(word) = self.words.get_mut(w) {
+            *word &= !(1 << (slot % 64));
+        }
     }
 }
 
@@ -191,19 +181,18 @@ mod tests {
 
     #[test]
     fn entries_verdicts_and_clearing() {
-        let mut m = Memo::take(u64::MAX - 7, 2, 70);
+        let mut m = Memo::take(u64::MAX - 7, 2);
         let g = m.generation();
         let a = m.entry(b"Mozilla/5.0");
         assert_eq!(m.entry(b"Mozilla/5.0"), a);
         let b = m.entry(b"mozilla/5.0");
         assert_ne!(a, b);
-        assert!(m.scan(a).is_none());
-        m.set_scan(a, &[1, 2]);
-        assert_eq!(m.scan(a), Some(&[1u64, 2][..]));
-        assert!(m.scan(b).is_none());
-        assert!(!m.known_no_match(a, 69));
+        assert!(m.live(a).is_none());
+        m.set_live(a, &[1, u64::MAX]);
+        assert_eq!(m.live(a), Some(&[1u64, u64::MAX][..]));
+        assert!(m.live(b).is_none());
         m.set_no_match(a, 69);
-        assert!(m.known_no_match(a, 69) && !m.known_no_match(a, 5) && !m.known_no_match(b, 69));
+        assert_eq!(m.live(a), Some(&[1u64, !(1 << 5)][..]));
         assert_eq!(m.entry(&[b'x'; MAX_VALUE + 1]), NOT_MEMOISED);
         for i in 0..MAX_ENTRIES {
             m.entry(format!("v{i}").as_bytes());
@@ -222,10 +211,10 @@ mod tests {
         // Given back and taken again on this thread: the same memo.
         let g2 = m.generation();
         m.give_back();
-        let m = Memo::take(u64::MAX - 7, 2, 70);
+        let m = Memo::take(u64::MAX - 7, 2);
         assert_eq!(m.generation(), g2);
         // Another shape for the same engine id: a fresh memo.
         m.give_back();
-        assert_ne!(Memo::take(u64::MAX - 7, 3, 70).generation(), g2);
+        assert_ne!(Memo::take(u64::MAX - 7, 3).generation(), g2);
     }
 }
