@@ -550,12 +550,50 @@ impl Transaction {
         if let Some(&tv) = self.chain_cache.get(&key) {
             return tv;
         }
+        if let Some(tv) = self.memo_chain(value, link.chain_id) {
+            self.chain_cache.insert(key, tv);
+            return tv;
+        }
         let mut tv = value;
         for &t in &link.transforms {
             tv = self.step(tv, t);
         }
         self.chain_cache.insert(key, tv);
+        self.remember_chain(value, link.chain_id, tv);
         tv
+    }
+
+    /// The result of chain `chain` on `value` as the memo remembers it (interned here).
+    fn memo_chain(&mut self, value: u32, chain: u32) -> Option<u32> {
+        let e = self.memo_entry(value)?;
+        let memo = self.memo.as_ref()?;
+        let r = memo.chain(e, chain)?;
+        let tv = self.state.vals.intern(memo.bytes(r));
+        let i = tv as usize;
+        if self.memo_of.len() <= i {
+            self.memo_of
+                .resize(self.state.vals.len().max(i + 1), memo::UNKNOWN);
+        }
+        self.memo_of[i] = r;
+        Some(tv)
+    }
+
+    /// Tells the memo that chain `chain` turns `value` into `tv`.
+    fn remember_chain(&mut self, value: u32, chain: u32, tv: u32) {
+        let Some(e) = self.memo_entry(value) else {
+            return;
+        };
+        let Some(generation) = self.memo.as_ref().map(Memo::generation) else {
+            return;
+        };
+        let r = self.memo_entry(tv);
+        let Some(memo) = self.memo.as_mut() else {
+            return;
+        };
+        // Looking `tv` up may have cleared the memo, and `e` with it.
+        if let Some(r) = r.filter(|_| memo.generation() == generation) {
+            memo.set_chain(e, chain, r);
+        }
     }
 
     /// The offset in `scan_words` of the live bits of `value` (computed on first use), or

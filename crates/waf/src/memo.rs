@@ -1,6 +1,7 @@
 //! The value memo: per thread and per engine, results that depend only on a value's bytes,
 //! kept across transactions — the value's *live bits* (`Link::live_slot`): its prefilter
-//! scan, minus the memoised operators known not to match it.
+//! scan, minus the memoised operators known not to match it — and the results of the
+//! transformation chains applied to it.
 //!
 //! Traffic repeats its values: the same browsers send the same `User-Agent`, `Accept*` and
 //! cookie values, the same argument names and many of the same argument values. Everything a
@@ -75,6 +76,8 @@ pub(crate) struct Memo {
     filled: Vec<bool>,
     /// Bytes of the values held.
     bytes: usize,
+    /// (entry, transformation chain id) → entry of the chain's result.
+    chains: crate::interner::FxMap<(u32, u32), u32>,
 }
 
 impl Memo {
@@ -99,6 +102,7 @@ impl Memo {
                 words: Vec::new(),
                 filled: Vec::new(),
                 bytes: 0,
+                chains: Default::default(),
             },
         }
     }
@@ -120,6 +124,7 @@ impl Memo {
         self.index.clear();
         self.words.clear();
         self.filled.clear();
+        self.chains.clear();
         self.bytes = 0;
         self.generation = next_generation();
     }
@@ -163,6 +168,21 @@ impl Memo {
         let base = self.base(e);
         self.words[base..base + self.live_words].copy_from_slice(live);
         self.filled[e as usize] = true;
+    }
+
+    /// The bytes of entry `e`.
+    pub(crate) fn bytes(&self, e: u32) -> &[u8] {
+        self.index.get(e)
+    }
+
+    /// The entry of the result of chain `chain` on entry `e`'s value, when remembered.
+    pub(crate) fn chain(&self, e: u32, chain: u32) -> Option<u32> {
+        self.chains.get(&(e, chain)).copied()
+    }
+
+    /// Remembers that chain `chain` turns entry `e`'s value into entry `result`'s.
+    pub(crate) fn set_chain(&mut self, e: u32, chain: u32, result: u32) {
+        self.chains.insert((e, chain), result);
     }
 
     /// Records that the memoised operator of live slot `slot` does not match the entry's

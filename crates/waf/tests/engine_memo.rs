@@ -1,7 +1,8 @@
 //! The value memo (`memo.rs`) remembers, per thread and engine, that an operator does not
 //! match a value. Whatever it remembers, a transaction must behave as if every operator ran:
 //! other operators on the same value, negated operators, captures on repeated matching
-//! values, another engine on the same thread, and a memo that overflows and is cleared.
+//! values, remembered transformation results, another engine on the same thread, and a memo
+//! that overflows and is cleared.
 
 use portcullis_waf::{ConnectionInfo, Engine, Outcome, Transaction};
 use std::path::Path;
@@ -50,6 +51,8 @@ SecRule ARGS "@rx ^bar" "id:2,phase:2,pass,log"
 SecRule ARGS "!@rx ^[0-9]+$" "id:3,phase:2,pass,log"
 SecRule ARGS "@rx ([0-9]{3})" "id:4,phase:2,pass,log,capture,setvar:tx.num=%{tx.1}"
 SecRule ARGS "@pm evil" "id:5,phase:2,deny,status:403,log"
+SecRule ARGS "@rx ^union select" "id:6,phase:2,pass,log,t:none,t:lowercase,t:urlDecodeUni"
+SecRule ARGS "@rx ^UNION%20" "id:7,phase:2,pass,log,t:none"
 "#;
 
 #[test]
@@ -67,6 +70,9 @@ fn repeated_values_give_the_same_matches_as_without_the_memo() {
         "/?a=evil",    // denied
         "/?a=barevil", // both 2 and 5 (5 denies)
         "/?a=bar",
+        "/?a=UNION%2520SELECT", // 6 through its chain, 7 on the raw value
+        "/?a=UNION%2520SELECT", // the chain's result remembered: still 6 and 7
+        "/?a=union%2520select", // another raw value, the same result: 6 only
     ];
     for (round, uri) in uris.iter().enumerate() {
         let (out_with, tx_with) = get(&with, uri);
@@ -87,6 +93,10 @@ fn repeated_values_give_the_same_matches_as_without_the_memo() {
     assert_eq!(tx_var(&tx, "num").as_deref(), Some("123"));
     let (out, _) = get(&with, "/?a=evil");
     assert_eq!(out, Outcome::Deny { status: 403 });
+    let (_, tx) = get(&with, "/?a=UNION%2520SELECT");
+    assert_eq!(ids(&tx), [3, 6, 7]);
+    let (_, tx) = get(&with, "/?a=union%2520select");
+    assert_eq!(ids(&tx), [3, 6]);
 }
 
 #[test]
