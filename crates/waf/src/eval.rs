@@ -441,12 +441,18 @@ impl Transaction {
             self.memo_of.clear();
             self.memo_generation = memo.generation();
         }
+        self.set_memo_of(value, e);
+        (e != memo::NOT_MEMOISED).then_some(e)
+    }
+
+    /// Notes `e` as the memo entry of value `value`.
+    fn set_memo_of(&mut self, value: u32, e: u32) {
+        let i = value as usize;
         if self.memo_of.len() <= i {
             self.memo_of
                 .resize(self.state.vals.len().max(i + 1), memo::UNKNOWN);
         }
         self.memo_of[i] = e;
-        (e != memo::NOT_MEMOISED).then_some(e)
     }
 
     /// A link whose only target is `TX:key` with no transformation (CRS's paranoia-level and
@@ -569,12 +575,7 @@ impl Transaction {
         let memo = self.memo.as_ref()?;
         let r = memo.chain(e, chain)?;
         let tv = self.state.vals.intern(memo.bytes(r));
-        let i = tv as usize;
-        if self.memo_of.len() <= i {
-            self.memo_of
-                .resize(self.state.vals.len().max(i + 1), memo::UNKNOWN);
-        }
-        self.memo_of[i] = r;
+        self.set_memo_of(tv, r);
         Some(tv)
     }
 
