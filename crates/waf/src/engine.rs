@@ -60,7 +60,7 @@ pub struct Engine {
     pub(crate) live_init: Vec<u64>,
     /// Per target group: whether one of its links has a live slot (its values get live bits
     /// and the group a union of them).
-    pub(crate) groups_gated: Vec<bool>,
+    pub(crate) groups_live: Vec<bool>,
     /// Number of distinct target sets (see `Link::target_set`).
     pub(crate) target_sets: usize,
     /// Per target set: its targets as atoms (indices into `atoms`), in order.
@@ -178,11 +178,9 @@ impl Engine {
         let mut atoms: Vec<Atom> = Vec::new();
         let mut atom_ids: HashMap<String, u32> = HashMap::new();
         let mut group_ids: HashMap<(u32, u32), u32> = HashMap::new();
-        let mut groups_gated: Vec<bool> = Vec::new();
+        let mut groups_live: Vec<bool> = Vec::new();
         let mut xml_tree = false;
         let mut literals = PrefilterBuilder::default();
-        let mut memo_slots = 0u32;
-        let mut prefilter_slots = 0u32;
         for rule in &mut rules {
             for link in &mut rule.links {
                 stats.links += 1;
@@ -199,10 +197,7 @@ impl Engine {
                 let Test::Operator(op) = &link.test else {
                     continue;
                 };
-                // The slot number is settled below, once the prefilter slots are known.
-                if b.memo && op.is_memoisable() {
-                    link.memo_slot = Some(u32::MAX);
-                }
+                link.memoised = b.memo && op.is_memoisable();
                 if let Some(key) = group_key(link) {
                     let next = target_set_ids.len() as u32;
                     let set = *target_set_ids.entry(key).or_insert(next);
@@ -214,7 +209,7 @@ impl Engine {
                         let next = group_ids.len() as u32;
                         let g = *group_ids.entry((set, id)).or_insert(next);
                         if g == next {
-                            groups_gated.push(false);
+                            groups_live.push(false);
                         }
                         link.group = Some(g);
                     }
@@ -230,8 +225,7 @@ impl Engine {
                 }
                 if let Some(lits) = op.prefilter_literals() {
                     link.prefilter = literals.add(&lits);
-                    if let Some(slot) = link.prefilter {
-                        prefilter_slots = prefilter_slots.max(slot + 1);
+                    if link.prefilter.is_some() {
                         stats.gated_links += 1;
                         stats.rx_gated += usize::from(is_rx);
                     }
@@ -241,19 +235,19 @@ impl Engine {
         // Live slots (see `Link::live_slot`): a gated link's is its prefilter slot; a
         // memoised link without one gets a slot after the prefilter's, set in every value's
         // live bits until the memo learns that the operator does not match the value.
+        let prefilter_slots = literals.slots();
+        let mut live_slots = prefilter_slots;
         for link in rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
-            if link.memo_slot.is_some() {
-                link.memo_slot = Some(link.prefilter.unwrap_or_else(|| {
-                    memo_slots += 1;
-                    prefilter_slots + memo_slots - 1
-                }));
-            }
-            link.live_slot = link.prefilter.or(link.memo_slot);
+            link.live_slot = link.prefilter.or_else(|| {
+                link.memoised.then(|| {
+                    live_slots += 1;
+                    live_slots - 1
+                })
+            });
             if let (Some(_), Some(g)) = (link.live_slot, link.group) {
-                groups_gated[g as usize] = true;
+                groups_live[g as usize] = true;
             }
         }
-        let live_slots = prefilter_slots + memo_slots;
         let live_words = (live_slots as usize).div_ceil(64);
         let mut live_init = vec![0u64; live_words];
         for s in prefilter_slots..live_slots {
@@ -285,7 +279,7 @@ impl Engine {
             memo: b.memo,
             live_words,
             live_init,
-            groups_gated,
+            groups_live,
             target_sets: target_set_ids.len(),
             set_atoms,
             atoms,

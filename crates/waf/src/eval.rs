@@ -118,10 +118,7 @@ impl Transaction {
     pub(crate) fn run_phase(&mut self, phase: u8) -> Outcome {
         if self.engine.memo {
             let memo = Memo::take(self.engine.id, self.engine.live_words);
-            if memo.generation() != self.memo_generation {
-                self.memo_of.clear();
-                self.memo_generation = memo.generation();
-            }
+            self.follow_memo_generation(memo.generation());
             self.memo = Some(memo);
         }
         let outcome = self.run_phase_rules(phase);
@@ -405,11 +402,6 @@ impl Transaction {
     /// Runs the operator on one transformed value; on a match updates MATCHED_VAR(S) and the
     /// captures and runs the link's `setvar`s.
     fn test_value(&mut self, link: &Link, op: &Operator, item: Item, tv: u32) -> bool {
-        // The caller checked the value's live bit; a memoised operator that fails clears it
-        // in the memo.
-        let memo_entry = link
-            .memo_slot
-            .and_then(|slot| self.memo_entry(tv).map(|e| (e, slot)));
         let mut caps = link.capture.then(Vec::new);
         let hit = op.evaluate(
             self.state.vals.get(tv),
@@ -418,10 +410,25 @@ impl Transaction {
         );
         if hit {
             self.on_hit(link, item, tv, caps);
-        } else if let (Some((e, slot)), Some(memo)) = (memo_entry, &mut self.memo) {
-            memo.set_no_match(e, slot);
+        } else if let Some(slot) = link.live_slot.filter(|_| link.memoised) {
+            // The caller checked the value's live bit; a memoised operator that fails clears
+            // it in the memo.
+            if let Some(e) = self.memo_entry(tv) {
+                if let Some(memo) = &mut self.memo {
+                    memo.set_no_match(e, slot);
+                }
+            }
         }
         hit
+    }
+
+    /// Forgets this transaction's memo entry numbers when they belong to another generation
+    /// than `generation` (another thread's memo, or a memo cleared since).
+    fn follow_memo_generation(&mut self, generation: u64) {
+        if generation != self.memo_generation {
+            self.memo_of.clear();
+            self.memo_generation = generation;
+        }
     }
 
     /// The memo entry of value `value` (looked up once per transaction and memo
@@ -434,13 +441,10 @@ impl Transaction {
             Some(&e) if e != memo::UNKNOWN => return Some(e),
             _ => {}
         }
-        let generation = memo.generation();
         let e = memo.entry(self.state.vals.get(value));
-        if memo.generation() != generation {
-            // The memo was full and cleared: every entry number of this transaction is void.
-            self.memo_of.clear();
-            self.memo_generation = memo.generation();
-        }
+        // A full memo is cleared by `entry`: then every entry number noted so far is void.
+        let generation = memo.generation();
+        self.follow_memo_generation(generation);
         self.set_memo_of(value, e);
         (e != memo::NOT_MEMOISED).then_some(e)
     }
@@ -505,7 +509,7 @@ impl Transaction {
         let mut items = std::mem::take(&mut self.items_buf);
         items.clear();
         self.link_items(link, &[], &mut items);
-        let gated = self.engine.groups_gated[g as usize];
+        let gated = self.engine.groups_live[g as usize];
         let words = self.engine.live_words;
         let mut union = u32::MAX;
         if gated && words > 0 {
@@ -584,15 +588,16 @@ impl Transaction {
         let Some(e) = self.memo_entry(value) else {
             return;
         };
-        let Some(generation) = self.memo.as_ref().map(Memo::generation) else {
-            return;
-        };
-        let r = self.memo_entry(tv);
-        let Some(memo) = self.memo.as_mut() else {
+        let generation = self.memo_generation;
+        let Some(r) = self.memo_entry(tv) else {
             return;
         };
         // Looking `tv` up may have cleared the memo, and `e` with it.
-        if let Some(r) = r.filter(|_| memo.generation() == generation) {
+        if let Some(memo) = self
+            .memo
+            .as_mut()
+            .filter(|_| self.memo_generation == generation)
+        {
             memo.set_chain(e, chain, r);
         }
     }

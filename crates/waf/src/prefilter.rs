@@ -75,6 +75,11 @@ impl PrefilterBuilder {
         Some(slot)
     }
 
+    /// Number of slots handed out so far (`0..slots()`).
+    pub fn slots(&self) -> u32 {
+        self.slots
+    }
+
     /// Builds the automaton; `None` when no operator was registered.
     pub fn build(self) -> Result<Option<Prefilter>, String> {
         if self.slots == 0 {

@@ -37,13 +37,13 @@ pub struct Link {
     pub chain_trigger: Option<u32>,
     /// Prefilter slot in the engine's automaton, when the operator can be gated.
     pub prefilter: Option<u32>,
-    /// Live slot the value memo (see `memo.rs`) clears when the operator does not match a
-    /// value — when its verdict depends only on the value and is worth remembering.
-    pub memo_slot: Option<u32>,
     /// Bit of a value's *live bits* that must be set for the operator to possibly match: the
-    /// prefilter slot (its literals occur in the value) and, for memoised operators, not
-    /// known to fail on the value. `prefilter`, else `memo_slot`.
+    /// prefilter slot (its literals occur in the value) or, for a memoised operator without
+    /// one, a slot of its own after the prefilter's.
     pub live_slot: Option<u32>,
+    /// Whether the value memo (see `memo.rs`) clears `live_slot` for a value the operator
+    /// does not match: its verdict depends only on the value and is worth remembering.
+    pub memoised: bool,
     /// Target set: links with the same targets and exclusions over stable variables share
     /// one per-transaction list of extracted items (see `eval.rs`).
     pub target_set: Option<u32>,

@@ -142,10 +142,9 @@ pub struct Transaction {
 impl Transaction {
     pub(crate) fn new(engine: Arc<Engine>, conn: ConnectionInfo) -> Transaction {
         let mut buffers = Buffers::take();
-        buffers.groups.resize(
-            engine.groups_gated.len(),
-            crate::eval::GroupCache::default(),
-        );
+        buffers
+            .groups
+            .resize(engine.groups_live.len(), crate::eval::GroupCache::default());
         buffers
             .target_sets
             .resize(engine.target_sets, crate::eval::GroupCache::default());
