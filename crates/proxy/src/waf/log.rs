@@ -117,6 +117,12 @@ pub struct TxRecord<'a> {
     pub failure: Option<&'a str>,
 }
 
+/// Whether a transaction writes anything: it was interrupted, the WAF failed, or a rule
+/// that logs matched (callers decide this before building the [`MatchedRule`] list).
+pub fn relevant(interrupted: bool, failure: bool, logged_match: bool) -> bool {
+    interrupted || failure || logged_match
+}
+
 /// Writes the error-log lines and, for relevant transactions, the audit record.
 pub fn write(rec: &TxRecord<'_>) {
     let Some(s) = sinks() else { return };
@@ -138,10 +144,13 @@ pub fn write(rec: &TxRecord<'_>) {
             sink.write(&text);
         }
     }
-    let relevant =
-        rec.interrupted.is_some() || rec.rules.iter().any(|r| r.log) || rec.failure.is_some();
+    let logged_match = rec.rules.iter().any(|r| r.log);
     if let Some(sink) = &s.audit
-        && relevant
+        && relevant(
+            rec.interrupted.is_some(),
+            rec.failure.is_some(),
+            logged_match,
+        )
     {
         let mut line = audit_json(rec).to_string();
         line.push('\n');

@@ -430,9 +430,11 @@ impl WafTx {
             (None, None) if decider != 0 => m.decision(Action::Detect, decider),
             (None, None) => m.pass(),
         }
-        // Only interruptions, failures and logged matches write anything.
-        let relevant =
-            self.interrupted.is_some() || self.failure.is_some() || self.tx.has_logged_match();
+        let relevant = log::relevant(
+            self.interrupted.is_some(),
+            self.failure.is_some(),
+            self.tx.has_logged_match(),
+        );
         if relevant && log::enabled() {
             log::write(&log::TxRecord {
                 unique_id: &self.unique_id,
