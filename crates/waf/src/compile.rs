@@ -224,6 +224,7 @@ fn make_link(
         prefilter: None,
         live_slot: None,
         memoised: false,
+        direct_tx: None,
         target_set: None,
         group: None,
         setvars: Vec::new(),
@@ -248,6 +249,7 @@ fn make_link(
             _ => {}
         }
     }
+    link.direct_tx = crate::eval::direct_tx_key(&link).map(crate::txvars::register);
     link
 }
 

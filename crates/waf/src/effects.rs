@@ -6,11 +6,55 @@
 use crate::action::Action;
 use crate::ctl::Ctl;
 use crate::rule::{Link, Rule};
-use crate::setvar::{SetOp, to_int};
+use crate::setvar::{SetOp, SetVar, to_int};
 use crate::transaction::{RawMatch, Transaction};
 use crate::variable::Var;
 use std::borrow::Cow;
-use std::io::Write;
+
+/// Expands the operand of a `setvar` into `buf` (cleared first): for `=+`/`=-` returns the
+/// number it reads as.
+fn expand_operand(sv: &SetVar, state: &crate::state::State, buf: &mut Vec<u8>) -> Option<i64> {
+    buf.clear();
+    match &sv.op {
+        SetOp::Delete => None,
+        SetOp::Set(m) => {
+            m.expand_into(state, buf);
+            None
+        }
+        SetOp::Add(m) | SetOp::Sub(m) => {
+            m.expand_into(state, buf);
+            Some(to_int(buf))
+        }
+    }
+}
+
+/// `base + delta` for `=+`, `base - delta` for `=-` (saturating).
+fn apply_delta(op: &SetOp, base: i64, delta: i64) -> i64 {
+    if matches!(op, SetOp::Add(_)) {
+        base.saturating_add(delta)
+    } else {
+        base.saturating_sub(delta)
+    }
+}
+
+/// Appends the decimal form of `v` to `out`.
+fn push_int(out: &mut Vec<u8>, v: i64) {
+    let mut digits = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
+}
 
 impl Transaction {
     pub(crate) fn run_setvars(&mut self, link: &Link) {
@@ -18,46 +62,35 @@ impl Transaction {
         // overwritten in place, so a setvar allocates only when it creates a member.
         let mut buf = std::mem::take(&mut self.setvar_buf);
         for sv in &link.setvars {
+            if let Some(slot) = sv.tx_slot {
+                self.setvar_tx(sv, slot, &mut buf);
+                continue;
+            }
             let key: Cow<'_, str> = match &sv.literal_key {
                 Some(k) => Cow::Borrowed(k.as_str()),
                 None => Cow::Owned(sv.key.expand(&self.state).to_ascii_lowercase()),
             };
-            buf.clear();
-            let delta = match &sv.op {
-                SetOp::Delete => None,
-                SetOp::Set(m) => {
-                    m.expand_into(&self.state, &mut buf);
-                    None
+            if sv.collection == "tx" {
+                match crate::txvars::find(&key) {
+                    Some(slot) => self.setvar_tx(sv, slot, &mut buf),
+                    None => self.setvar_tx_name(sv, &key, &mut buf),
                 }
-                SetOp::Add(m) | SetOp::Sub(m) => {
-                    m.expand_into(&self.state, &mut buf);
-                    Some(to_int(&buf))
-                }
+                continue;
+            }
+            let delta = expand_operand(sv, &self.state, &mut buf);
+            let Some(o) = self.state.persistent.get_mut(&sv.collection) else {
+                continue;
             };
-            let coll = if sv.collection == "tx" {
-                &mut self.state.tx
-            } else {
-                match self.state.persistent.get_mut(&sv.collection) {
-                    Some(o) => {
-                        let delta = match (&sv.op, delta) {
-                            (SetOp::Sub(_), Some(d)) => Some(d.saturating_neg()),
-                            (_, d) => d,
-                        };
-                        o.note(key.as_ref(), delta);
-                        &mut o.contents
-                    }
-                    None => continue,
-                }
+            let note_delta = match (&sv.op, delta) {
+                (SetOp::Sub(_), Some(d)) => Some(d.saturating_neg()),
+                (_, d) => d,
             };
+            o.note(key.as_ref(), note_delta);
+            let coll = &mut o.contents;
             if let Some(delta) = delta {
                 let base = coll.get(key.as_ref()).map_or(0, |v| to_int(v));
-                let v = if matches!(sv.op, SetOp::Add(_)) {
-                    base.saturating_add(delta)
-                } else {
-                    base.saturating_sub(delta)
-                };
                 buf.clear();
-                let _ = write!(buf, "{v}");
+                push_int(&mut buf, apply_delta(&sv.op, base, delta));
             }
             match sv.op {
                 SetOp::Delete => {
@@ -75,6 +108,38 @@ impl Transaction {
             }
         }
         self.setvar_buf = buf;
+    }
+
+    /// A `setvar` on TX member slot `slot`.
+    fn setvar_tx(&mut self, sv: &SetVar, slot: u32, buf: &mut Vec<u8>) {
+        if matches!(sv.op, SetOp::Delete) {
+            self.state.tx.remove_slot(slot);
+            return;
+        }
+        match expand_operand(sv, &self.state, buf) {
+            Some(delta) => {
+                let base = self.state.tx.get_slot(slot).map_or(0, to_int);
+                push_int(
+                    self.state.tx.slot_mut(slot),
+                    apply_delta(&sv.op, base, delta),
+                );
+            }
+            None => self.state.tx.set_slot(slot, buf),
+        }
+    }
+
+    /// A `setvar` on a TX member whose run-time name no rule spells out.
+    fn setvar_tx_name(&mut self, sv: &SetVar, name: &str, buf: &mut Vec<u8>) {
+        if matches!(sv.op, SetOp::Delete) {
+            self.state.tx.remove(name);
+            return;
+        }
+        if let Some(delta) = expand_operand(sv, &self.state, buf) {
+            let base = self.state.tx.get(name).map_or(0, to_int);
+            buf.clear();
+            push_int(buf, apply_delta(&sv.op, base, delta));
+        }
+        self.state.tx.set(name, buf);
     }
 
     pub(crate) fn run_action(&mut self, a: &Action) {

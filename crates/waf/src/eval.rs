@@ -59,7 +59,7 @@ pub(crate) struct Entry {
 
 /// `key` when the link's only target is `TX:key` (no count, no exclusion, no
 /// transformation, not `multiMatch`).
-fn direct_tx_key(link: &Link) -> Option<&str> {
+pub(crate) fn direct_tx_key(link: &Link) -> Option<&str> {
     let [target] = link.targets.as_slice() else {
         return None;
     };
@@ -98,8 +98,6 @@ fn or_into(words: &mut [u64], dst: usize, src: usize, n: usize) {
         *d |= *s;
     }
 }
-
-const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 struct Expander<'a>(&'a State);
 
@@ -304,8 +302,8 @@ impl Transaction {
         runtime: &[Target],
         gate: Option<u32>,
     ) -> bool {
-        if let Some(key) = direct_tx_key(link).filter(|_| runtime.is_empty()) {
-            return self.eval_tx_key(link, op, key);
+        if let Some(slot) = link.direct_tx.filter(|_| runtime.is_empty()) {
+            return self.eval_tx_slot(link, op, slot);
         }
         let mut any = false;
         let mut items = std::mem::take(&mut self.items_buf);
@@ -459,10 +457,10 @@ impl Transaction {
         self.memo_of[i] = e;
     }
 
-    /// A link whose only target is `TX:key` with no transformation (CRS's paranoia-level and
-    /// scoring checks): the operator runs on the stored value, interned only on a match.
-    fn eval_tx_key(&mut self, link: &Link, op: &Operator, key: &str) -> bool {
-        let Some(value) = self.state.tx.get(key) else {
+    /// A link whose only target is `TX:name` with no transformation (CRS's paranoia-level
+    /// and scoring checks): the operator runs on the stored value, interned only on a match.
+    fn eval_tx_slot(&mut self, link: &Link, op: &Operator, slot: u32) -> bool {
+        let Some(value) = self.state.tx.get_slot(slot) else {
             return false;
         };
         let mut caps = link.capture.then(Vec::new);
@@ -470,7 +468,8 @@ impl Transaction {
             return false;
         }
         let State { tx, vals, .. } = &mut self.state;
-        let tv = vals.intern(tx.get(key).map_or(&[][..], Vec::as_slice));
+        let tv = vals.intern(tx.get_slot(slot).unwrap_or_default());
+        let key = direct_tx_key(link).unwrap_or_default();
         let item = Item {
             var: Var::TX,
             key: Some(vals.intern(key.as_bytes())),
@@ -483,11 +482,11 @@ impl Transaction {
     fn on_hit(&mut self, link: &Link, item: Item, tv: u32, caps: Option<Vec<Vec<u8>>>) {
         if let Some(caps) = caps {
             if !caps.is_empty() {
-                for d in DIGITS {
-                    self.state.tx.remove(d);
+                for d in 0..10 {
+                    self.state.tx.remove_slot(crate::txvars::digit(d));
                 }
-                for (i, c) in caps.into_iter().take(10).enumerate() {
-                    self.state.tx.insert(DIGITS[i].to_string(), c);
+                for (i, c) in caps.iter().take(10).enumerate() {
+                    self.state.tx.set_slot(crate::txvars::digit(i), c);
                 }
             }
         }

@@ -41,6 +41,7 @@ mod setvar;
 mod state;
 mod store;
 mod transaction;
+mod txvars;
 mod variable;
 
 pub use builder::EngineBuilder;

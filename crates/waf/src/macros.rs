@@ -9,6 +9,8 @@ use crate::variable::Var;
 enum Part {
     Text(String),
     Ref(Var, Option<String>),
+    /// `%{tx.name}`: the name's TX slot (see `txvars.rs`).
+    Tx(u32),
 }
 
 /// A string with `%{...}` references, parsed once.
@@ -21,6 +23,12 @@ pub struct Macro {
 pub trait Resolve {
     /// First value of `var` (with `key` for collections), or `None` when absent.
     fn first_value(&self, var: Var, key: Option<&str>) -> Option<Vec<u8>>;
+
+    /// Appends the value of TX slot `slot` to `out` (nothing when absent).
+    fn append_tx(&self, slot: u32, out: &mut Vec<u8>) {
+        let name = crate::txvars::name(slot);
+        self.append_first_value(Var::TX, Some(&name), out);
+    }
 
     /// Appends the first value of `var` to `out` (nothing when absent); implementations
     /// may avoid the allocation of [`Resolve::first_value`].
@@ -50,7 +58,12 @@ impl Macro {
             };
             let var = Var::from_name(name.trim())
                 .ok_or_else(|| format!("unknown variable {name:?} in macro %{{{inner}}}"))?;
-            parts.push(Part::Ref(var, key));
+            match (var, key) {
+                (Var::TX, Some(k)) => {
+                    parts.push(Part::Tx(crate::txvars::register(&k.to_ascii_lowercase())))
+                }
+                (var, key) => parts.push(Part::Ref(var, key)),
+            }
             rest = &rest[pos + 2 + end + 1..];
         }
         if !rest.is_empty() {
@@ -61,7 +74,9 @@ impl Macro {
 
     /// True when the text has at least one reference.
     pub fn has_refs(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Ref(..)))
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Ref(..) | Part::Tx(_)))
     }
 
     /// The text when it has no references.
@@ -96,6 +111,7 @@ impl Macro {
             match p {
                 Part::Text(t) => out.extend_from_slice(t.as_bytes()),
                 Part::Ref(var, key) => r.append_first_value(*var, key.as_deref(), out),
+                Part::Tx(slot) => r.append_tx(*slot, out),
             }
         }
     }

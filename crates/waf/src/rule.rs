@@ -44,6 +44,9 @@ pub struct Link {
     /// Whether the value memo (see `memo.rs`) clears `live_slot` for a value the operator
     /// does not match: its verdict depends only on the value and is worth remembering.
     pub memoised: bool,
+    /// The TX slot when the link's only target is `TX:name`, untransformed and without
+    /// exclusions (CRS's paranoia-level and score checks): its value is read directly.
+    pub direct_tx: Option<u32>,
     /// Target set: links with the same targets and exclusions over stable variables share
     /// one per-transaction list of extracted items (see `eval.rs`).
     pub target_set: Option<u32>,

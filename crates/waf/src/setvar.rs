@@ -26,6 +26,8 @@ pub struct SetVar {
     pub key: Macro,
     /// The lower-cased member name when it holds no macros (the common case).
     pub literal_key: Option<String>,
+    /// Its TX slot, for a literal TX member (see `txvars.rs`).
+    pub tx_slot: Option<u32>,
     /// The operation.
     pub op: SetOp,
 }
@@ -70,10 +72,15 @@ impl SetVar {
             }
         };
         let literal_key = key.literal().map(|k| k.to_ascii_lowercase());
+        let tx_slot = literal_key
+            .as_deref()
+            .filter(|_| collection == "tx")
+            .map(crate::txvars::register);
         Ok(SetVar {
             collection,
             key,
             literal_key,
+            tx_slot,
             op,
         })
     }

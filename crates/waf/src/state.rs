@@ -6,6 +6,7 @@ use crate::body::FastPath;
 use crate::interner::{FxMap, Interner};
 use crate::macros::Resolve;
 use crate::store::Collection;
+use crate::txvars::TxVars;
 use crate::variable::{Selector, Target, Var};
 use std::collections::HashMap;
 
@@ -38,7 +39,7 @@ pub struct State {
     /// FILES_SIZES, MULTIPART_PART_HEADERS, RESPONSE_HEADERS, XML) as (key, value) ids.
     pub colls: FxMap<Var, Vec<(u32, u32)>>,
     /// TX; keys lower-cased.
-    pub tx: Collection,
+    pub tx: TxVars,
     /// Persistent collections opened by `initcol`, by lower-case name.
     pub persistent: HashMap<String, crate::store::OpenCollection>,
     /// MATCHED_VAR / MATCHED_VAR_NAME: the item (its name is built on demand by
@@ -90,11 +91,8 @@ impl State {
         self.colls.get(&var).map_or(&[], Vec::as_slice)
     }
 
-    /// A store collection (TX or an opened persistent one).
+    /// An opened persistent collection (IP, GLOBAL, ...).
     pub fn store(&self, var: Var) -> Option<&Collection> {
-        if var == Var::TX {
-            return Some(&self.tx);
-        }
         coll_name(var)
             .and_then(|n| self.persistent.get(n))
             .map(|c| &c.contents)
@@ -150,7 +148,21 @@ impl State {
     /// Resolves `target` into items, dropping members matched by `exclusions`.
     pub fn extract(&mut self, target: &Target, exclusions: &[&Target], out: &mut Vec<Item>) {
         let start = out.len();
-        self.extract_raw(target.var, target.selector.as_ref(), out);
+        match (target.tx_slot, &target.selector) {
+            (Some(slot), Some(Selector::Key(k))) => {
+                let State { tx, vals, .. } = self;
+                if let Some(v) = tx.get_slot(slot) {
+                    let key = Some(vals.intern(k.as_bytes()));
+                    let value = vals.intern(v);
+                    out.push(Item {
+                        var: Var::TX,
+                        key,
+                        value,
+                    });
+                }
+            }
+            _ => self.extract_raw(target.var, target.selector.as_ref(), out),
+        }
         if !exclusions.is_empty() {
             self.drop_excluded(out, start, exclusions.iter().copied());
         }
@@ -233,15 +245,33 @@ impl State {
                     }
                 }
             }
-            Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
-                let store = if var == Var::TX {
-                    &self.tx
-                } else {
-                    match coll_name(var).and_then(|n| self.persistent.get(n)) {
-                        Some(c) => &c.contents,
-                        None => return,
+            Var::TX => {
+                let State { tx, vals, .. } = self;
+                if let Some(Selector::Key(k)) = sel {
+                    if let Some(v) = tx.get(k) {
+                        let key = Some(vals.intern(k.as_bytes()));
+                        out.push(Item {
+                            var,
+                            key,
+                            value: vals.intern(v),
+                        });
                     }
+                    return;
+                }
+                tx.for_each_sorted(
+                    |k| sel.is_none_or(|s| s.matches_key(k.as_bytes())),
+                    |k, v| {
+                        let key = Some(vals.intern(k.as_bytes()));
+                        let value = vals.intern(v);
+                        out.push(Item { var, key, value });
+                    },
+                );
+            }
+            Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
+                let Some(store) = coll_name(var).and_then(|n| self.persistent.get(n)) else {
+                    return;
                 };
+                let store = &store.contents;
                 let vals = &mut self.vals;
                 if let Some(Selector::Key(k)) = sel {
                     // Keys are stored lower-cased, and so are Key selectors.
@@ -343,9 +373,32 @@ impl State {
 }
 
 impl Resolve for State {
+    fn append_tx(&self, slot: u32, out: &mut Vec<u8>) {
+        if let Some(v) = self.tx.get_slot(slot) {
+            out.extend_from_slice(v);
+        }
+    }
+
     fn append_first_value(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>) {
         match var {
-            Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
+            Var::TX => {
+                let v = match key {
+                    Some(k) if k.bytes().any(|b| b.is_ascii_uppercase()) => {
+                        self.tx.get(&k.to_ascii_lowercase())
+                    }
+                    Some(k) => self.tx.get(k),
+                    None => {
+                        if let Some((_, v)) = self.tx.entries().into_iter().next() {
+                            out.extend_from_slice(&v);
+                        }
+                        return;
+                    }
+                };
+                if let Some(v) = v {
+                    out.extend_from_slice(v);
+                }
+            }
+            Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
                 let Some(store) = self.store(var) else {
                     return;
                 };
@@ -384,7 +437,11 @@ impl Resolve for State {
                 .map(|&(k, v)| self.vals.get(if names { k } else { v }).to_vec())
         };
         match var {
-            Var::TX | Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
+            Var::TX => match key {
+                Some(k) => self.tx.get(&k.to_ascii_lowercase()).map(<[u8]>::to_vec),
+                None => self.tx.entries().into_iter().next().map(|e| e.1),
+            },
+            Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
                 let store = self.store(var)?;
                 match key {
                     Some(k) => store.get(&k.to_ascii_lowercase()).cloned(),

@@ -153,12 +153,12 @@ impl Transaction {
             .resize(engine.atoms.len(), crate::eval::GroupCache::default());
         let mut state = State {
             vals: buffers.vals,
-            // CRS sets a hundred-odd TX variables per transaction: sized once, not regrown.
-            tx: crate::store::Collection::with_capacity_and_hasher(128, Default::default()),
+            tx: buffers.tx,
             ..State::default()
         };
-        state.set_single(Var::REMOTE_ADDR, conn.client_ip.to_string().as_bytes());
-        state.set_single(Var::REMOTE_HOST, conn.client_ip.to_string().as_bytes());
+        let client = conn.client_ip.to_string();
+        state.set_single(Var::REMOTE_ADDR, client.as_bytes());
+        state.set_single(Var::REMOTE_HOST, client.as_bytes());
         state.set_single(Var::REMOTE_PORT, conn.client_port.to_string().as_bytes());
         state.set_single(Var::SERVER_ADDR, conn.server_ip.to_string().as_bytes());
         state.set_single(Var::SERVER_PORT, conn.server_port.to_string().as_bytes());
@@ -261,10 +261,7 @@ impl Transaction {
 
     /// Value of a TX variable (lower-cased name), for tests and logging.
     pub fn tx_var(&self, name: &str) -> Option<&[u8]> {
-        self.state
-            .tx
-            .get(&name.to_ascii_lowercase())
-            .map(Vec::as_slice)
+        self.state.tx.get(&name.to_ascii_lowercase())
     }
 
     /// Phase 1: request headers.
@@ -382,6 +379,7 @@ pub(crate) fn has_bit(bits: &[u64], i: usize) -> bool {
 /// does not allocate (and regrow) them anew; cleared before reuse.
 struct Buffers {
     vals: Interner,
+    tx: crate::txvars::TxVars,
     tcache: FxMap<(u32, Transform), u32>,
     chain_cache: FxMap<(u32, u32), u32>,
     scan_words: Vec<u64>,
@@ -409,6 +407,7 @@ impl Buffers {
             .flatten()
             .unwrap_or_else(|| Buffers {
                 vals: Interner::with_capacity(256),
+                tx: crate::txvars::TxVars::default(),
                 tcache: FxMap::with_capacity_and_hasher(512, Default::default()),
                 chain_cache: FxMap::with_capacity_and_hasher(512, Default::default()),
                 scan_words: Vec::new(),
@@ -424,6 +423,7 @@ impl Buffers {
 
     fn give_back(mut self) {
         let size = self.vals.heap_size()
+            + self.tx.heap_size()
             + self.tcache.capacity() * 16
             + self.chain_cache.capacity() * 20
             + self.scan_words.capacity() * 8
@@ -435,6 +435,7 @@ impl Buffers {
             return;
         }
         self.vals.clear();
+        self.tx.clear();
         self.tcache.clear();
         self.chain_cache.clear();
         self.scan_words.clear();
@@ -457,6 +458,7 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         Buffers {
             vals: std::mem::take(&mut self.state.vals),
+            tx: std::mem::take(&mut self.state.tx),
             tcache: std::mem::take(&mut self.tcache),
             chain_cache: std::mem::take(&mut self.chain_cache),
             scan_words: std::mem::take(&mut self.scan_words),

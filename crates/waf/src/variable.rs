@@ -185,6 +185,8 @@ pub struct Target {
     pub count: bool,
     /// `!VAR:sel` — removes members from the other targets of the same variable.
     pub exclude: bool,
+    /// For `TX:name`: the name's TX slot (see `txvars.rs`).
+    pub tx_slot: Option<u32>,
 }
 
 /// Parses a `|`-separated target list.
@@ -248,12 +250,17 @@ fn parse_one(text: &str, start: usize) -> Result<(Target, usize), String> {
             "variable {name} is not a collection and takes no selector"
         ));
     }
+    let tx_slot = match &selector {
+        Some(Selector::Key(k)) if var == Var::TX => Some(crate::txvars::register(k)),
+        _ => None,
+    };
     Ok((
         Target {
             var,
             selector,
             count,
             exclude,
+            tx_slot,
         },
         i,
     ))

@@ -1,0 +1,266 @@
+//! TX, the per-transaction collection, stored by *slot*.
+//!
+//! Every TX member name the rules spell out — `setvar:tx.name=...`, `%{tx.name}` in a
+//! macro, a `TX:name` target — gets a slot number when the rule is parsed, from one
+//! process-wide registry of names (lower-cased; the digits `0`..`9` of `capture` are slots
+//! 0..9). At run time such a member is read and written by index, without hashing its name:
+//! CRS runs a hundred-odd `setvar`s and TX checks per request. Names that only exist at run
+//! time (a `setvar` whose name holds a macro expanded from request data) are kept in a map
+//! beside the slots; they never enter the registry, so request data cannot grow it. A name
+//! is stored in exactly one place: its slot when the registry has one, else the map.
+//!
+//! The registry only grows, by the names of the rule files loaded into the process (a few
+//! hundred for CRS); it is read-locked only where a name is looked up as a string.
+
+use crate::interner::SeededMap;
+use std::collections::HashMap;
+use std::sync::{LazyLock, PoisonError, RwLock};
+
+/// The process-wide table of TX member names with a slot.
+#[derive(Default)]
+struct Registry {
+    names: Vec<Box<str>>,
+    slots: HashMap<Box<str>, u32>,
+}
+
+static REGISTRY: LazyLock<RwLock<Registry>> = LazyLock::new(|| {
+    let mut r = Registry::default();
+    for d in 0..10 {
+        r.add(&d.to_string());
+    }
+    RwLock::new(r)
+});
+
+impl Registry {
+    fn add(&mut self, name: &str) -> u32 {
+        if let Some(&s) = self.slots.get(name) {
+            return s;
+        }
+        let s = self.names.len() as u32;
+        self.names.push(name.into());
+        self.slots.insert(name.into(), s);
+        s
+    }
+}
+
+/// The slot of `name` (lower-cased by the caller), registered now if new. For names written
+/// in rules only.
+pub(crate) fn register(name: &str) -> u32 {
+    if let Some(s) = find(name) {
+        return s;
+    }
+    REGISTRY
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .add(name)
+}
+
+/// The slot of `name` (lower-cased), if some rule spells it out.
+pub(crate) fn find(name: &str) -> Option<u32> {
+    REGISTRY
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .slots
+        .get(name)
+        .copied()
+}
+
+/// The name of slot `s` (empty for a slot never registered).
+pub(crate) fn name(s: u32) -> String {
+    let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
+    registry
+        .names
+        .get(s as usize)
+        .map_or_else(String::new, |n| n.to_string())
+}
+
+/// The slot of capture group `i` (0..=9): `TX:i`.
+pub(crate) fn digit(i: usize) -> u32 {
+    debug_assert!(i < 10);
+    i as u32
+}
+
+/// The TX members of one transaction.
+#[derive(Debug, Default)]
+pub struct TxVars {
+    /// Value per slot (meaningful where `present` has the slot's bit); buffers are kept
+    /// when a member is unset, so a reused `TxVars` rarely allocates.
+    values: Vec<Vec<u8>>,
+    present: Vec<u64>,
+    /// Members whose names have no slot.
+    extra: SeededMap<String, Vec<u8>>,
+}
+
+impl TxVars {
+    /// The value in slot `s`.
+    #[inline]
+    pub(crate) fn get_slot(&self, s: u32) -> Option<&[u8]> {
+        let s = s as usize;
+        let word = *self.present.get(s / 64)?;
+        (word & (1 << (s % 64)) != 0).then(|| self.values[s].as_slice())
+    }
+
+    /// The value of member `name` (lower-cased).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        match find(name) {
+            Some(s) => self.get_slot(s),
+            None => self.extra.get(name).map(Vec::as_slice),
+        }
+    }
+
+    /// Slot `s`, emptied and marked present, to be written.
+    pub(crate) fn slot_mut(&mut self, s: u32) -> &mut Vec<u8> {
+        let s = s as usize;
+        if self.values.len() <= s {
+            self.values.resize_with(s + 1, Vec::new);
+        }
+        if self.present.len() <= s / 64 {
+            self.present.resize(s / 64 + 1, 0);
+        }
+        self.present[s / 64] |= 1 << (s % 64);
+        let v = &mut self.values[s];
+        v.clear();
+        v
+    }
+
+    /// Sets slot `s` to `value`.
+    pub(crate) fn set_slot(&mut self, s: u32, value: &[u8]) {
+        self.slot_mut(s).extend_from_slice(value);
+    }
+
+    /// Sets member `name` (lower-cased) to `value`.
+    pub fn set(&mut self, name: &str, value: &[u8]) {
+        match find(name) {
+            Some(s) => self.set_slot(s, value),
+            None => match self.extra.get_mut(name) {
+                Some(v) => {
+                    v.clear();
+                    v.extend_from_slice(value);
+                }
+                None => {
+                    self.extra.insert(name.to_string(), value.to_vec());
+                }
+            },
+        }
+    }
+
+    /// Removes slot `s`.
+    pub(crate) fn remove_slot(&mut self, s: u32) {
+        let s = s as usize;
+        if let Some(w) = self.present.get_mut(s / 64) {
+            *w &= !(1 << (s % 64));
+        }
+    }
+
+    /// Removes member `name` (lower-cased).
+    pub fn remove(&mut self, name: &str) {
+        match find(name) {
+            Some(s) => self.remove_slot(s),
+            None => {
+                self.extra.remove(name);
+            }
+        }
+    }
+
+    /// Calls `f` with (name, value) of every member whose name `keep` accepts, in name
+    /// order.
+    pub(crate) fn for_each_sorted(
+        &self,
+        keep: impl Fn(&str) -> bool,
+        mut f: impl FnMut(&str, &[u8]),
+    ) {
+        let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
+        let mut kept: Vec<(&str, &[u8])> = Vec::new();
+        for (wi, &w) in self.present.iter().enumerate() {
+            let mut bits = w;
+            while bits != 0 {
+                let s = wi * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let name = &*registry.names[s];
+                if keep(name) {
+                    kept.push((name, self.values[s].as_slice()));
+                }
+            }
+        }
+        for (k, v) in &self.extra {
+            if keep(k) {
+                kept.push((k.as_str(), v.as_slice()));
+            }
+        }
+        kept.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (k, v) in kept {
+            f(k, v);
+        }
+    }
+
+    /// Every member as (name, value), in name order.
+    pub fn entries(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        self.for_each_sorted(|_| true, |k, v| out.push((k.to_string(), v.to_vec())));
+        out
+    }
+
+    /// Whether no member is set.
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.extra.is_empty() && self.present.iter().all(|w| *w == 0)
+    }
+
+    /// Forgets every member, keeping the buffers.
+    pub(crate) fn clear(&mut self) {
+        self.present.iter_mut().for_each(|w| *w = 0);
+        self.extra.clear();
+    }
+
+    /// Roughly the bytes held on the heap.
+    pub(crate) fn heap_size(&self) -> usize {
+        self.values.iter().map(Vec::capacity).sum::<usize>()
+            + self.values.capacity() * 24
+            + self.present.capacity() * 8
+            + self
+                .extra
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 48)
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_names_use_slots_others_the_map() {
+        let s = register("txvars_test_score");
+        assert_eq!(register("txvars_test_score"), s);
+        assert_eq!(find("txvars_test_score"), Some(s));
+        assert_eq!(find("0"), Some(digit(0)));
+        let mut tx = TxVars::default();
+        assert!(tx.is_empty());
+        tx.set("txvars_test_score", b"5");
+        tx.set("txvars_test_dynamic_1", b"x");
+        assert_eq!(tx.get_slot(s), Some(&b"5"[..]));
+        assert_eq!(tx.get("txvars_test_score"), Some(&b"5"[..]));
+        assert_eq!(tx.get("txvars_test_dynamic_1"), Some(&b"x"[..]));
+        assert_eq!(
+            find("txvars_test_dynamic_1"),
+            None,
+            "run-time names stay out"
+        );
+        assert_eq!(
+            tx.entries(),
+            vec![
+                ("txvars_test_dynamic_1".to_string(), b"x".to_vec()),
+                ("txvars_test_score".to_string(), b"5".to_vec()),
+            ]
+        );
+        tx.remove("txvars_test_score");
+        assert_eq!(tx.get("txvars_test_score"), None);
+        tx.set_slot(s, b"7");
+        assert_eq!(tx.get("txvars_test_score"), Some(&b"7"[..]));
+        tx.clear();
+        assert!(tx.is_empty());
+        assert_eq!(tx.get_slot(s), None);
+        assert_eq!(tx.get_slot(100_000), None);
+    }
+}
