@@ -652,7 +652,7 @@ impl Transaction {
         let mut cur = value;
         out.push(cur);
         for &t in &link.transforms {
-            let next = self.step(cur, t);
+            let next = self.step_remembered(cur, t);
             if next != cur {
                 out.push(next);
             }
@@ -668,6 +668,27 @@ impl Transaction {
             }
         }
         self.step_cached(value, t)
+    }
+
+    /// [`Self::step`], with the result also looked up in and told to the value memo (the
+    /// steps of `multiMatch` links, which have no chain result to remember).
+    fn step_remembered(&mut self, value: u32, t: Transform) -> u32 {
+        if let Some(trigger) = t.trigger() {
+            if self.state.vals.classes(value) & trigger == 0 {
+                return value;
+            }
+        }
+        if let Some(&tv) = self.tcache.get(&(value, t)) {
+            return tv;
+        }
+        let key = memo::step_key(t);
+        if let Some(tv) = self.memo_chain(value, key) {
+            self.tcache.insert((value, t), tv);
+            return tv;
+        }
+        let tv = self.step_cached(value, t);
+        self.remember_chain(value, key, tv);
+        tv
     }
 
     /// [`Self::step`] past the trigger test: the transformation cache, then the

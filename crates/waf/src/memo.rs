@@ -40,6 +40,12 @@ pub(crate) const UNKNOWN: u32 = u32::MAX;
 /// In a transaction's value → entry table: not memoised (too long).
 pub(crate) const NOT_MEMOISED: u32 = u32::MAX - 1;
 
+/// The key under which the memo keeps the result of transformation `t` alone (beside the
+/// engine's chain ids, which are small).
+pub(crate) fn step_key(t: crate::transform::Transform) -> u32 {
+    (1 << 31) | t as u32
+}
+
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 fn next_generation() -> u64 {

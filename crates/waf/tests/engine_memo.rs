@@ -53,6 +53,7 @@ SecRule ARGS "@rx ([0-9]{3})" "id:4,phase:2,pass,log,capture,setvar:tx.num=%{tx.
 SecRule ARGS "@pm evil" "id:5,phase:2,deny,status:403,log"
 SecRule ARGS "@rx ^union select" "id:6,phase:2,pass,log,t:none,t:lowercase,t:urlDecodeUni"
 SecRule ARGS "@rx ^UNION%20" "id:7,phase:2,pass,log,t:none"
+SecRule ARGS "@rx ^<x" "id:8,phase:2,pass,log,t:none,t:urlDecodeUni,t:htmlEntityDecode,multiMatch"
 "#;
 
 #[test]
@@ -73,6 +74,12 @@ fn repeated_values_give_the_same_matches_as_without_the_memo() {
         "/?a=UNION%2520SELECT", // 6 through its chain, 7 on the raw value
         "/?a=UNION%2520SELECT", // the chain's result remembered: still 6 and 7
         "/?a=union%2520select", // another raw value, the same result: 6 only
+        "/?a=%253Cx",           // 8 on the value after urlDecodeUni (multiMatch steps)
+        "/?a=%253Cx",           // the steps' results remembered: 8 again
+        "/?a=%26lt;x",          // 8 only after htmlEntityDecode, the second step
+        "/?a=%26lt;x",
+        "/?a=%2526lt;y", // two steps, no match
+        "/?a=%2526lt;y",
     ];
     for (round, uri) in uris.iter().enumerate() {
         let (out_with, tx_with) = get(&with, uri);
@@ -97,6 +104,12 @@ fn repeated_values_give_the_same_matches_as_without_the_memo() {
     assert_eq!(ids(&tx), [3, 6, 7]);
     let (_, tx) = get(&with, "/?a=union%2520select");
     assert_eq!(ids(&tx), [3, 6]);
+    let (_, tx) = get(&with, "/?a=%253Cx");
+    assert_eq!(ids(&tx), [3, 8]);
+    let (_, tx) = get(&with, "/?a=%26lt;x");
+    assert_eq!(ids(&tx), [3, 8]);
+    let (_, tx) = get(&with, "/?a=%2526lt;y");
+    assert_eq!(ids(&tx), [3]);
 }
 
 #[test]
