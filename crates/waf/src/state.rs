@@ -258,14 +258,11 @@ impl State {
                     }
                     return;
                 }
-                tx.for_each_sorted(
-                    |k| sel.is_none_or(|s| s.matches_key(k.as_bytes())),
-                    |k, v| {
-                        let key = Some(vals.intern(k.as_bytes()));
-                        let value = vals.intern(v);
-                        out.push(Item { var, key, value });
-                    },
-                );
+                tx.for_each_selected(sel, |k, v| {
+                    let key = Some(vals.intern(k.as_bytes()));
+                    let value = vals.intern(v);
+                    out.push(Item { var, key, value });
+                });
             }
             Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
                 let Some(store) = coll_name(var).and_then(|n| self.persistent.get(n)) else {

@@ -13,8 +13,9 @@
 //! hundred for CRS); it is read-locked only where a name is looked up as a string.
 
 use crate::interner::SeededMap;
+use crate::variable::Selector;
 use std::collections::HashMap;
-use std::sync::{LazyLock, PoisonError, RwLock};
+use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 
 /// The process-wide table of TX member names with a slot.
 #[derive(Default)]
@@ -78,6 +79,18 @@ pub(crate) fn name(s: u32) -> String {
 pub(crate) fn digit(i: usize) -> u32 {
     debug_assert!(i < 10);
     i as u32
+}
+
+/// The slots whose names a key regex matches, as of a registry size: a `TX:/re/` selector
+/// tests the registered names once (again only when rules add names), not every present
+/// member at every evaluation. A clone starts empty.
+#[derive(Debug, Default)]
+pub(crate) struct SlotMatches(Mutex<(usize, Vec<u32>)>);
+
+impl Clone for SlotMatches {
+    fn clone(&self) -> Self {
+        SlotMatches::default()
+    }
 }
 
 /// The TX members of one transaction.
@@ -162,28 +175,45 @@ impl TxVars {
         }
     }
 
-    /// Calls `f` with (name, value) of every member whose name `keep` accepts, in name
-    /// order.
-    pub(crate) fn for_each_sorted(
-        &self,
-        keep: impl Fn(&str) -> bool,
-        mut f: impl FnMut(&str, &[u8]),
-    ) {
+    /// Calls `f` with (name, value) of every member `sel` selects (all without one), in
+    /// name order.
+    pub(crate) fn for_each_selected(&self, sel: Option<&Selector>, mut f: impl FnMut(&str, &[u8])) {
         let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
         let mut kept: Vec<(&str, &[u8])> = Vec::new();
-        for (wi, &w) in self.present.iter().enumerate() {
-            let mut bits = w;
-            while bits != 0 {
-                let s = wi * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let name = &*registry.names[s];
-                if keep(name) {
-                    kept.push((name, self.values[s].as_slice()));
+        match sel {
+            Some(Selector::Regex(kr)) => {
+                let mut cache = kr.tx_slots.0.lock().unwrap_or_else(PoisonError::into_inner);
+                let (known, slots) = &mut *cache;
+                if *known != registry.names.len() {
+                    slots.clear();
+                    slots.extend(
+                        (0..registry.names.len() as u32)
+                            .filter(|&s| kr.is_match(registry.names[s as usize].as_bytes())),
+                    );
+                    *known = registry.names.len();
+                }
+                for &s in slots.iter() {
+                    if let Some(v) = self.get_slot(s) {
+                        kept.push((&registry.names[s as usize], v));
+                    }
+                }
+            }
+            _ => {
+                for (wi, &w) in self.present.iter().enumerate() {
+                    let mut bits = w;
+                    while bits != 0 {
+                        let s = wi * 64 + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        let name = &*registry.names[s];
+                        if sel.is_none_or(|sel| sel.matches_key(name.as_bytes())) {
+                            kept.push((name, self.values[s].as_slice()));
+                        }
+                    }
                 }
             }
         }
         for (k, v) in &self.extra {
-            if keep(k) {
+            if sel.is_none_or(|sel| sel.matches_key(k.as_bytes())) {
                 kept.push((k.as_str(), v.as_slice()));
             }
         }
@@ -196,7 +226,7 @@ impl TxVars {
     /// Every member as (name, value), in name order.
     pub fn entries(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();
-        self.for_each_sorted(|_| true, |k, v| out.push((k.to_string(), v.to_vec())));
+        self.for_each_selected(None, |k, v| out.push((k.to_string(), v.to_vec())));
         out
     }
 

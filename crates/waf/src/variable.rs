@@ -319,6 +319,8 @@ pub struct KeyRegex {
     re: Regex,
     /// The literal when the pattern is `^` followed by ASCII letters, digits, `_` or `-` only.
     prefix: Option<Box<[u8]>>,
+    /// The TX slots whose names match (see `txvars.rs`), computed on first use.
+    pub(crate) tx_slots: crate::txvars::SlotMatches,
 }
 
 impl KeyRegex {
@@ -360,6 +362,7 @@ pub fn key_regex(pattern: &str) -> Result<KeyRegex, String> {
     Ok(KeyRegex {
         re,
         prefix: anchored_literal(pattern),
+        tx_slots: Default::default(),
     })
 }
 
