@@ -64,8 +64,8 @@ pub enum Ctl {
     /// Inclusive id range (a single id is `(n, n)`).
     RuleRemoveById(u64, u64),
     RuleRemoveByTag(String),
-    RuleRemoveTargetById(u64, u64, Vec<Target>),
-    RuleRemoveTargetByTag(String, Vec<Target>),
+    RuleRemoveTargetById(u64, u64, std::sync::Arc<[Target]>),
+    RuleRemoveTargetByTag(String, std::sync::Arc<[Target]>),
     RequestBodyProcessor(BodyProcessor),
     ForceRequestBodyVariable(bool),
     RequestBodyAccess(bool),
@@ -116,13 +116,13 @@ impl Ctl {
                     .split_once(';')
                     .ok_or_else(|| format!("ruleRemoveTargetById needs id;target: {value:?}"))?;
                 let (a, b) = id_range(id)?;
-                Ctl::RuleRemoveTargetById(a, b, parse_targets(targets)?)
+                Ctl::RuleRemoveTargetById(a, b, parse_targets(targets)?.into())
             }
             "ruleremovetargetbytag" => {
                 let (tag, targets) = value
                     .split_once(';')
                     .ok_or_else(|| format!("ruleRemoveTargetByTag needs tag;target: {value:?}"))?;
-                Ctl::RuleRemoveTargetByTag(tag.to_string(), parse_targets(targets)?)
+                Ctl::RuleRemoveTargetByTag(tag.to_string(), parse_targets(targets)?.into())
             }
             "requestbodyprocessor" => Ctl::RequestBodyProcessor(BodyProcessor::parse(value)?),
             "forcerequestbodyvariable" => Ctl::ForceRequestBodyVariable(on_off(value)?),

@@ -6,7 +6,7 @@
 use crate::action::Action;
 use crate::ctl::Ctl;
 use crate::rule::{Link, Rule};
-use crate::setvar::{SetOp, SetVar, to_int};
+use crate::setvar::{SetOp, SetVar, push_int, to_int};
 use crate::transaction::{RawMatch, Transaction};
 use crate::variable::Var;
 use std::borrow::Cow;
@@ -35,25 +35,6 @@ fn apply_delta(op: &SetOp, base: i64, delta: i64) -> i64 {
     } else {
         base.saturating_sub(delta)
     }
-}
-
-/// Appends the decimal form of `v` to `out`.
-fn push_int(out: &mut Vec<u8>, v: i64) {
-    let mut digits = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 impl Transaction {

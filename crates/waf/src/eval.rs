@@ -22,6 +22,7 @@ use crate::transaction::{Outcome, Transaction, has_bit};
 use crate::transform::Transform;
 use crate::variable::{Selector, Target, Var};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The cached target list of one target group in one transaction.
 #[derive(Debug, Clone, Copy, Default)]
@@ -108,6 +109,22 @@ impl MacroExpander for Expander<'_> {
 
     fn expand_parsed(&self, _text: &str, parsed: &crate::operator::ParsedMacro) -> String {
         parsed.0.expand(self.0)
+    }
+
+    /// A sole `%{tx.name}` is the member's bytes, borrowed (when they are UTF-8: otherwise
+    /// the lossy expansion, as for every other macro).
+    fn expand_parsed_bytes(
+        &self,
+        text: &str,
+        parsed: &crate::operator::ParsedMacro,
+    ) -> Cow<'_, [u8]> {
+        if let Some(slot) = parsed.0.sole_tx() {
+            let v = self.0.tx.get_slot(slot).unwrap_or_default();
+            if std::str::from_utf8(v).is_ok() {
+                return Cow::Borrowed(v);
+            }
+        }
+        Cow::Owned(self.expand_parsed(text, parsed).into_bytes())
     }
 }
 
@@ -218,17 +235,25 @@ impl Transaction {
         has_bit(&self.overrides.removed, ri)
     }
 
-    /// The targets `ctl:ruleRemoveTarget*` removed from rule `ri` (usually none).
-    fn runtime_exclusions(&self, ri: usize) -> Vec<Target> {
+    /// The targets `ctl:ruleRemoveTarget*` removed from rule `ri` (usually none; shared
+    /// with the `ctl` when one removal concerns the rule).
+    fn runtime_exclusions(&self, ri: usize) -> Option<Arc<[Target]>> {
         if !has_bit(&self.overrides.removed_target_rules, ri) {
-            return Vec::new();
+            return None;
         }
-        self.overrides
+        let mut found = self
+            .overrides
             .removed_targets
             .iter()
             .filter(|(r, _)| *r as usize == ri)
-            .map(|(_, t)| t.clone())
-            .collect()
+            .map(|(_, t)| t);
+        let first = found.next()?;
+        let Some(second) = found.next() else {
+            return Some(first.clone());
+        };
+        let mut all: Vec<Target> = first.iter().chain(second.iter()).cloned().collect();
+        all.extend(found.flat_map(|t| t.iter().cloned()));
+        Some(all.into())
     }
 
     fn eval_link(&mut self, ri: usize, rule: &Rule, li: usize) -> bool {
@@ -243,11 +268,12 @@ impl Transaction {
                 let runtime = if li == 0 {
                     self.runtime_exclusions(ri)
                 } else {
-                    Vec::new()
+                    None
                 };
+                let runtime: &[Target] = runtime.as_deref().unwrap_or_default();
                 let gate = link.live_slot;
                 match link.group {
-                    Some(g) if uses_caches(link, &runtime) => {
+                    Some(g) if uses_caches(link, runtime) => {
                         let (start, len, union) = self.group(g, link);
                         if let (Some(slot), Some(union)) = (gate, union) {
                             if !words_contain(&self.scan_words[union as usize..], slot) {
@@ -266,13 +292,13 @@ impl Transaction {
                                     continue;
                                 }
                             }
-                            if !runtime.is_empty() && self.state.is_excluded(&e.item, &runtime) {
+                            if !runtime.is_empty() && self.state.is_excluded(&e.item, runtime) {
                                 continue;
                             }
                             any |= self.test_value(link, op, e.item, e.value);
                         }
                     }
-                    _ => any = self.eval_items(link, op, &runtime, gate),
+                    _ => any = self.eval_items(link, op, runtime, gate),
                 }
             }
         }

@@ -72,6 +72,14 @@ impl Macro {
         Ok(Macro { parts })
     }
 
+    /// The TX slot when the text is exactly one `%{tx.name}` reference.
+    pub(crate) fn sole_tx(&self) -> Option<u32> {
+        match self.parts.as_slice() {
+            [Part::Tx(slot)] => Some(*slot),
+            _ => None,
+        }
+    }
+
     /// True when the text has at least one reference.
     pub fn has_refs(&self) -> bool {
         self.parts

@@ -203,6 +203,25 @@ impl DeprecateVar {
     }
 }
 
+/// Appends the decimal form of `v` to `out` (no formatter, no allocation of its own).
+pub(crate) fn push_int(out: &mut Vec<u8>, v: i64) {
+    let mut digits = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 /// Parses an integer the way ModSecurity does for `=+`/`=-`: leading digits, else 0.
 pub fn to_int(bytes: &[u8]) -> i64 {
     if bytes.is_ascii() {
@@ -252,6 +271,11 @@ mod tests {
         assert!(SetVar::parse("nope").is_err());
         assert_eq!(to_int(b" 12abc"), 12);
         assert_eq!(to_int(b"x"), 0);
+        for v in [0, 7, -7, 10, 123_456, i64::MAX, i64::MIN] {
+            let mut out = b"=".to_vec();
+            push_int(&mut out, v);
+            assert_eq!(out, format!("={v}").into_bytes());
+        }
         assert_eq!(to_int(b"\x0b-7 "), -7);
         assert_eq!(to_int(b"+"), 0);
         assert_eq!(to_int(b"99999999999999999999"), 0);

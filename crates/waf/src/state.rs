@@ -169,7 +169,14 @@ impl State {
         if target.count {
             let n = out.len() - start;
             out.truncate(start);
-            let value = self.vals.intern(n.to_string().as_bytes());
+            let value = match n {
+                0..=9 => self.vals.intern(&[b'0' + n as u8]),
+                _ => {
+                    let mut digits = Vec::new();
+                    crate::setvar::push_int(&mut digits, n as i64);
+                    self.vals.intern(&digits)
+                }
+            };
             out.push(Item {
                 var: target.var,
                 key: None,

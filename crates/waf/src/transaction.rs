@@ -78,7 +78,7 @@ pub(crate) struct Overrides {
     pub removed: Vec<u64>,
     /// Targets removed from rules by `ctl:ruleRemoveTargetById`/`ByTag`: (rule index,
     /// target), resolved when the `ctl` ran; empty in most transactions.
-    pub removed_targets: Vec<(u32, Target)>,
+    pub removed_targets: Vec<(u32, Arc<[Target]>)>,
     /// The rules that have entries in `removed_targets`, as a bitset over rule indices.
     pub removed_target_rules: Vec<u64>,
     pub body_processor: Option<BodyProcessor>,
@@ -352,12 +352,11 @@ impl Overrides {
         &mut self,
         n: usize,
         rules: impl Iterator<Item = u32>,
-        targets: &[Target],
+        targets: &Arc<[Target]>,
     ) {
         for ri in rules {
             set_bit(&mut self.removed_target_rules, n, ri);
-            self.removed_targets
-                .extend(targets.iter().map(|t| (ri, t.clone())));
+            self.removed_targets.push((ri, targets.clone()));
         }
     }
 }

@@ -24,7 +24,7 @@ impl Arg {
     pub(crate) fn with<R>(&self, macros: &dyn MacroExpander, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
             Arg::Literal(b) => f(b),
-            Arg::Macro(t, Some(p)) => f(macros.expand_parsed(t, p).as_bytes()),
+            Arg::Macro(t, Some(p)) => f(&macros.expand_parsed_bytes(t, p)),
             Arg::Macro(t, None) => f(macros.expand(t).as_bytes()),
         }
     }

@@ -22,6 +22,7 @@
 //! extraction), `pm` (phrase sets), `numeric`, `string`, `ip`, `validate`, `injection`
 //! (libinjection through the `libinjectionrs` crate).
 
+use std::borrow::Cow;
 use std::fmt;
 
 mod argument;
@@ -54,6 +55,12 @@ pub trait MacroExpander {
     fn expand_parsed(&self, text: &str, parsed: &ParsedMacro) -> String {
         let _ = parsed;
         self.expand(text)
+    }
+
+    /// [`MacroExpander::expand_parsed`] as bytes, borrowed when the expander holds them
+    /// as they are (the default copies).
+    fn expand_parsed_bytes(&self, text: &str, parsed: &ParsedMacro) -> Cow<'_, [u8]> {
+        Cow::Owned(self.expand_parsed(text, parsed).into_bytes())
     }
 }
 
