@@ -1,14 +1,14 @@
 //! A lean HTTP/1.1 client for the common exchange: a request without a body and without an
-//! upgrade, on a route without WAF policy (GET, HEAD, ... — nearly all traffic). The request
+//! upgrade (GET, HEAD, ... — nearly all traffic; on a WAF route the request phases run before
+//! and the response phases on the response, see `service::forward_direct_inspected`). The request
 //! task writes the head and reads the response on the pooled socket itself: no connection
 //! task, no channels between tasks, no wake-ups between them; the head is encoded into a
 //! reused buffer and sent with one `send`. The response body ([`DirectBody`]) reads from the same socket while the
 //! server sends it to the client, and puts the connection back into its pool as soon as the
 //! last byte has been read (or closes it when it cannot be reused).
 //!
-//! Everything else (request bodies, which need full-duplex streaming; upgrades; WAF
-//! response-body inspection, which consumes hyper's `Incoming`) goes through hyper's client
-//! in [`crate::upstream`].
+//! Everything else (request bodies, which need full-duplex streaming; upgrades) goes through
+//! hyper's client in [`crate::upstream`].
 //!
 //! Framing follows RFC 9112 §6.3: no body for `HEAD`, 1xx, 204 and 304; `Transfer-Encoding`
 //! whose last coding is `chunked` → chunked (trailers are read and dropped); any other

@@ -15,7 +15,7 @@
 //! | 3 | **read head** | hyper (head size, header-read timeout), `service::read_head` | 431, 413 |
 //! | 4 | **route** | `service::route`: one `ArcSwap::load`, `normalize_path`, `RouteTable::lookup` | 400, 404, 308 redirect |
 //! | 5 | **request phases** | `phases::request_headers`, `phases::request_body` (WAF 1–2, [`waf`]) | 403 (rule's status), 413, 503 fail-closed |
-//! | 6 | **upstream** | `service::forward`, `upstream`: round-robin, retry on connect failure, upgrades; body-less requests without WAF via `service::forward_direct` and `h1_client` | 502, 503, 504 |
+//! | 6 | **upstream** | `service::forward`, `upstream`: round-robin, retry on connect failure, upgrades; body-less requests via `service::forward_direct` and `h1_client` (WAF phases around it) | 502, 503, 504 |
 //! | 7 | **response phases** | `phases::response_headers`, `phases::response_body` (WAF 3–4), hop-by-hop removal, `X-Request-Id` | the WAF's status |
 //! | 8 | **log** | `completion`: access log, metrics, connection back to its pool | — |
 //!
@@ -37,7 +37,7 @@
 //! No locks: the snapshot, the upstream pool map and the metrics series map are behind
 //! `ArcSwap`s; idle upstream connections wait in lock-free queues; counters are atomics.
 //! Upstream connections are reused across requests and snapshot swaps. A request without
-//! body, upgrade or WAF (nearly all traffic) is sent by `h1_client`, which the request's own
+//! body or upgrade (nearly all traffic; on a WAF route with its phases around) is sent by `h1_client`, which the request's own
 //! task drives on the pooled socket: no connection task and no cross-task wake-ups; the
 //! proxy's headers are written while the head is encoded. Other requests use hyper's client
 //! (a connection task per upstream connection). With `workers` set,

@@ -14,7 +14,6 @@
 //!   exchange; the proxy's own log phase is [`crate::completion`].
 
 use http::{HeaderValue, request, response};
-use hyper::body::Incoming;
 use portcullis_snapshot::Route;
 
 use crate::body::{RequestBody, ResponseBody};
@@ -57,6 +56,15 @@ pub(crate) async fn request_body(
     }
 }
 
+/// Phase 2 of a request without a body.
+#[inline]
+pub(crate) fn no_request_body(waf: &mut Option<WafTx>) -> Result<(), ProxyError> {
+    match waf {
+        None => Ok(()),
+        Some(w) => w.no_request_body(),
+    }
+}
+
 /// Response head inspection (WAF phase 3).
 #[inline]
 pub(crate) fn response_headers(
@@ -75,12 +83,12 @@ pub(crate) fn response_headers(
 pub(crate) async fn response_body(
     waf: &mut Option<WafTx>,
     head: &response::Parts,
-    body: Incoming,
+    body: ResponseBody,
 ) -> Result<ResponseBody, ProxyError> {
     match waf {
         Some(w) if w.wants_response_body(head) => {
             Ok(ResponseBody::local(Box::pin(w.response_body(body)).await?))
         }
-        _ => Ok(ResponseBody::upstream(body)),
+        _ => Ok(body),
     }
 }

@@ -174,18 +174,44 @@ async fn forward(
     limit: Option<u64>,
     req: Request<Incoming>,
 ) -> Result<Proxied, ProxyError> {
-    // Cheapest test first: WAF routes and requests with a body (most of what takes hyper's
-    // path) never look at the upgrade headers here; `forward_hyper` does once.
-    if !phases::has_request_phases(route)
-        && hyper::body::Body::is_end_stream(req.body())
+    // Cheapest test first: requests with a body (most of what takes hyper's path) never
+    // look at the upgrade headers here; `forward_hyper` does once.
+    if hyper::body::Body::is_end_stream(req.body())
         && !(req.version() == Version::HTTP_11 && headers::is_upgrade(req.headers()))
     {
         let (head, _) = req.into_parts();
+        if phases::has_request_phases(route) {
+            // Boxed: the WAF's state would enlarge every request's future.
+            return Box::pin(forward_direct_inspected(
+                conn, record, route, path, host, head,
+            ))
+            .await;
+        }
         return forward_direct(conn, record, route, path, host, head).await;
     }
     // Boxed: the rarer path; inline, its state would enlarge every request's future (hyper
     // boxes the service future, copying all of it).
     Box::pin(forward_hyper(conn, record, route, path, host, limit, req)).await
+}
+
+/// A request without a body on a route with WAF phases: the request phases run before the
+/// direct client ([`forward_direct`]) sends it, the response phases on what it receives —
+/// the same phases as through hyper's client, without its connection task.
+async fn forward_direct_inspected(
+    conn: &ConnShared,
+    record: &mut AccessRecord,
+    route: &Route,
+    path: Option<String>,
+    host: Option<HeaderValue>,
+    head: http::request::Parts,
+) -> Result<Proxied, ProxyError> {
+    let mut waf = phases::request_headers(route, conn.client, &record.request_id, &head)?;
+    phases::no_request_body(&mut waf)?;
+    let (resp, pooled) = forward_direct(conn, record, route, path, host, head).await?;
+    let (mut head, body) = resp.into_parts();
+    phases::response_headers(&mut waf, &mut head)?;
+    let body = phases::response_body(&mut waf, &head, body).await?;
+    Ok((Response::from_parts(head, body), pooled))
 }
 
 /// Phases 3–5 through hyper's client: requests with a body, upgrades, routes with WAF.
@@ -239,7 +265,7 @@ async fn forward_hyper(
     let (mut head, body) = resp.into_parts();
     headers::strip_hop_by_hop(&mut head.headers, false);
     phases::response_headers(&mut waf, &mut head)?;
-    let body = phases::response_body(&mut waf, &head, body).await?;
+    let body = phases::response_body(&mut waf, &head, ResponseBody::upstream(body)).await?;
     Ok((Response::from_parts(head, body), Some(pooled)))
 }
 

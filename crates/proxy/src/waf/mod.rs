@@ -37,12 +37,12 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Version, header, request, response};
 use http_body_util::BodyExt;
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use portcullis_snapshot::{FailMode, WafMode, WafPolicy};
 use portcullis_waf::{BodyLimitAction, ConnectionInfo, Outcome, Transaction};
 
 use crate::access_log::AccessRecord;
-use crate::body::{BodyError, RequestBody};
+use crate::body::{BodyError, RequestBody, ResponseBody, ResponseBodyError};
 use crate::completion::Completion;
 use crate::connection::ConnShared;
 use crate::error::ProxyError;
@@ -287,6 +287,11 @@ impl WafTx {
         }
     }
 
+    /// Phase 2 of a request without a body.
+    pub(crate) fn no_request_body(&mut self) -> Result<(), ProxyError> {
+        self.run(2, Transaction::process_request_body)
+    }
+
     /// Phase 2: returns the body to forward.
     pub(crate) async fn request_body(
         &mut self,
@@ -387,11 +392,14 @@ impl WafTx {
     }
 
     /// Phase 4: reads the (small, announced) body, inspects it and returns it.
-    pub(crate) async fn response_body(&mut self, body: Incoming) -> Result<Bytes, ProxyError> {
+    pub(crate) async fn response_body(&mut self, body: ResponseBody) -> Result<Bytes, ProxyError> {
         let bytes = body
             .collect()
             .await
-            .map_err(ProxyError::UpstreamRequest)?
+            .map_err(|e| match e {
+                ResponseBodyError::Upstream(e) => ProxyError::UpstreamRequest(e),
+                ResponseBodyError::Direct(e) => ProxyError::UpstreamExchange(e),
+            })?
             .to_bytes();
         self.tx.response_body_chunk(&bytes);
         self.run(4, Transaction::process_response_body)?;
