@@ -76,6 +76,14 @@ impl RequestBody {
         RequestBody::full(Bytes::new())
     }
 
+    /// The whole body when the proxy holds all of it in memory (after inspection).
+    pub(crate) fn in_memory(&self) -> Option<Bytes> {
+        match (&self.inner, &self.prefix) {
+            (RequestInner::Full(b), None) => Some(b.clone().unwrap_or_default()),
+            _ => None,
+        }
+    }
+
     /// This body with `prefix` (bytes already read from it) sent first; the limit keeps
     /// counting from where it was.
     pub fn with_prefix(mut self, prefix: Bytes) -> Self {

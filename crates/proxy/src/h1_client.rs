@@ -137,7 +137,8 @@ impl DirectConn {
         }
     }
 
-    /// Sends the head of a body-less request and reads the response head. On success the
+    /// Sends the head (and the in-memory body, if any) of a request and reads the response
+    /// head. On success the
     /// connection moves into the returned body (which gives it back to `pool`); on failure it
     /// is closed, and the error says how far the exchange got.
     pub async fn exchange(
@@ -252,6 +253,10 @@ pub(crate) struct DirectRequest<'a> {
     pub target: &'a str,
     pub headers: &'a HeaderMap,
     pub forwarded: Forwarded<'a>,
+    /// A body the proxy holds in full (after WAF inspection): sent with a `Content-Length`
+    /// of its own, in the same write as the head; the client's `Content-Length` and
+    /// `Transfer-Encoding` are left out. `None`: no body, the headers pass as they are.
+    pub body: Option<&'a [u8]>,
 }
 
 fn encode_head(out: &mut Vec<u8>, req: &DirectRequest<'_>) {
@@ -273,6 +278,11 @@ fn encode_head(out: &mut Vec<u8>, req: &DirectRequest<'_>) {
     let mut prior_xff: Option<&HeaderValue> = None;
     for (name, value) in req.headers {
         if *name == X_REQUEST_ID || (rewrite && *name == header::HOST) {
+            continue;
+        }
+        if req.body.is_some()
+            && (*name == header::CONTENT_LENGTH || *name == header::TRANSFER_ENCODING)
+        {
             continue;
         }
         if rewrite && *name == X_FORWARDED_FOR {
@@ -301,6 +311,13 @@ fn encode_head(out: &mut Vec<u8>, req: &DirectRequest<'_>) {
         line(out, b"x-forwarded-host", host.as_bytes());
     }
     line(out, b"x-request-id", fwd.request_id.as_bytes());
+    if let Some(body) = req.body {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(body);
+        return;
+    }
     out.extend_from_slice(b"\r\n");
 }
 

@@ -208,9 +208,18 @@ async fn forward_direct_inspected(
     let mut waf = phases::request_headers(route, conn.client, &record.request_id, &head)?;
     phases::no_request_body(&mut waf)?;
     let (resp, pooled) = forward_direct(conn, record, route, path, host, head).await?;
+    response_phases(&mut waf, resp, pooled).await
+}
+
+/// The response phases (WAF 3 and 4) on a response from the direct client.
+async fn response_phases(
+    waf: &mut Option<crate::waf::WafTx>,
+    resp: Response<ResponseBody>,
+    pooled: Option<PooledConn>,
+) -> Result<Proxied, ProxyError> {
     let (mut head, body) = resp.into_parts();
-    phases::response_headers(&mut waf, &mut head)?;
-    let body = phases::response_body(&mut waf, &head, body).await?;
+    phases::response_headers(waf, &mut head)?;
+    let body = phases::response_body(waf, &head, body).await?;
     Ok((Response::from_parts(head, body), pooled))
 }
 
@@ -243,6 +252,32 @@ async fn forward_hyper(
     let body = phases::request_body(&mut waf, &head, RequestBody::streaming(body, limit)).await?;
     if route.backend.endpoints.is_empty() {
         return Err(ProxyError::NoEndpoints);
+    }
+    // A body inspected in full is in memory: the direct client sends it with the head.
+    if let (None, Some(bytes)) = (&client_upgrade, body.in_memory()) {
+        let target = head.uri.path_and_query().map_or("/", |p| p.as_str());
+        let req = DirectRequest {
+            method: &head.method,
+            target,
+            headers: &head.headers,
+            // Host, X-Forwarded-* and X-Request-Id are in the head already.
+            forwarded: Forwarded {
+                host: None,
+                client_ip: &conn.client_ip,
+                tls: conn.tls,
+                request_id: &record.request_id,
+            },
+            body: Some(&bytes),
+        };
+        let (resp, addr) = conn
+            .state
+            .upstreams
+            .send_direct(&route.backend, &req)
+            .await?;
+        record.upstream = Some(addr);
+        let (parts, body) = resp.into_parts();
+        let resp = Response::from_parts(parts, ResponseBody::direct(body));
+        return response_phases(&mut waf, resp, None).await;
     }
     let upstream_req = Request::from_parts(head, body);
     let (mut resp, pooled, addr) = conn
@@ -304,6 +339,7 @@ async fn forward_direct(
             tls: conn.tls,
             request_id: &record.request_id,
         },
+        body: None,
     };
     let (resp, addr) = conn
         .state

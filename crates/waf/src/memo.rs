@@ -27,7 +27,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Values longer than this (bytes) are not memoised.
-pub(crate) const MAX_VALUE: usize = 512;
+pub(crate) const MAX_VALUE: usize = 4096;
 /// Values held before the memo is cleared.
 pub(crate) const MAX_ENTRIES: usize = 4096;
 /// Bytes of memoised values held before the memo is cleared.
