@@ -451,6 +451,7 @@ impl Transaction {
     fn follow_memo_generation(&mut self, generation: u64) {
         if generation != self.memo_generation {
             self.memo_of.clear();
+            self.value_of_memo.clear();
             self.memo_generation = generation;
         }
     }
@@ -481,6 +482,9 @@ impl Transaction {
                 .resize(self.state.vals.len().max(i + 1), memo::UNKNOWN);
         }
         self.memo_of[i] = e;
+        if e != memo::NOT_MEMOISED {
+            self.value_of_memo.insert(e, value);
+        }
     }
 
     /// A link whose only target is `TX:name` with no transformation (CRS's paranoia-level
@@ -603,6 +607,9 @@ impl Transaction {
         let e = self.memo_entry(value)?;
         let memo = self.memo.as_ref()?;
         let r = memo.chain(e, chain)?;
+        if let Some(&tv) = self.value_of_memo.get(&r) {
+            return Some(tv);
+        }
         let tv = self.state.vals.intern(memo.bytes(r));
         self.set_memo_of(tv, r);
         Some(tv)

@@ -116,6 +116,8 @@ pub struct Transaction {
     /// Per value id: its entry in the memo of generation `memo_generation`, or
     /// `memo::UNKNOWN` / `memo::NOT_MEMOISED`.
     pub(crate) memo_of: Vec<u32>,
+    /// The inverse of `memo_of`: memo entry → value id in this transaction.
+    pub(crate) value_of_memo: FxMap<u32, u32>,
     pub(crate) memo_generation: u64,
     /// Scratch space of the prefilter scans.
     pub(crate) scan_seen: Vec<u64>,
@@ -181,6 +183,7 @@ impl Transaction {
             set_items: buffers.set_items,
             memo: None,
             memo_of: buffers.memo_of,
+            value_of_memo: buffers.value_of_memo,
             memo_generation: 0,
             scan_seen: Vec::new(),
             items_buf: Vec::new(),
@@ -384,6 +387,7 @@ struct Buffers {
     scan_words: Vec<u64>,
     scan_of: Vec<u32>,
     memo_of: Vec<u32>,
+    value_of_memo: FxMap<u32, u32>,
     groups: Vec<crate::eval::GroupCache>,
     group_entries: Vec<crate::eval::Entry>,
     target_sets: Vec<crate::eval::GroupCache>,
@@ -412,6 +416,7 @@ impl Buffers {
                 scan_words: Vec::new(),
                 scan_of: Vec::new(),
                 memo_of: Vec::new(),
+                value_of_memo: FxMap::default(),
                 groups: Vec::new(),
                 group_entries: Vec::new(),
                 target_sets: Vec::new(),
@@ -428,6 +433,7 @@ impl Buffers {
             + self.scan_words.capacity() * 8
             + self.scan_of.capacity() * 4
             + self.memo_of.capacity() * 4
+            + self.value_of_memo.capacity() * 8
             + self.group_entries.capacity() * std::mem::size_of::<crate::eval::Entry>()
             + self.set_items.capacity() * std::mem::size_of::<crate::state::Item>();
         if size > KEEP_LIMIT {
@@ -440,6 +446,7 @@ impl Buffers {
         self.scan_words.clear();
         self.scan_of.clear();
         self.memo_of.clear();
+        self.value_of_memo.clear();
         self.groups.clear();
         self.group_entries.clear();
         self.target_sets.clear();
@@ -463,6 +470,7 @@ impl Drop for Transaction {
             scan_words: std::mem::take(&mut self.scan_words),
             scan_of: std::mem::take(&mut self.scan_of),
             memo_of: std::mem::take(&mut self.memo_of),
+            value_of_memo: std::mem::take(&mut self.value_of_memo),
             groups: std::mem::take(&mut self.groups),
             group_entries: std::mem::take(&mut self.group_entries),
             target_sets: std::mem::take(&mut self.target_sets),
