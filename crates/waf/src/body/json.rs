@@ -157,11 +157,14 @@ impl Namer {
     }
 
     fn value(&mut self, value: Vec<u8>) {
-        let mut path = Vec::new();
+        let mut path = Vec::with_capacity(64);
         for (name, counter) in &self.containers {
             path.extend_from_slice(name);
             match counter {
-                Some(n) => path.extend_from_slice(format!(".array_{n}").as_bytes()),
+                Some(n) => {
+                    path.extend_from_slice(b".array_");
+                    crate::setvar::push_int(&mut path, *n as i64);
+                }
                 None => path.push(b'.'),
             }
         }
@@ -270,6 +273,14 @@ impl Scanner<'_> {
         self.pos += 1;
         let mut out = Vec::new();
         loop {
+            // Plain bytes in one copy, up to the next quote, backslash or control byte.
+            let rest = &self.input[self.pos..];
+            let run = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
+            out.extend_from_slice(&rest[..run]);
+            self.pos += run;
             let Some(c) = self.peek() else {
                 return Err(self.error("premature EOF in string"));
             };
@@ -300,8 +311,7 @@ impl Scanner<'_> {
                         }
                     }
                 }
-                0x00..=0x1f => return Err(self.error("invalid character inside string")),
-                _ => out.push(c),
+                _ => return Err(self.error("invalid character inside string")),
             }
         }
         if std::str::from_utf8(&out).is_err() {
