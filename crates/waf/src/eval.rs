@@ -589,8 +589,8 @@ impl Transaction {
         if let Some(&tv) = self.chain_cache.get(&key) {
             return tv;
         }
+        // A remembered result is found again as cheaply in the memo: not copied here.
         if let Some(tv) = self.memo_chain(value, link.chain_id) {
-            self.chain_cache.insert(key, tv);
             return tv;
         }
         let mut tv = value;
