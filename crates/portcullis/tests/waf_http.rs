@@ -76,6 +76,45 @@ fn attack_is_blocked_before_the_backend_and_detect_annotation_passes_and_logs() 
     );
 }
 
+/// An inspected body is held in full and sent upstream with a `Content-Length` of its own
+/// (the direct client, `service::forward_hyper`): a chunked upload arrives whole — the
+/// recording backend reads `Content-Length` bodies only — and an attack split across chunks
+/// is found and never sent.
+#[test]
+fn a_chunked_body_is_inspected_whole_and_forwarded_with_its_length() {
+    let scratch = Scratch::new("waf-chunked");
+    let backend = Recorder::start();
+    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
+    scratch.write_manifest("a.yaml", &ingress_with("a", "chunk.test", "app", &[]));
+    let p = start(&scratch, &config(&scratch, ""), true);
+
+    let (status, text) = post_chunked(
+        p.http,
+        "/form",
+        "chunk.test",
+        &[b"name=first-half", b"&note=second-half"],
+    );
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        backend.saw("POST /form HTTP/1.1name=first-half&note=second-half"),
+        "{:?}",
+        backend.seen.lock().unwrap()
+    );
+
+    let (status, text) = post_chunked(p.http, "/form", "chunk.test", &[b"note=ev", b"il-split"]);
+    assert_eq!(status, 403, "{text}");
+    assert!(
+        !backend.saw("il-split"),
+        "a blocked body reached the backend"
+    );
+
+    // The same connection pool keeps serving bodiless and body requests alike.
+    assert_eq!(get(p.http, "/after?q=fine", "chunk.test").0, 200);
+    let (status, _) = request(p.http, "POST", "/form", "chunk.test", b"plain=length-body");
+    assert_eq!(status, 200);
+    assert!(backend.saw("plain=length-body"));
+}
+
 #[test]
 fn exclusion_by_id_lets_a_benign_request_through() {
     let scratch = Scratch::new("waf-excl");

@@ -108,6 +108,32 @@ pub fn request(
     (status, body)
 }
 
+/// A POST whose body is sent in `chunks` with `Transfer-Encoding: chunked`: (status, body).
+pub fn post_chunked(addr: SocketAddr, path: &str, host: &str, chunks: &[&[u8]]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0 portcullis-test\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for c in chunks {
+        req.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        req.extend_from_slice(c);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    s.write_all(&req).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
 pub fn get(addr: SocketAddr, path: &str, host: &str) -> (u16, String) {
     request(addr, "GET", path, host, b"")
 }
