@@ -1,0 +1,82 @@
+//! TX members are stored by slot when a rule spells their name out and in a map when the
+//! name is built at run time (`txvars.rs`). Both kinds must read, count, list, change and
+//! delete alike, and a `TX:/re/` selector must see both, in name order.
+
+use portcullis_waf::{ConnectionInfo, Engine, Outcome, Transaction};
+use std::path::Path;
+use std::sync::Arc;
+
+const RULES: &str = r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.score=5,setvar:'tx.name_%{REQUEST_HEADERS.X-Key}=dyn',setvar:tx.name_fixed=lit,setvar:tx.gone=1"
+SecRule TX:/^name_/ "@rx ^(dyn|lit)$" "id:2,phase:1,pass,log,setvar:'tx.seen=%{tx.seen}|%{MATCHED_VAR_NAME}'"
+SecRule &TX:score "@eq 1" "id:3,phase:1,pass,log"
+SecRule TX:score "@ge %{tx.unset_threshold}" "id:4,phase:1,pass,log"
+SecAction "id:5,phase:1,pass,nolog,setvar:tx.score=+%{tx.score},setvar:!tx.gone,setvar:'tx.name_%{REQUEST_HEADERS.X-Key}=+7'"
+SecRule TX:score "@eq 10" "id:6,phase:1,pass,log"
+SecRule &TX:gone "@eq 0" "id:7,phase:1,pass,log"
+SecRule TX:/^name_/ "@rx ^7$" "id:8,phase:1,pass,log,capture,setvar:tx.dynamic=%{MATCHED_VAR_NAME}"
+SecRule &TX:/^name_/ "@eq 2" "id:9,phase:1,deny,status:403,log"
+"#;
+
+fn run(key: &str) -> (Outcome, Transaction) {
+    let mut b = Engine::builder();
+    b.add_text(RULES, "engine_tx", Path::new("."))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let engine = Arc::new(b.build().unwrap_or_else(|e| panic!("{e}")));
+    let mut tx = engine.transaction(ConnectionInfo {
+        client_ip: [10, 0, 0, 1].into(),
+        client_port: 40000,
+        server_ip: [127, 0, 0, 1].into(),
+        server_port: 80,
+        unique_id: "u".into(),
+    });
+    tx.request_line("GET", "/", "HTTP/1.1");
+    tx.request_header(b"Host", b"example.com");
+    tx.request_header(b"X-Key", key.as_bytes());
+    let out = tx.process_request_headers();
+    (out, tx)
+}
+
+fn var(tx: &Transaction, name: &str) -> Option<String> {
+    tx.tx_var(name)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+#[test]
+fn spelled_out_and_run_time_members_behave_alike() {
+    let (out, tx) = run("Abc");
+    let ids: Vec<u64> = tx.matched_rules().iter().map(|r| r.id).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(out, Outcome::Deny { status: 403 });
+    // The selector lists the run-time member (lower-cased) before the spelled-out one.
+    assert_eq!(
+        var(&tx, "seen").as_deref(),
+        Some("|TX:name_abc|TX:name_fixed")
+    );
+    assert_eq!(var(&tx, "score").as_deref(), Some("10"));
+    assert_eq!(var(&tx, "gone"), None);
+    assert_eq!(var(&tx, "name_abc").as_deref(), Some("7"));
+    assert_eq!(
+        var(&tx, "NAME_ABC").as_deref(),
+        Some("7"),
+        "names are case-insensitive"
+    );
+    assert_eq!(var(&tx, "dynamic").as_deref(), Some("TX:name_abc"));
+    assert_eq!(var(&tx, "0").as_deref(), Some("7"), "capture slot");
+}
+
+#[test]
+fn a_run_time_name_equal_to_a_spelled_out_one_is_that_member() {
+    // `name_fixed` has a slot: the run-time name lands in it instead of a second member.
+    let (out, tx) = run("fixed");
+    assert_eq!(var(&tx, "name_fixed").as_deref(), Some("7"));
+    let ids: Vec<u64> = tx.matched_rules().iter().map(|r| r.id).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(
+        out,
+        Outcome::Pass,
+        "one name_ member only: rule 9 does not match"
+    );
+    assert_eq!(var(&tx, "seen").as_deref(), Some("|TX:name_fixed"));
+}
