@@ -64,6 +64,13 @@ fn attack_is_blocked_before_the_backend_and_detect_annotation_passes_and_logs() 
         first["transaction"]["messages"][0]["details"]["ruleId"],
         "1001"
     );
+    // The request headers as the WAF saw them (read back from the transaction when logged).
+    let headers = &first["transaction"]["request"]["headers"];
+    assert_eq!(headers["host"], "block.test", "{headers}");
+    assert_eq!(
+        headers["user-agent"], "Mozilla/5.0 portcullis-test",
+        "{headers}"
+    );
     assert!(
         p.metric("portcullis_waf_decisions_total{action=\"block\",rule_id=\"1001\"}")
             .unwrap_or(0.0)

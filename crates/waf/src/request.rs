@@ -90,6 +90,16 @@ impl Transaction {
         }
     }
 
+    /// The request headers as the engine received them, in order (for logs).
+    pub fn request_headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let st = &self.state;
+        st.colls
+            .get(&Var::REQUEST_HEADERS)
+            .into_iter()
+            .flatten()
+            .map(|&(k, v)| (st.vals.get(k), st.vals.get(v)))
+    }
+
     /// Adds a request header (repeat for repeated headers).
     pub fn request_header(&mut self, name: &[u8], value: &[u8]) {
         self.state.push(Var::REQUEST_HEADERS, name, value);

@@ -118,7 +118,6 @@ pub(crate) struct WafTx {
     uri: String,
     version: &'static str,
     host: String,
-    headers: Vec<(String, String)>,
 }
 
 fn version_str(v: Version) -> &'static str {
@@ -153,8 +152,6 @@ impl WafTx {
         let version = version_str(head.version);
         let mut tx = Box::new(policy.transaction(conn));
         tx.request_line(head.method.as_str(), &uri, version);
-        let log = log::enabled();
-        let mut headers = Vec::new();
         let mut host = String::new();
         if !head.headers.contains_key(header::HOST)
             && let Some(a) = head.uri.authority()
@@ -166,12 +163,6 @@ impl WafTx {
             tx.request_header(name.as_str().as_bytes(), value.as_bytes());
             if name == header::HOST {
                 host = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            }
-            if log {
-                headers.push((
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                ));
             }
         }
         let mut w = WafTx {
@@ -189,7 +180,6 @@ impl WafTx {
             uri,
             version,
             host,
-            headers,
         };
         w.run(1, Transaction::process_request_headers)?;
         Ok(w)
@@ -444,6 +434,14 @@ impl WafTx {
             self.tx.has_logged_match(),
         );
         if relevant && log::enabled() {
+            // Read back from the transaction: nothing is copied for the many exchanges that
+            // are not logged.
+            let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let headers: Vec<(String, String)> = self
+                .tx
+                .request_headers()
+                .map(|(k, v)| (lossy(k), lossy(v)))
+                .collect();
             log::write(&log::TxRecord {
                 unique_id: &self.unique_id,
                 client_ip: self.client.ip(),
@@ -452,7 +450,7 @@ impl WafTx {
                 uri: &self.uri,
                 http_version: self.version,
                 host: &self.host,
-                request_headers: &self.headers,
+                request_headers: &headers,
                 status: self.status,
                 interrupted: self.interrupted,
                 interruption: self
