@@ -223,7 +223,8 @@ async fn response_phases(
     Ok((Response::from_parts(head, body), pooled))
 }
 
-/// Phases 3–5 through hyper's client: requests with a body, upgrades, routes with WAF.
+/// Phases 3–5 for requests with a body and upgrades: through hyper's client, except a body the
+/// WAF inspected and holds in full, which the direct client sends with the head.
 async fn forward_hyper(
     conn: &ConnShared,
     record: &mut AccessRecord,
