@@ -7,6 +7,7 @@ use crate::action::Action;
 use crate::ctl::Ctl;
 use crate::rule::{Link, Rule};
 use crate::setvar::{SetOp, SetVar, push_int, to_int};
+use crate::store::Collection;
 use crate::transaction::{RawMatch, Transaction};
 use crate::variable::Var;
 use std::borrow::Cow;
@@ -37,6 +38,36 @@ fn apply_delta(op: &SetOp, base: i64, delta: i64) -> i64 {
     }
 }
 
+/// Applies a `setvar` to member `key` of a keyed collection (a persistent one, or TX members
+/// without a slot): `buf` holds the expanded operand, `delta` its number for `=+`/`=-`.
+fn write_member(
+    coll: &mut Collection,
+    key: Cow<'_, str>,
+    op: &SetOp,
+    delta: Option<i64>,
+    buf: &mut Vec<u8>,
+) {
+    if let Some(delta) = delta {
+        let base = coll.get(key.as_ref()).map_or(0, |v| to_int(v));
+        buf.clear();
+        push_int(buf, apply_delta(op, base, delta));
+    }
+    match op {
+        SetOp::Delete => {
+            coll.remove(key.as_ref());
+        }
+        _ => match coll.get_mut(key.as_ref()) {
+            Some(member) => {
+                member.clear();
+                member.extend_from_slice(buf);
+            }
+            None => {
+                coll.insert(key.into_owned(), buf.clone());
+            }
+        },
+    }
+}
+
 impl Transaction {
     pub(crate) fn run_setvars(&mut self, link: &Link) {
         // The expanded value goes through one reused buffer; an existing member is
@@ -51,42 +82,26 @@ impl Transaction {
                 Some(k) => Cow::Borrowed(k.as_str()),
                 None => Cow::Owned(sv.key.expand(&self.state).to_ascii_lowercase()),
             };
-            if sv.collection == "tx" {
-                match crate::txvars::find(&key) {
-                    Some(slot) => self.setvar_tx(sv, slot, &mut buf),
-                    None => self.setvar_tx_name(sv, &key, &mut buf),
-                }
+            let tx = sv.collection == "tx";
+            if let Some(slot) = crate::txvars::find(&key).filter(|_| tx) {
+                self.setvar_tx(sv, slot, &mut buf);
                 continue;
             }
             let delta = expand_operand(sv, &self.state, &mut buf);
-            let Some(o) = self.state.persistent.get_mut(&sv.collection) else {
-                continue;
+            let coll = if tx {
+                self.state.tx.unslotted_mut()
+            } else {
+                let Some(o) = self.state.persistent.get_mut(&sv.collection) else {
+                    continue;
+                };
+                let note_delta = match (&sv.op, delta) {
+                    (SetOp::Sub(_), Some(d)) => Some(d.saturating_neg()),
+                    (_, d) => d,
+                };
+                o.note(key.as_ref(), note_delta);
+                &mut o.contents
             };
-            let note_delta = match (&sv.op, delta) {
-                (SetOp::Sub(_), Some(d)) => Some(d.saturating_neg()),
-                (_, d) => d,
-            };
-            o.note(key.as_ref(), note_delta);
-            let coll = &mut o.contents;
-            if let Some(delta) = delta {
-                let base = coll.get(key.as_ref()).map_or(0, |v| to_int(v));
-                buf.clear();
-                push_int(&mut buf, apply_delta(&sv.op, base, delta));
-            }
-            match sv.op {
-                SetOp::Delete => {
-                    coll.remove(key.as_ref());
-                }
-                _ => match coll.get_mut(key.as_ref()) {
-                    Some(slot) => {
-                        slot.clear();
-                        slot.extend_from_slice(&buf);
-                    }
-                    None => {
-                        coll.insert(key.into_owned(), buf.clone());
-                    }
-                },
-            }
+            write_member(coll, key, &sv.op, delta, &mut buf);
         }
         self.setvar_buf = buf;
     }
@@ -107,20 +122,6 @@ impl Transaction {
             }
             None => self.state.tx.set_slot(slot, buf),
         }
-    }
-
-    /// A `setvar` on a TX member whose run-time name no rule spells out.
-    fn setvar_tx_name(&mut self, sv: &SetVar, name: &str, buf: &mut Vec<u8>) {
-        if matches!(sv.op, SetOp::Delete) {
-            self.state.tx.remove(name);
-            return;
-        }
-        if let Some(delta) = expand_operand(sv, &self.state, buf) {
-            let base = self.state.tx.get(name).map_or(0, to_int);
-            buf.clear();
-            push_int(buf, apply_delta(&sv.op, base, delta));
-        }
-        self.state.tx.set(name, buf);
     }
 
     pub(crate) fn run_action(&mut self, a: &Action) {

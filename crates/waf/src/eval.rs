@@ -695,28 +695,31 @@ impl Transaction {
 
     #[inline(always)]
     fn step(&mut self, value: u32, t: Transform) -> u32 {
-        if let Some(trigger) = t.trigger() {
-            if self.state.vals.classes(value) & trigger == 0 {
-                return value;
-            }
+        if self.untouched(value, t) {
+            return value;
         }
         self.step_cached(value, t)
+    }
+
+    /// Whether `value` has none of the bytes that can make `t` change it.
+    #[inline(always)]
+    fn untouched(&mut self, value: u32, t: Transform) -> bool {
+        t.trigger()
+            .is_some_and(|trigger| self.state.vals.classes(value) & trigger == 0)
     }
 
     /// [`Self::step`], with the result also looked up in and told to the value memo (the
     /// steps of `multiMatch` links, which have no chain result to remember).
     fn step_remembered(&mut self, value: u32, t: Transform) -> u32 {
-        if let Some(trigger) = t.trigger() {
-            if self.state.vals.classes(value) & trigger == 0 {
-                return value;
-            }
+        if self.untouched(value, t) {
+            return value;
         }
         if let Some(&tv) = self.tcache.get(&(value, t)) {
             return tv;
         }
+        // As for chains: a remembered result is not copied into the transformation cache.
         let key = memo::step_key(t);
         if let Some(tv) = self.memo_chain(value, key) {
-            self.tcache.insert((value, t), tv);
             return tv;
         }
         let tv = self.step_cached(value, t);

@@ -203,23 +203,31 @@ impl DeprecateVar {
     }
 }
 
-/// Appends the decimal form of `v` to `out` (no formatter, no allocation of its own).
-pub(crate) fn push_int(out: &mut Vec<u8>, v: i64) {
-    let mut digits = [0u8; 20];
+/// Room for the decimal form of any `i64`.
+pub(crate) const INT_BYTES: usize = 20;
+
+/// The decimal form of `v`, written at the end of `buf` (no formatter, no allocation).
+pub(crate) fn int_bytes(v: i64, buf: &mut [u8; INT_BYTES]) -> &[u8] {
     let mut n = v.unsigned_abs();
-    let mut i = digits.len();
+    let mut i = buf.len();
     loop {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
     if v < 0 {
-        out.push(b'-');
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.extend_from_slice(&digits[i..]);
+    &buf[i..]
+}
+
+/// Appends the decimal form of `v` to `out`.
+pub(crate) fn push_int(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(int_bytes(v, &mut [0; INT_BYTES]));
 }
 
 /// Parses an integer the way ModSecurity does for `=+`/`=-`: leading digits, else 0.

@@ -148,35 +148,17 @@ impl State {
     /// Resolves `target` into items, dropping members matched by `exclusions`.
     pub fn extract(&mut self, target: &Target, exclusions: &[&Target], out: &mut Vec<Item>) {
         let start = out.len();
-        match (target.tx_slot, &target.selector) {
-            (Some(slot), Some(Selector::Key(k))) => {
-                let State { tx, vals, .. } = self;
-                if let Some(v) = tx.get_slot(slot) {
-                    let key = Some(vals.intern(k.as_bytes()));
-                    let value = vals.intern(v);
-                    out.push(Item {
-                        var: Var::TX,
-                        key,
-                        value,
-                    });
-                }
-            }
-            _ => self.extract_raw(target.var, target.selector.as_ref(), out),
-        }
+        self.extract_raw(target, out);
         if !exclusions.is_empty() {
             self.drop_excluded(out, start, exclusions.iter().copied());
         }
         if target.count {
             let n = out.len() - start;
             out.truncate(start);
-            let value = match n {
-                0..=9 => self.vals.intern(&[b'0' + n as u8]),
-                _ => {
-                    let mut digits = Vec::new();
-                    crate::setvar::push_int(&mut digits, n as i64);
-                    self.vals.intern(&digits)
-                }
-            };
+            let mut digits = [0; crate::setvar::INT_BYTES];
+            let value = self
+                .vals
+                .intern(crate::setvar::int_bytes(n as i64, &mut digits));
             out.push(Item {
                 var: target.var,
                 key: None,
@@ -185,7 +167,8 @@ impl State {
         }
     }
 
-    fn extract_raw(&mut self, var: Var, sel: Option<&Selector>, out: &mut Vec<Item>) {
+    fn extract_raw(&mut self, target: &Target, out: &mut Vec<Item>) {
+        let (var, sel) = (target.var, target.selector.as_ref());
         let keyed = |s: &State, pairs: &[(u32, u32)], names: bool, out: &mut Vec<Item>| {
             for &(k, v) in pairs {
                 if sel.is_none_or(|sel| sel.matches_key(s.vals.get(k))) {
@@ -255,7 +238,12 @@ impl State {
             Var::TX => {
                 let State { tx, vals, .. } = self;
                 if let Some(Selector::Key(k)) = sel {
-                    if let Some(v) = tx.get(k) {
+                    // A `TX:name` target has the name's slot (see `txvars.rs`).
+                    let v = match target.tx_slot {
+                        Some(slot) => tx.get_slot(slot),
+                        None => tx.get(k),
+                    };
+                    if let Some(v) = v {
                         let key = Some(vals.intern(k.as_bytes()));
                         out.push(Item {
                             var,
@@ -385,23 +373,6 @@ impl Resolve for State {
 
     fn append_first_value(&self, var: Var, key: Option<&str>, out: &mut Vec<u8>) {
         match var {
-            Var::TX => {
-                let v = match key {
-                    Some(k) if k.bytes().any(|b| b.is_ascii_uppercase()) => {
-                        self.tx.get(&k.to_ascii_lowercase())
-                    }
-                    Some(k) => self.tx.get(k),
-                    None => {
-                        if let Some((_, v)) = self.tx.entries().into_iter().next() {
-                            out.extend_from_slice(&v);
-                        }
-                        return;
-                    }
-                };
-                if let Some(v) = v {
-                    out.extend_from_slice(v);
-                }
-            }
             Var::IP | Var::GLOBAL | Var::SESSION | Var::USER | Var::RESOURCE => {
                 let Some(store) = self.store(var) else {
                     return;

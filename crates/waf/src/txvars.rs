@@ -12,7 +12,7 @@
 //! The registry only grows, by the names of the rule files loaded into the process (a few
 //! hundred for CRS); it is read-locked only where a name is looked up as a string.
 
-use crate::interner::SeededMap;
+use crate::store::Collection;
 use crate::variable::Selector;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
@@ -101,7 +101,7 @@ pub struct TxVars {
     values: Vec<Vec<u8>>,
     present: Vec<u64>,
     /// Members whose names have no slot.
-    extra: SeededMap<String, Vec<u8>>,
+    extra: Collection,
 }
 
 impl TxVars {
@@ -141,20 +141,9 @@ impl TxVars {
         self.slot_mut(s).extend_from_slice(value);
     }
 
-    /// Sets member `name` (lower-cased) to `value`.
-    pub fn set(&mut self, name: &str, value: &[u8]) {
-        match find(name) {
-            Some(s) => self.set_slot(s, value),
-            None => match self.extra.get_mut(name) {
-                Some(v) => {
-                    v.clear();
-                    v.extend_from_slice(value);
-                }
-                None => {
-                    self.extra.insert(name.to_string(), value.to_vec());
-                }
-            },
-        }
+    /// The members whose names have no slot (written by `setvar` like any collection).
+    pub(crate) fn unslotted_mut(&mut self) -> &mut Collection {
+        &mut self.extra
     }
 
     /// Removes slot `s`.
@@ -162,16 +151,6 @@ impl TxVars {
         let s = s as usize;
         if let Some(w) = self.present.get_mut(s / 64) {
             *w &= !(1 << (s % 64));
-        }
-    }
-
-    /// Removes member `name` (lower-cased).
-    pub fn remove(&mut self, name: &str) {
-        match find(name) {
-            Some(s) => self.remove_slot(s),
-            None => {
-                self.extra.remove(name);
-            }
         }
     }
 
@@ -267,8 +246,9 @@ mod tests {
         assert_eq!(find("0"), Some(digit(0)));
         let mut tx = TxVars::default();
         assert!(tx.is_empty());
-        tx.set("txvars_test_score", b"5");
-        tx.set("txvars_test_dynamic_1", b"x");
+        tx.set_slot(s, b"5");
+        tx.unslotted_mut()
+            .insert("txvars_test_dynamic_1".into(), b"x".to_vec());
         assert_eq!(tx.get_slot(s), Some(&b"5"[..]));
         assert_eq!(tx.get("txvars_test_score"), Some(&b"5"[..]));
         assert_eq!(tx.get("txvars_test_dynamic_1"), Some(&b"x"[..]));
@@ -284,7 +264,7 @@ mod tests {
                 ("txvars_test_score".to_string(), b"5".to_vec()),
             ]
         );
-        tx.remove("txvars_test_score");
+        tx.remove_slot(s);
         assert_eq!(tx.get("txvars_test_score"), None);
         tx.set_slot(s, b"7");
         assert_eq!(tx.get("txvars_test_score"), Some(&b"7"[..]));
