@@ -270,14 +270,8 @@ async fn forward_hyper(
             },
             body: Some(&bytes),
         };
-        let (resp, addr) = conn
-            .state
-            .upstreams
-            .send_direct(&route.backend, &req)
-            .await?;
+        let (resp, addr) = exchange_direct(conn, route, &req).await?;
         record.upstream = Some(addr);
-        let (parts, body) = resp.into_parts();
-        let resp = Response::from_parts(parts, ResponseBody::direct(body));
         return response_phases(&mut waf, resp, None).await;
     }
     let upstream_req = Request::from_parts(head, body);
@@ -342,15 +336,25 @@ async fn forward_direct(
         },
         body: None,
     };
+    let (resp, addr) = exchange_direct(conn, route, &req).await?;
+    record.upstream = Some(addr);
+    Ok((resp, None))
+}
+
+/// Sends `req` through the direct client: the response (without hop-by-hop fields, left out
+/// when its head was parsed) and the endpoint that answered.
+async fn exchange_direct(
+    conn: &ConnShared,
+    route: &Route,
+    req: &DirectRequest<'_>,
+) -> Result<(Response<ResponseBody>, std::net::SocketAddr), ProxyError> {
     let (resp, addr) = conn
         .state
         .upstreams
-        .send_direct(&route.backend, &req)
+        .send_direct(&route.backend, req)
         .await?;
-    record.upstream = Some(addr);
-    // Hop-by-hop fields were already left out when the head was parsed.
     let (head, body) = resp.into_parts();
-    Ok((Response::from_parts(head, ResponseBody::direct(body)), None))
+    Ok((Response::from_parts(head, ResponseBody::direct(body)), addr))
 }
 
 /// The host the client asked for: the URI authority (HTTP/2 `:authority`, absolute-form

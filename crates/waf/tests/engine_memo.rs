@@ -4,29 +4,15 @@
 //! values, remembered transformation results, another engine on the same thread, and a memo
 //! that overflows and is cleared.
 
-use portcullis_waf::{ConnectionInfo, Engine, Outcome, Transaction};
-use std::path::Path;
-use std::sync::Arc;
+mod engine_support;
 
-fn engine(rules: &str, memo: bool) -> Arc<Engine> {
-    let mut b = Engine::builder();
-    b.memo(memo);
-    b.add_text(rules, "engine_memo", Path::new("."))
-        .unwrap_or_else(|e| panic!("{e}"));
-    Arc::new(b.build().unwrap_or_else(|e| panic!("{e}")))
-}
+use engine_support::{engine, get_tx, tx_var};
+use portcullis_waf::{Engine, Outcome, Transaction};
+use std::sync::Arc;
 
 /// A GET of `uri` through phases 1, 2 and 5.
 fn get(engine: &Arc<Engine>, uri: &str) -> (Outcome, Transaction) {
-    let mut tx = engine.transaction(ConnectionInfo {
-        client_ip: [10, 0, 0, 1].into(),
-        client_port: 40000,
-        server_ip: [127, 0, 0, 1].into(),
-        server_port: 80,
-        unique_id: "u".into(),
-    });
-    tx.request_line("GET", uri, "HTTP/1.1");
-    tx.request_header(b"Host", b"example.com");
+    let mut tx = get_tx(engine, uri);
     let mut out = tx.process_request_headers();
     if out == Outcome::Pass {
         out = tx.process_request_body();
@@ -37,11 +23,6 @@ fn get(engine: &Arc<Engine>, uri: &str) -> (Outcome, Transaction) {
 
 fn ids(tx: &Transaction) -> Vec<u64> {
     tx.matched_rules().iter().map(|r| r.id).collect()
-}
-
-fn tx_var(tx: &Transaction, name: &str) -> Option<String> {
-    tx.tx_var(name)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 const RULES: &str = r#"

@@ -2,9 +2,10 @@
 //! name is built at run time (`txvars.rs`). Both kinds must read, count, list, change and
 //! delete alike, and a `TX:/re/` selector must see both, in name order.
 
-use portcullis_waf::{ConnectionInfo, Engine, Outcome, Transaction};
-use std::path::Path;
-use std::sync::Arc;
+mod engine_support;
+
+use engine_support::{engine, get_tx, tx_var as var};
+use portcullis_waf::{Outcome, Transaction};
 
 const RULES: &str = r#"
 SecRuleEngine On
@@ -20,27 +21,10 @@ SecRule &TX:/^name_/ "@eq 2" "id:9,phase:1,deny,status:403,log"
 "#;
 
 fn run(key: &str) -> (Outcome, Transaction) {
-    let mut b = Engine::builder();
-    b.add_text(RULES, "engine_tx", Path::new("."))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let engine = Arc::new(b.build().unwrap_or_else(|e| panic!("{e}")));
-    let mut tx = engine.transaction(ConnectionInfo {
-        client_ip: [10, 0, 0, 1].into(),
-        client_port: 40000,
-        server_ip: [127, 0, 0, 1].into(),
-        server_port: 80,
-        unique_id: "u".into(),
-    });
-    tx.request_line("GET", "/", "HTTP/1.1");
-    tx.request_header(b"Host", b"example.com");
+    let mut tx = get_tx(&engine(RULES, true), "/");
     tx.request_header(b"X-Key", key.as_bytes());
     let out = tx.process_request_headers();
     (out, tx)
-}
-
-fn var(tx: &Transaction, name: &str) -> Option<String> {
-    tx.tx_var(name)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 #[test]

@@ -77,52 +77,11 @@ fn serve(conn: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
     }
 }
 
-/// One request on a new connection: (status, body).
-pub fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    host: &str,
-    body: &[u8],
-) -> (u16, String) {
+/// Sends `raw` on a new connection and reads the answer to the end: (status, whole text).
+fn send_raw(addr: SocketAddr, raw: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0 portcullis-test\r\nAccept: */*\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (status, body)
-}
-
-/// A POST whose body is sent in `chunks` with `Transfer-Encoding: chunked`: (status, body).
-pub fn post_chunked(addr: SocketAddr, path: &str, host: &str, chunks: &[&[u8]]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0 portcullis-test\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    )
-    .into_bytes();
-    for c in chunks {
-        req.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
-        req.extend_from_slice(c);
-        req.extend_from_slice(b"\r\n");
-    }
-    req.extend_from_slice(b"0\r\n\r\n");
-    s.write_all(&req).unwrap();
+    let _ = s.write_all(raw);
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).into_owned();
@@ -132,6 +91,44 @@ pub fn post_chunked(addr: SocketAddr, path: &str, host: &str, chunks: &[&[u8]]) 
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, text)
+}
+
+/// One request on a new connection: (status, body).
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    host: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let mut raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0 portcullis-test\r\nAccept: */*\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    let (status, text) = send_raw(addr, &raw);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// A POST whose body is sent in `chunks` with `Transfer-Encoding: chunked`: (status, whole
+/// answer).
+pub fn post_chunked(addr: SocketAddr, path: &str, host: &str, chunks: &[&[u8]]) -> (u16, String) {
+    let mut raw = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0 portcullis-test\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for c in chunks {
+        raw.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        raw.extend_from_slice(c);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    send_raw(addr, &raw)
 }
 
 pub fn get(addr: SocketAddr, path: &str, host: &str) -> (u16, String) {
