@@ -25,7 +25,8 @@ pub fn decisions_dir() -> PathBuf {
 /// (`crs-blocking-setup.conf`), `crs-setup.conf.example`, then `rules/*.conf` sorted.
 /// `None` when `../shared/crs` is absent. For profiling, `CRS_ONLY=901,942` keeps only the
 /// rule files whose paths contain one of the comma-separated strings (the cost of one file:
-/// compare `901,949` with `901,949,942`).
+/// compare `901,949` with `901,949,942`), and `CRS_APPEND=FILE` adds a file after the rules
+/// (e.g. `SecRuleRemoveById 920450`: the cost of one rule).
 pub fn crs_files() -> Option<Vec<PathBuf>> {
     let crs = repo_dir().join("../shared/crs");
     let mut rules: Vec<PathBuf> = std::fs::read_dir(crs.join("rules"))
@@ -42,6 +43,7 @@ pub fn crs_files() -> Option<Vec<PathBuf>> {
         crs.join("crs-setup.conf.example"),
     ];
     files.extend(rules);
+    files.extend(std::env::var_os("CRS_APPEND").map(PathBuf::from));
     Some(files)
 }
 

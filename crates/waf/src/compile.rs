@@ -227,6 +227,7 @@ fn make_link(
         direct_tx: None,
         target_set: None,
         group: None,
+        group_bit: None,
         setvars: Vec::new(),
         actions: Vec::new(),
         capture: false,

@@ -73,17 +73,25 @@ impl Transaction {
         // The expanded value goes through one reused buffer; an existing member is
         // overwritten in place, so a setvar allocates only when it creates a member.
         let mut buf = std::mem::take(&mut self.setvar_buf);
+        let mut name = std::mem::take(&mut self.setvar_name);
         for sv in &link.setvars {
             if let Some(slot) = sv.tx_slot {
                 self.setvar_tx(sv, slot, &mut buf);
                 continue;
             }
+            // A name with macros is expanded into a reused buffer; the lossy conversion
+            // borrows it when valid UTF-8 (as names are).
             let key: Cow<'_, str> = match &sv.literal_key {
                 Some(k) => Cow::Borrowed(k.as_str()),
-                None => Cow::Owned(sv.key.expand(&self.state).to_ascii_lowercase()),
+                None => {
+                    name.clear();
+                    sv.key.expand_into(&self.state, &mut name);
+                    name.make_ascii_lowercase();
+                    String::from_utf8_lossy(&name)
+                }
             };
             let tx = sv.collection == "tx";
-            if let Some(slot) = crate::txvars::find(&key).filter(|_| tx) {
+            if let Some(slot) = self.state.tx.find(&key).filter(|_| tx) {
                 self.setvar_tx(sv, slot, &mut buf);
                 continue;
             }
@@ -104,6 +112,7 @@ impl Transaction {
             write_member(coll, key, &sv.op, delta, &mut buf);
         }
         self.setvar_buf = buf;
+        self.setvar_name = name;
     }
 
     /// A `setvar` on TX member slot `slot`.

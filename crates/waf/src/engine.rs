@@ -58,9 +58,13 @@ pub struct Engine {
     pub(crate) live_words: usize,
     /// Live bits before a value's scan: the memoised links without a prefilter slot.
     pub(crate) live_init: Vec<u64>,
-    /// Per target group: whether one of its links has a live slot (its values get live bits
-    /// and the group a union of them).
-    pub(crate) groups_live: Vec<bool>,
+    /// Per target group: the distinct live slots of its links (at most 64, each link's
+    /// `group_bit` is its index here). A group with any gets its values' live bits, and a
+    /// union of them as one word: bit *j* set when some value has slot `group_slots[g][j]`.
+    pub(crate) group_slots: Vec<Vec<u32>>,
+    /// The TX names with a slot, as registered when this engine was built (its rules' names
+    /// included): its transactions look names up here, without a lock.
+    pub(crate) tx_names: Arc<crate::txvars::TxNames>,
     /// Number of distinct target sets (see `Link::target_set`).
     pub(crate) target_sets: usize,
     /// Per target set: its targets as atoms (indices into `atoms`), in order.
@@ -178,7 +182,7 @@ impl Engine {
         let mut atoms: Vec<Atom> = Vec::new();
         let mut atom_ids: HashMap<String, u32> = HashMap::new();
         let mut group_ids: HashMap<(u32, u32), u32> = HashMap::new();
-        let mut groups_live: Vec<bool> = Vec::new();
+        let mut group_slots: Vec<Vec<u32>> = Vec::new();
         let mut xml_tree = false;
         let mut literals = PrefilterBuilder::default();
         for rule in &mut rules {
@@ -209,7 +213,7 @@ impl Engine {
                         let next = group_ids.len() as u32;
                         let g = *group_ids.entry((set, id)).or_insert(next);
                         if g == next {
-                            groups_live.push(false);
+                            group_slots.push(Vec::new());
                         }
                         link.group = Some(g);
                     }
@@ -244,8 +248,13 @@ impl Engine {
                     live_slots - 1
                 })
             });
-            if let (Some(_), Some(g)) = (link.live_slot, link.group) {
-                groups_live[g as usize] = true;
+            if let (Some(slot), Some(g)) = (link.live_slot, link.group) {
+                let slots = &mut group_slots[g as usize];
+                let j = slots.iter().position(|&s| s == slot).unwrap_or_else(|| {
+                    slots.push(slot);
+                    slots.len() - 1
+                });
+                link.group_bit = u8::try_from(j).ok().filter(|&j| j < 64);
             }
         }
         let live_words = (live_slots as usize).div_ceil(64);
@@ -275,11 +284,12 @@ impl Engine {
             jumps,
             prefilter,
             prefilter_on: b.prefilter,
+            tx_names: crate::txvars::TxNames::snapshot(),
             id: NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             memo: b.memo,
             live_words,
             live_init,
-            groups_live,
+            group_slots,
             target_sets: target_set_ids.len(),
             set_atoms,
             atoms,

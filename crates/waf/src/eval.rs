@@ -32,19 +32,20 @@ pub(crate) struct GroupCache {
     version: u32,
     start: u32,
     len: u32,
-    /// Offset of the union of the entries' scans in `scan_words`, or `u32::MAX`.
-    union: u32,
+    /// Groups: the union of the entries' live bits over the group's slots (bit *j* for
+    /// `Engine::group_slots[g][j]`).
+    live: u64,
 }
 
 impl GroupCache {
     /// A valid entry computed at data version `version`.
-    fn at(version: u32, start: usize, len: usize, union: u32) -> GroupCache {
+    fn at(version: u32, start: usize, len: usize, live: u64) -> GroupCache {
         GroupCache {
             valid: true,
             version,
             start: start as u32,
             len: len as u32,
-            union,
+            live,
         }
     }
 }
@@ -83,21 +84,6 @@ pub(crate) fn direct_tx_key(link: &Link) -> Option<&str> {
 /// change with them, so such links extract anew.
 fn uses_caches(link: &Link, runtime: &[Target]) -> bool {
     runtime.is_empty() || !link.targets.iter().any(|t| t.count)
-}
-
-/// `words[dst..dst + n] |= words[src..src + n]` (distinct ranges of one arena), as two
-/// slices so that the loop has no bounds checks.
-fn or_into(words: &mut [u64], dst: usize, src: usize, n: usize) {
-    let (d, s) = if dst < src {
-        let (left, right) = words.split_at_mut(src);
-        (&mut left[dst..dst + n], &right[..n])
-    } else {
-        let (left, right) = words.split_at_mut(dst);
-        (&mut right[..n], &left[src..src + n])
-    };
-    for (d, s) in d.iter_mut().zip(s) {
-        *d |= *s;
-    }
 }
 
 struct Expander<'a>(&'a State);
@@ -274,11 +260,9 @@ impl Transaction {
                 let gate = link.live_slot;
                 match link.group {
                     Some(g) if uses_caches(link, runtime) => {
-                        let (start, len, union) = self.group(g, link);
-                        if let (Some(slot), Some(union)) = (gate, union) {
-                            if !words_contain(&self.scan_words[union as usize..], slot) {
-                                return self.no_match();
-                            }
+                        let (start, len, live) = self.group(g, link);
+                        if link.group_bit.is_some_and(|j| live & (1 << j) == 0) {
+                            return self.no_match();
                         }
                         // By index: entries are only ever appended to `group_entries`
                         // (a chained link may compute another group meanwhile), so this
@@ -375,7 +359,7 @@ impl Transaction {
             let from = self.set_items.len();
             self.extract_set(set as usize, version);
             let len = self.set_items.len() - from;
-            self.target_sets[set as usize] = GroupCache::at(version, from, len, u32::MAX);
+            self.target_sets[set as usize] = GroupCache::at(version, from, len, 0);
             (from, len)
         };
         let base = items.len();
@@ -401,7 +385,7 @@ impl Transaction {
             let from = self.set_items.len();
             self.state.extract(&atom.target, &excl, &mut self.set_items);
             let len = self.set_items.len() - from;
-            self.atoms[a as usize] = GroupCache::at(version, from, len, u32::MAX);
+            self.atoms[a as usize] = GroupCache::at(version, from, len, 0);
         }
     }
 
@@ -526,45 +510,67 @@ impl Transaction {
     }
 
     /// The cached entries of target group `g` (extracted, transformed and, when the group
-    /// has gated links, scanned), recomputed when request data changed since: (start, len,
-    /// offset of the union of the entries' scans).
-    fn group(&mut self, g: u32, link: &Link) -> (usize, usize, Option<u32>) {
+    /// has links with live slots, with their values' live bits), recomputed when request
+    /// data changed since: (start, len, union of the entries' live bits over the group's
+    /// slots).
+    fn group(&mut self, g: u32, link: &Link) -> (usize, usize, u64) {
         let version = self.state.data_version;
         let cached = self.groups[g as usize];
         if cached.valid && cached.version == version {
-            let union = (cached.union != u32::MAX).then_some(cached.union);
-            return (cached.start as usize, cached.len as usize, union);
+            return (cached.start as usize, cached.len as usize, cached.live);
         }
         let mut items = std::mem::take(&mut self.items_buf);
         items.clear();
         self.link_items(link, &[], &mut items);
-        let gated = self.engine.groups_live[g as usize];
-        let words = self.engine.live_words;
-        let mut union = u32::MAX;
-        if gated && words > 0 {
-            union = self.scan_words.len() as u32;
-            self.scan_words.resize(self.scan_words.len() + words, 0);
-        }
+        let gated = !self.engine.group_slots[g as usize].is_empty();
         let start = self.group_entries.len();
         for item in &items {
             let value = self.through_chain(item.value, link);
-            let mut scan = u32::MAX;
-            if union != u32::MAX {
-                if let Some(off) = self.scan(value) {
-                    scan = off;
-                    or_into(&mut self.scan_words, union as usize, off as usize, words);
-                }
-            }
+            let scan = if gated { self.scan(value) } else { None };
             self.group_entries.push(Entry {
                 item: *item,
                 value,
-                scan,
+                scan: scan.unwrap_or(u32::MAX),
             });
         }
         self.items_buf = items;
         let len = self.group_entries.len() - start;
-        self.groups[g as usize] = GroupCache::at(version, start, len, union);
-        (start, len, (union != u32::MAX).then_some(union))
+        let live = if gated {
+            self.group_live(g, start, len)
+        } else {
+            0
+        };
+        self.groups[g as usize] = GroupCache::at(version, start, len, live);
+        (start, len, live)
+    }
+
+    /// The union of the live bits of group `g`'s entries `start..start + len` over the
+    /// group's slots: one bit test per entry and slot (a group has a few links), stopping
+    /// once every slot is live.
+    fn group_live(&self, g: u32, start: usize, len: usize) -> u64 {
+        let slots = &self.engine.group_slots[g as usize];
+        let all = if slots.len() >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << slots.len()) - 1
+        };
+        let mut live = 0u64;
+        for e in &self.group_entries[start..start + len] {
+            if e.scan == u32::MAX {
+                // Not scanned (no prefilter, no memo): every link must look.
+                return all;
+            }
+            let bits = &self.scan_words[e.scan as usize..];
+            for (j, &slot) in slots.iter().take(64).enumerate() {
+                if words_contain(bits, slot) {
+                    live |= 1 << j;
+                }
+            }
+            if live == all {
+                break;
+            }
+        }
+        live
     }
 
     /// The value after the link's whole chain, cached per (value, chain). The common

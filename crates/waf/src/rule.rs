@@ -53,6 +53,9 @@ pub struct Link {
     /// Target group: links with the same target set and chain (not `multiMatch`) share one
     /// per-transaction list of transformed values and their prefilter scans.
     pub group: Option<u32>,
+    /// This link's bit in its group's union (see `Engine::group_slots`): set when a value
+    /// of the group has the link's live slot. None without a live slot or past 64 slots.
+    pub group_bit: Option<u8>,
     /// Run per matched value, whether or not the rest of the chain matches.
     pub setvars: Vec<SetVar>,
     /// Run once after the whole chain matched (ctl, initcol, ...).

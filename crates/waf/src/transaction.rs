@@ -6,6 +6,7 @@
 use crate::ctl::{BodyProcessor, RuleEngineMode};
 use crate::engine::Engine;
 use crate::interner::{FxMap, Interner};
+use crate::setvar::{INT_BYTES, int_bytes};
 use crate::state::State;
 use crate::transform::Transform;
 use crate::variable::Target;
@@ -96,8 +97,7 @@ pub struct Transaction {
     pub(crate) tcache: FxMap<(u32, Transform), u32>,
     /// Chain cache: (value id, chain id) → result id.
     pub(crate) chain_cache: FxMap<(u32, u32), u32>,
-    /// Prefilter scan results, as bitsets stored back to back: the slots whose literals
-    /// occur in a value (and the unions of target groups).
+    /// Live bits of values (prefilter scans, memo bits), as bitsets stored back to back.
     pub(crate) scan_words: Vec<u64>,
     /// Per value id: offset of its scan in `scan_words`, or `u32::MAX` when not scanned yet.
     pub(crate) scan_of: Vec<u32>,
@@ -126,6 +126,8 @@ pub struct Transaction {
     pub(crate) values_buf: Vec<u32>,
     /// Reused buffer for `setvar` values.
     pub(crate) setvar_buf: Vec<u8>,
+    /// Reused for the expanded name of a `setvar` whose name has macros.
+    pub(crate) setvar_name: Vec<u8>,
     /// Matches as recorded during evaluation (cheap); turned into [`MatchedRule`]s on demand.
     pub(crate) matched: Vec<RawMatch>,
     pub(crate) matched_view: std::cell::OnceCell<Vec<MatchedRule>>,
@@ -141,12 +143,29 @@ pub struct Transaction {
     pub(crate) body_processed: bool,
 }
 
+/// `ip` as text (`192.0.2.1`, `2001:db8::1`) appended to `out`; IPv4 without the formatter,
+/// which costs more than the rest of setting up a transaction's connection variables.
+fn ip_text(ip: IpAddr, out: &mut Vec<u8>) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut digits = [0; INT_BYTES];
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(int_bytes(i64::from(octet), &mut digits));
+            }
+        }
+        IpAddr::V6(v6) => out.extend_from_slice(v6.to_string().as_bytes()),
+    }
+}
+
 impl Transaction {
     pub(crate) fn new(engine: Arc<Engine>, conn: ConnectionInfo) -> Transaction {
         let mut buffers = Buffers::take();
         buffers
             .groups
-            .resize(engine.groups_live.len(), crate::eval::GroupCache::default());
+            .resize(engine.group_slots.len(), crate::eval::GroupCache::default());
         buffers
             .target_sets
             .resize(engine.target_sets, crate::eval::GroupCache::default());
@@ -158,12 +177,19 @@ impl Transaction {
             tx: buffers.tx,
             ..State::default()
         };
-        let client = conn.client_ip.to_string();
-        state.set_single(Var::REMOTE_ADDR, client.as_bytes());
-        state.set_single(Var::REMOTE_HOST, client.as_bytes());
-        state.set_single(Var::REMOTE_PORT, conn.client_port.to_string().as_bytes());
-        state.set_single(Var::SERVER_ADDR, conn.server_ip.to_string().as_bytes());
-        state.set_single(Var::SERVER_PORT, conn.server_port.to_string().as_bytes());
+        state.tx.set_names(&engine.tx_names);
+        let mut text = Vec::with_capacity(48);
+        ip_text(conn.client_ip, &mut text);
+        state.set_single(Var::REMOTE_ADDR, &text);
+        state.set_single(Var::REMOTE_HOST, &text);
+        let mut digits = [0; INT_BYTES];
+        let port = int_bytes(i64::from(conn.client_port), &mut digits);
+        state.set_single(Var::REMOTE_PORT, port);
+        text.clear();
+        ip_text(conn.server_ip, &mut text);
+        state.set_single(Var::SERVER_ADDR, &text);
+        let port = int_bytes(i64::from(conn.server_port), &mut digits);
+        state.set_single(Var::SERVER_PORT, port);
         state.set_single(Var::UNIQUE_ID, conn.unique_id.as_bytes());
         state.set_single(Var::REQBODY_ERROR, b"0");
         state.set_single(Var::REQBODY_PROCESSOR_ERROR, b"0");
@@ -189,6 +215,7 @@ impl Transaction {
             items_buf: Vec::new(),
             values_buf: Vec::new(),
             setvar_buf: Vec::new(),
+            setvar_name: Vec::new(),
             matched: Vec::new(),
             matched_view: std::cell::OnceCell::new(),
             interrupted: None,

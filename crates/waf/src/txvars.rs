@@ -10,12 +10,17 @@
 //! is stored in exactly one place: its slot when the registry has one, else the map.
 //!
 //! The registry only grows, by the names of the rule files loaded into the process (a few
-//! hundred for CRS); it is read-locked only where a name is looked up as a string.
+//! hundred for CRS). It is locked only while rules are parsed: an engine takes a copy of it
+//! when it is built ([`TxNames`]), and its transactions look names up there, without a lock
+//! shared by the threads. Names another engine registers later are not in that copy: the
+//! engine's own rules never spell them, so for its transactions they are run-time names, the
+//! same for its whole life.
 
+use crate::interner::FxMap;
 use crate::store::Collection;
 use crate::variable::Selector;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 
 /// The process-wide table of TX member names with a slot.
 #[derive(Default)]
@@ -66,7 +71,7 @@ pub(crate) fn find(name: &str) -> Option<u32> {
         .copied()
 }
 
-/// The name of slot `s` (empty for a slot never registered).
+/// The name of slot `s` in the registry (empty for a slot never registered).
 pub(crate) fn name(s: u32) -> String {
     let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
     registry
@@ -75,17 +80,50 @@ pub(crate) fn name(s: u32) -> String {
         .map_or_else(String::new, |n| n.to_string())
 }
 
+/// The names registered when an engine was built, and their slots (see the module doc).
+#[derive(Debug, Default)]
+pub(crate) struct TxNames {
+    names: Vec<Box<str>>,
+    slots: FxMap<Box<str>, u32>,
+}
+
+impl TxNames {
+    /// A copy of the registry as it is now.
+    pub(crate) fn snapshot() -> Arc<TxNames> {
+        let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
+        Arc::new(TxNames {
+            names: registry.names.clone(),
+            slots: registry
+                .slots
+                .iter()
+                .map(|(k, &v)| (k.clone(), v))
+                .collect(),
+        })
+    }
+
+    /// The slot of `name` (lower-cased), if it was registered when the copy was taken.
+    pub(crate) fn find(&self, name: &str) -> Option<u32> {
+        self.slots.get(name).copied()
+    }
+
+    /// The name of slot `s` (empty for a slot not in the copy).
+    pub(crate) fn name(&self, s: u32) -> &str {
+        self.names.get(s as usize).map_or("", |n| n)
+    }
+}
+
 /// The slot of capture group `i` (0..=9): `TX:i`.
 pub(crate) fn digit(i: usize) -> u32 {
     debug_assert!(i < 10);
     i as u32
 }
 
-/// The slots whose names a key regex matches, as of a registry size: a `TX:/re/` selector
-/// tests the registered names once (again only when rules add names), not every present
-/// member at every evaluation. A clone starts empty.
+/// The slots whose names a key regex matches among an engine's [`TxNames`]: a `TX:/re/`
+/// selector tests the names once, not every present member at every evaluation. Computed on
+/// first use (a selector belongs to one engine's rules); the number of names it was computed
+/// for is kept, and other names are tested without the cache. A clone starts empty.
 #[derive(Debug, Default)]
-pub(crate) struct SlotMatches(Mutex<(usize, Vec<u32>)>);
+pub(crate) struct SlotMatches(OnceLock<(usize, Vec<u32>)>);
 
 impl Clone for SlotMatches {
     fn clone(&self) -> Self {
@@ -102,6 +140,8 @@ pub struct TxVars {
     present: Vec<u64>,
     /// Members whose names have no slot.
     extra: Collection,
+    /// The slots' names: the engine's (set for each transaction).
+    names: Arc<TxNames>,
 }
 
 impl TxVars {
@@ -113,9 +153,21 @@ impl TxVars {
         (word & (1 << (s % 64)) != 0).then(|| self.values[s].as_slice())
     }
 
+    /// Uses `names` (an engine's) for the slots' names.
+    pub(crate) fn set_names(&mut self, names: &Arc<TxNames>) {
+        if !Arc::ptr_eq(&self.names, names) {
+            self.names = Arc::clone(names);
+        }
+    }
+
+    /// The slot of member `name` (lower-cased), when the engine's rules spell it out.
+    pub(crate) fn find(&self, name: &str) -> Option<u32> {
+        self.names.find(name)
+    }
+
     /// The value of member `name` (lower-cased).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        match find(name) {
+        match self.find(name) {
             Some(s) => self.get_slot(s),
             None => self.extra.get(name).map(Vec::as_slice),
         }
@@ -157,24 +209,26 @@ impl TxVars {
     /// Calls `f` with (name, value) of every member `sel` selects (all without one), in
     /// name order.
     pub(crate) fn for_each_selected(&self, sel: Option<&Selector>, mut f: impl FnMut(&str, &[u8])) {
-        let registry = REGISTRY.read().unwrap_or_else(PoisonError::into_inner);
+        let names = &*self.names;
         let mut kept: Vec<(&str, &[u8])> = Vec::new();
         match sel {
             Some(Selector::Regex(kr)) => {
-                let mut cache = kr.tx_slots.0.lock().unwrap_or_else(PoisonError::into_inner);
-                let (known, slots) = &mut *cache;
-                if *known != registry.names.len() {
-                    slots.clear();
-                    slots.extend(
-                        (0..registry.names.len() as u32)
-                            .filter(|&s| kr.is_match(registry.names[s as usize].as_bytes())),
-                    );
-                    *known = registry.names.len();
-                }
-                for &s in slots.iter() {
+                let matching = |s: &u32| kr.is_match(names.name(*s).as_bytes());
+                let cached = kr.tx_slots.0.get_or_init(|| {
+                    let all = 0..names.names.len() as u32;
+                    (names.names.len(), all.filter(matching).collect())
+                });
+                let mut visit = |s: u32| {
                     if let Some(v) = self.get_slot(s) {
-                        kept.push((&registry.names[s as usize], v));
+                        kept.push((names.name(s), v));
                     }
+                };
+                if cached.0 == names.names.len() {
+                    cached.1.iter().for_each(|&s| visit(s));
+                } else {
+                    (0..names.names.len() as u32)
+                        .filter(matching)
+                        .for_each(visit);
                 }
             }
             _ => {
@@ -183,7 +237,7 @@ impl TxVars {
                     while bits != 0 {
                         let s = wi * 64 + bits.trailing_zeros() as usize;
                         bits &= bits - 1;
-                        let name = &*registry.names[s];
+                        let name = names.name(s as u32);
                         if sel.is_none_or(|sel| sel.matches_key(name.as_bytes())) {
                             kept.push((name, self.values[s].as_slice()));
                         }
@@ -245,6 +299,7 @@ mod tests {
         assert_eq!(find("txvars_test_score"), Some(s));
         assert_eq!(find("0"), Some(digit(0)));
         let mut tx = TxVars::default();
+        tx.set_names(&TxNames::snapshot());
         assert!(tx.is_empty());
         tx.set_slot(s, b"5");
         tx.unslotted_mut()
