@@ -250,7 +250,6 @@ fn make_link(
             _ => {}
         }
     }
-    link.direct_tx = crate::eval::direct_tx_key(&link).and_then(|_| link.targets[0].tx_slot);
     link
 }
 

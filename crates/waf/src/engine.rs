@@ -194,6 +194,7 @@ impl Engine {
                 });
                 link.chain_id = id;
                 link.chain_trigger = Transform::chain_trigger(&link.transforms);
+                link.direct_tx = crate::eval::direct_tx_of(link);
                 xml_tree |= link.targets.iter().any(|t| {
                     matches!(&t.selector, Some(crate::variable::Selector::XPath(x))
                         if x.fast_path().is_none())

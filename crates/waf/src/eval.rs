@@ -16,7 +16,7 @@ use crate::memo::{self, Memo};
 use crate::operator::MacroExpander;
 use crate::operator::Operator;
 use crate::prefilter::words_contain;
-use crate::rule::{Link, PhaseItem, Rule, Test};
+use crate::rule::{DirectTx, Link, PhaseItem, Rule, Test};
 use crate::state::{Item, RuleContext, State};
 use crate::transaction::{Outcome, Transaction, has_bit};
 use crate::transform::Transform;
@@ -59,14 +59,13 @@ pub(crate) struct Entry {
     scan: u32,
 }
 
-/// `key` when the link's only target is `TX:key` (no count, no exclusion, no
+/// `key` when the link's only target is `TX:key` or `&TX:key` (no exclusion, no
 /// transformation, not `multiMatch`).
-pub(crate) fn direct_tx_key(link: &Link) -> Option<&str> {
+fn direct_tx_key(link: &Link) -> Option<&str> {
     let [target] = link.targets.as_slice() else {
         return None;
     };
     if target.var != Var::TX
-        || target.count
         || !link.exclusions.is_empty()
         || !link.transforms.is_empty()
         || link.multi_match
@@ -77,6 +76,16 @@ pub(crate) fn direct_tx_key(link: &Link) -> Option<&str> {
         Some(Selector::Key(k)) => Some(k.as_str()),
         _ => None,
     }
+}
+
+/// How the link reads its one TX member directly, if it can (see `Link::direct_tx`).
+pub(crate) fn direct_tx_of(link: &Link) -> Option<DirectTx> {
+    direct_tx_key(link)?;
+    let target = &link.targets[0];
+    Some(DirectTx {
+        slot: target.tx_slot?,
+        count: target.count,
+    })
 }
 
 /// Whether the link may use the per-transaction target-set and group caches. Runtime
@@ -312,8 +321,8 @@ impl Transaction {
         runtime: &[Target],
         gate: Option<u32>,
     ) -> bool {
-        if let Some(slot) = link.direct_tx.filter(|_| runtime.is_empty()) {
-            return self.eval_tx_slot(link, op, slot);
+        if let Some(direct) = link.direct_tx.filter(|_| runtime.is_empty()) {
+            return self.eval_tx_slot(link, op, direct);
         }
         let mut any = false;
         let mut items = std::mem::take(&mut self.items_buf);
@@ -471,24 +480,37 @@ impl Transaction {
         }
     }
 
-    /// A link whose only target is `TX:name` with no transformation (CRS's paranoia-level
-    /// and scoring checks): the operator runs on the stored value, interned only on a match.
-    fn eval_tx_slot(&mut self, link: &Link, op: &Operator, slot: u32) -> bool {
-        let Some(value) = self.state.tx.get_slot(slot) else {
-            return false;
+    /// A link whose only target is `TX:name` or `&TX:name` with no transformation (CRS's
+    /// paranoia-level, scoring and default-setting checks): the operator runs on the stored
+    /// value or the count, interned only on a match, as extraction would give them.
+    fn eval_tx_slot(&mut self, link: &Link, op: &Operator, direct: DirectTx) -> bool {
+        let member = self.state.tx.get_slot(direct.slot);
+        let count: &'static [u8] = if member.is_some() { b"1" } else { b"0" };
+        let value = match (direct.count, member) {
+            (true, _) => count,
+            (false, Some(v)) => v,
+            (false, None) => return false,
         };
         let mut caps = link.capture.then(Vec::new);
         if !op.evaluate(value, &Expander(&self.state), caps.as_mut()) {
             return false;
         }
         let State { tx, vals, .. } = &mut self.state;
-        let tv = vals.intern(tx.get_slot(slot).unwrap_or_default());
-        let key = direct_tx_key(link).unwrap_or_default();
-        let item = Item {
-            var: Var::TX,
-            key: Some(vals.intern(key.as_bytes())),
-            value: tv,
+        let item = if direct.count {
+            Item {
+                var: Var::TX,
+                key: None,
+                value: vals.intern(count),
+            }
+        } else {
+            let key = direct_tx_key(link).unwrap_or_default();
+            Item {
+                var: Var::TX,
+                key: Some(vals.intern(key.as_bytes())),
+                value: vals.intern(tx.get_slot(direct.slot).unwrap_or_default()),
+            }
         };
+        let tv = item.value;
         self.on_hit(link, item, tv, caps);
         true
     }

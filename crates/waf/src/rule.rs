@@ -19,6 +19,15 @@ pub enum Test {
     Operator(Operator),
 }
 
+/// A link that reads one TX member directly (see `Link::direct_tx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectTx {
+    /// The member's slot.
+    pub slot: u32,
+    /// `&TX:name`: the operator sees `1` when the member is set, else `0`.
+    pub count: bool,
+}
+
 /// One `SecRule` (or `SecAction`) of a rule chain.
 #[derive(Debug)]
 pub struct Link {
@@ -44,9 +53,10 @@ pub struct Link {
     /// Whether the value memo (see `memo.rs`) clears `live_slot` for a value the operator
     /// does not match: its verdict depends only on the value and is worth remembering.
     pub memoised: bool,
-    /// The TX slot when the link's only target is `TX:name`, untransformed and without
-    /// exclusions (CRS's paranoia-level and score checks): its value is read directly.
-    pub direct_tx: Option<u32>,
+    /// Set when the link's only target is `TX:name` or `&TX:name`, untransformed and without
+    /// exclusions (CRS's paranoia-level, score and default-setting checks): the member is
+    /// read directly. Decided when the engine is built, after `SecRuleUpdateTargetById`.
+    pub direct_tx: Option<DirectTx>,
     /// Target set: links with the same targets and exclusions over stable variables share
     /// one per-transaction list of extracted items (see `eval.rs`).
     pub target_set: Option<u32>,

@@ -64,3 +64,43 @@ fn a_run_time_name_equal_to_a_spelled_out_one_is_that_member() {
     );
     assert_eq!(var(&tx, "seen").as_deref(), Some("|TX:name_fixed"));
 }
+
+/// `TX:name` and `&TX:name` links are read from the member directly (`Link::direct_tx`);
+/// the same link with a no-op exclusion takes the extraction path. Both must give the same
+/// matches, MATCHED_VAR and MATCHED_VAR_NAME; and a target added by
+/// `SecRuleUpdateTargetById` turns the direct read off.
+#[test]
+fn direct_member_reads_agree_with_extraction() {
+    const DIRECT: &str = r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.set=5"
+SecRule &TX:unset "@eq 0" "id:2,phase:1,pass,log,setvar:'tx.a2=%{MATCHED_VAR}|%{MATCHED_VAR_NAME}'"
+SecRule &TX:unset|!TX:zzz "@eq 0" "id:3,phase:1,pass,log,setvar:'tx.a3=%{MATCHED_VAR}|%{MATCHED_VAR_NAME}'"
+SecRule &TX:set "@eq 1" "id:4,phase:1,pass,log,setvar:'tx.a4=%{MATCHED_VAR}|%{MATCHED_VAR_NAME}'"
+SecRule &TX:set|!TX:zzz "@eq 1" "id:5,phase:1,pass,log,setvar:'tx.a5=%{MATCHED_VAR}|%{MATCHED_VAR_NAME}'"
+SecRule TX:set "@eq 5" "id:6,phase:1,pass,log,setvar:'tx.a6=%{MATCHED_VAR}|%{MATCHED_VAR_NAME}'"
+SecRule TX:set|!TX:zzz "@eq 5" "id:7,phase:1,pass,log,setvar:'tx.a7=%{MATCHED_VAR}|%{MATCHED_VAR_NAME}'"
+SecRule &TX:set "@eq 0" "id:8,phase:1,pass,log"
+SecRule TX:unset "@eq 0" "id:9,phase:1,pass,log"
+SecRule TX:set "@eq 0" "id:10,phase:1,deny,status:403,log"
+SecRuleUpdateTargetById 10 "ARGS:x"
+"#;
+    for memo in [true, false] {
+        let engine = engine(DIRECT, memo);
+        let mut tx = get_tx(&engine, "/?x=0");
+        let out = tx.process_request_headers();
+        let ids: Vec<u64> = tx.matched_rules().iter().map(|r| r.id).collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7, 10], "memo {memo}");
+        assert_eq!(
+            out,
+            Outcome::Deny { status: 403 },
+            "the added ARGS:x target"
+        );
+        assert_eq!(var(&tx, "a2"), var(&tx, "a3"));
+        assert_eq!(var(&tx, "a2").as_deref(), Some("0|TX"));
+        assert_eq!(var(&tx, "a4"), var(&tx, "a5"));
+        assert_eq!(var(&tx, "a4").as_deref(), Some("1|TX"));
+        assert_eq!(var(&tx, "a6"), var(&tx, "a7"));
+        assert_eq!(var(&tx, "a6").as_deref(), Some("5|TX:set"));
+    }
+}
