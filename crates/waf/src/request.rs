@@ -98,7 +98,7 @@ impl Transaction {
     pub fn request_headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         let st = &self.state;
         st.colls
-            .get(&Var::REQUEST_HEADERS)
+            .get(Var::REQUEST_HEADERS)
             .into_iter()
             .flatten()
             .map(|&(k, v)| (st.vals.get(k), st.vals.get(v)))
@@ -201,7 +201,7 @@ impl Transaction {
         let mut error: Option<String> = None;
         match processor {
             Some(BodyProcessor::UrlEncoded) => {
-                let n = self.state.colls.get(&Var::ARGS_GET).map_or(0, Vec::len);
+                let n = self.state.colls.get(Var::ARGS_GET).map_or(0, Vec::len);
                 for (k, v) in body::parse_urlencoded(&body, cfg.argument_separator)
                     .into_iter()
                     .take(limit.saturating_sub(n))
@@ -250,7 +250,7 @@ impl Transaction {
         }
         let mut combined = 0usize;
         for var in [Var::ARGS_GET, Var::ARGS_POST] {
-            for &(k, v) in self.state.colls.get(&var).map_or(&[][..], Vec::as_slice) {
+            for &(k, v) in self.state.colls.get(var).map_or(&[][..], Vec::as_slice) {
                 combined += self.state.vals.get(k).len() + self.state.vals.get(v).len();
             }
         }

@@ -3,7 +3,7 @@
 //! resolution of a [`Target`] into the list of (name, value) items a rule inspects.
 
 use crate::body::FastPath;
-use crate::interner::{FxMap, Interner};
+use crate::interner::Interner;
 use crate::macros::Resolve;
 use crate::store::Collection;
 use crate::txvars::TxVars;
@@ -21,6 +21,32 @@ pub struct Item {
     pub value: u32,
 }
 
+/// One entry per variable, indexed by [`Var`] (a few dozen kinds: a vector, not a map), grown
+/// on first write; kept between transactions by the transaction's buffers.
+#[derive(Debug, Default)]
+pub struct PerVar<T>(Vec<T>);
+
+impl<T: Default> PerVar<T> {
+    /// The entry of `var`, when one was ever written.
+    pub fn get(&self, var: Var) -> Option<&T> {
+        self.0.get(var as usize)
+    }
+
+    /// The entry of `var`, created (default) if needed.
+    pub fn get_mut(&mut self, var: Var) -> &mut T {
+        let i = var as usize;
+        if self.0.len() <= i {
+            self.0.resize_with(i + 1, T::default);
+        }
+        &mut self.0[i]
+    }
+
+    /// Every entry back to its default through `reset`, keeping the allocations.
+    pub(crate) fn reset(&mut self, reset: impl FnMut(&mut T)) {
+        self.0.iter_mut().for_each(reset);
+    }
+}
+
 /// Rule metadata exposed as `RULE.*` while a rule runs.
 #[derive(Debug, Default, Clone)]
 pub struct RuleContext {
@@ -34,10 +60,10 @@ pub struct RuleContext {
 pub struct State {
     pub vals: Interner,
     /// Single-valued variables that have been set.
-    pub singles: FxMap<Var, u32>,
+    pub singles: PerVar<Option<u32>>,
     /// Base collections (ARGS_GET, ARGS_POST, REQUEST_COOKIES, REQUEST_HEADERS, FILES,
     /// FILES_SIZES, MULTIPART_PART_HEADERS, RESPONSE_HEADERS, XML) as (key, value) ids.
-    pub colls: FxMap<Var, Vec<(u32, u32)>>,
+    pub colls: PerVar<Vec<(u32, u32)>>,
     /// TX; keys lower-cased.
     pub tx: TxVars,
     /// Persistent collections opened by `initcol`, by lower-case name.
@@ -74,7 +100,7 @@ impl State {
     /// Sets a single-valued variable.
     pub fn set_single(&mut self, var: Var, value: &[u8]) {
         let id = self.vals.intern(value);
-        if self.singles.insert(var, id) != Some(id) && var.is_stable() {
+        if self.singles.get_mut(var).replace(id) != Some(id) && var.is_stable() {
             self.data_version = self.data_version.wrapping_add(1);
         }
     }
@@ -83,12 +109,12 @@ impl State {
     pub fn push(&mut self, var: Var, key: &[u8], value: &[u8]) {
         let k = self.vals.intern(key);
         let v = self.vals.intern(value);
-        self.colls.entry(var).or_default().push((k, v));
+        self.colls.get_mut(var).push((k, v));
         self.data_version = self.data_version.wrapping_add(1);
     }
 
     fn coll(&self, var: Var) -> &[(u32, u32)] {
-        self.colls.get(&var).map_or(&[], Vec::as_slice)
+        self.colls.get(var).map_or(&[], Vec::as_slice)
     }
 
     /// An opened persistent collection (IP, GLOBAL, ...).
@@ -350,9 +376,9 @@ impl State {
             _ => {
                 // Like ModSecurity v3's anchored variables, a single-valued variable always
                 // yields one value: empty when it was never set.
-                let value = match self.singles.get(&var) {
-                    Some(&v) => v,
-                    None => self.vals.intern(b""),
+                let value = match self.singles.get(var) {
+                    Some(&Some(v)) => v,
+                    _ => self.vals.intern(b""),
                 };
                 out.push(Item {
                     var,
@@ -459,7 +485,12 @@ impl Resolve for State {
                 }
             }
             v if v.is_collection() => first_of(self.coll(v), false),
-            v => self.singles.get(&v).map(|&id| self.vals.get(id).to_vec()),
+            v => self
+                .singles
+                .get(v)
+                .copied()
+                .flatten()
+                .map(|id| self.vals.get(id).to_vec()),
         }
     }
 }

@@ -175,6 +175,8 @@ impl Transaction {
         let mut state = State {
             vals: buffers.vals,
             tx: buffers.tx,
+            singles: buffers.singles,
+            colls: buffers.colls,
             ..State::default()
         };
         state.tx.set_names(&engine.tx_names);
@@ -409,6 +411,8 @@ pub(crate) fn has_bit(bits: &[u64], i: usize) -> bool {
 struct Buffers {
     vals: Interner,
     tx: crate::txvars::TxVars,
+    singles: crate::state::PerVar<Option<u32>>,
+    colls: crate::state::PerVar<Vec<(u32, u32)>>,
     tcache: FxMap<(u32, Transform), u32>,
     chain_cache: FxMap<(u32, u32), u32>,
     scan_words: Vec<u64>,
@@ -438,6 +442,8 @@ impl Buffers {
             .unwrap_or_else(|| Buffers {
                 vals: Interner::with_capacity(256),
                 tx: crate::txvars::TxVars::default(),
+                singles: Default::default(),
+                colls: Default::default(),
                 tcache: FxMap::with_capacity_and_hasher(512, Default::default()),
                 chain_cache: FxMap::with_capacity_and_hasher(512, Default::default()),
                 scan_words: Vec::new(),
@@ -468,6 +474,8 @@ impl Buffers {
         }
         self.vals.clear();
         self.tx.clear();
+        self.singles.reset(|s| *s = None);
+        self.colls.reset(Vec::clear);
         self.tcache.clear();
         self.chain_cache.clear();
         self.scan_words.clear();
@@ -492,6 +500,8 @@ impl Drop for Transaction {
         Buffers {
             vals: std::mem::take(&mut self.state.vals),
             tx: std::mem::take(&mut self.state.tx),
+            singles: std::mem::take(&mut self.state.singles),
+            colls: std::mem::take(&mut self.state.colls),
             tcache: std::mem::take(&mut self.tcache),
             chain_cache: std::mem::take(&mut self.chain_cache),
             scan_words: std::mem::take(&mut self.scan_words),
