@@ -62,6 +62,9 @@ pub struct Engine {
     /// `group_bit` is its index here). A group with any gets its values' live bits, and a
     /// union of them as one word: bit *j* set when some value has slot `group_slots[g][j]`.
     pub(crate) group_slots: Vec<Vec<u32>>,
+    /// Per target group: the words of the live bits its slots fall in, with the mask of its
+    /// slots in each (a group's union is ORed over these words only).
+    pub(crate) group_words: Vec<Vec<(u32, u64)>>,
     /// The TX names with a slot, as registered when this engine was built (its rules' names
     /// included): its transactions look names up here, without a lock.
     pub(crate) tx_names: Arc<crate::txvars::TxNames>,
@@ -258,6 +261,20 @@ impl Engine {
                 link.group_bit = u8::try_from(j).ok().filter(|&j| j < 64);
             }
         }
+        let group_words: Vec<Vec<(u32, u64)>> = group_slots
+            .iter()
+            .map(|slots| {
+                let mut words: Vec<(u32, u64)> = Vec::new();
+                for &s in slots.iter().take(64) {
+                    let (w, bit) = (s / 64, 1u64 << (s % 64));
+                    match words.iter_mut().find(|(x, _)| *x == w) {
+                        Some((_, m)) => *m |= bit,
+                        None => words.push((w, bit)),
+                    }
+                }
+                words
+            })
+            .collect();
         let live_words = (live_slots as usize).div_ceil(64);
         let mut live_init = vec![0u64; live_words];
         for s in prefilter_slots..live_slots {
@@ -291,6 +308,7 @@ impl Engine {
             live_words,
             live_init,
             group_slots,
+            group_words,
             target_sets: target_set_ids.len(),
             set_atoms,
             atoms,

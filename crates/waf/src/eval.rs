@@ -567,29 +567,36 @@ impl Transaction {
     }
 
     /// The union of the live bits of group `g`'s entries `start..start + len` over the
-    /// group's slots: one bit test per entry and slot (a group has a few links), stopping
-    /// once every slot is live.
+    /// group's slots: per entry, an OR of the few words its slots fall in (masked to them),
+    /// stopping once every slot is live; then one bit per slot.
     fn group_live(&self, g: u32, start: usize, len: usize) -> u64 {
+        let words = &self.engine.group_words[g as usize];
         let slots = &self.engine.group_slots[g as usize];
-        let all = if slots.len() >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << slots.len()) - 1
+        let mut acc = [0u64; 8];
+        let Some(acc) = acc.get_mut(..words.len()) else {
+            // Slots spread over more than 8 words (not in CRS): every link looks.
+            return u64::MAX;
         };
-        let mut live = 0u64;
         for e in &self.group_entries[start..start + len] {
             if e.scan == u32::MAX {
                 // Not scanned (no prefilter, no memo): every link must look.
-                return all;
+                return u64::MAX;
             }
             let bits = &self.scan_words[e.scan as usize..];
-            for (j, &slot) in slots.iter().take(64).enumerate() {
-                if words_contain(bits, slot) {
-                    live |= 1 << j;
-                }
+            let mut full = true;
+            for (a, &(w, mask)) in acc.iter_mut().zip(words) {
+                *a |= bits.get(w as usize).copied().unwrap_or(0) & mask;
+                full &= *a == mask;
             }
-            if live == all {
+            if full {
                 break;
+            }
+        }
+        let mut live = 0u64;
+        for (j, &slot) in slots.iter().take(64).enumerate() {
+            let k = words.iter().position(|&(w, _)| w == slot / 64);
+            if k.is_some_and(|k| acc[k] & (1 << (slot % 64)) != 0) {
+                live |= 1 << j;
             }
         }
         live
