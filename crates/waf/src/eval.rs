@@ -11,6 +11,7 @@
 
 use crate::action::{AllowScope, Disruptive};
 use crate::ctl::RuleEngineMode;
+use crate::groups::Cached;
 use crate::macros::expand_text;
 use crate::memo::{self, Memo};
 use crate::operator::MacroExpander;
@@ -23,41 +24,6 @@ use crate::transform::Transform;
 use crate::variable::{Selector, Target, Var};
 use std::borrow::Cow;
 use std::sync::Arc;
-
-/// The cached target list of one target group in one transaction.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct GroupCache {
-    valid: bool,
-    /// `State::data_version` it was computed at.
-    version: u32,
-    start: u32,
-    len: u32,
-    /// Groups: the union of the entries' live bits over the group's slots (bit *j* for
-    /// `Engine::group_slots[g][j]`).
-    live: u64,
-}
-
-impl GroupCache {
-    /// A valid entry computed at data version `version`.
-    fn at(version: u32, start: usize, len: usize, live: u64) -> GroupCache {
-        GroupCache {
-            valid: true,
-            version,
-            start: start as u32,
-            len: len as u32,
-            live,
-        }
-    }
-}
-
-/// One extracted item of a target group with its transformed value and that value's scan.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Entry {
-    item: Item,
-    value: u32,
-    /// Offset in `scan_words`, or `u32::MAX` (not scanned).
-    scan: u32,
-}
 
 /// `key` when the link's only target is `TX:key` or `&TX:key` (no exclusion, no
 /// transformation, not `multiMatch`).
@@ -269,15 +235,17 @@ impl Transaction {
                 let gate = link.live_slot;
                 match link.group {
                     Some(g) if uses_caches(link, runtime) => {
-                        let (start, len, live) = self.group(g, link);
-                        if link.group_bit.is_some_and(|j| live & (1 << j) == 0) {
-                            return self.no_match();
+                        if let Some(j) = link.group_bit {
+                            if self.group_union(g, link) & (1 << j) == 0 {
+                                return self.no_match();
+                            }
                         }
-                        // By index: entries are only ever appended to `group_entries`
-                        // (a chained link may compute another group meanwhile), so this
-                        // group's range stays valid while its values are tested.
+                        // By index: entries are only ever appended (a chained link may
+                        // compute another group meanwhile), so this group's range stays
+                        // valid while its values are tested.
+                        let (start, len) = self.group_entries(g, link);
                         for i in start..start + len {
-                            let e = self.group_entries[i];
+                            let e = self.groups.entry(i);
                             if let Some(slot) = gate {
                                 if e.scan != u32::MAX
                                     && !words_contain(&self.scan_words[e.scan as usize..], slot)
@@ -360,17 +328,7 @@ impl Transaction {
             self.extract_targets(link, runtime, items);
             return;
         };
-        let version = self.state.data_version;
-        let cached = self.target_sets[set as usize];
-        let (start, len) = if cached.valid && cached.version == version {
-            (cached.start as usize, cached.len as usize)
-        } else {
-            let from = self.set_items.len();
-            self.extract_set(set as usize, version);
-            let len = self.set_items.len() - from;
-            self.target_sets[set as usize] = GroupCache::at(version, from, len, 0);
-            (from, len)
-        };
+        let (start, len) = self.set_range(set);
         let base = items.len();
         items.extend_from_slice(&self.set_items[start..start + len]);
         if !runtime.is_empty() {
@@ -378,14 +336,26 @@ impl Transaction {
         }
     }
 
+    /// The range in `set_items` of target set `set`'s items, extracted once per data
+    /// version.
+    pub(crate) fn set_range(&mut self, set: u32) -> (usize, usize) {
+        let version = self.state.data_version;
+        if let Some(r) = self.target_sets[set as usize].range(version) {
+            return r;
+        }
+        let from = self.set_items.len();
+        self.extract_set(set as usize, version);
+        let len = self.set_items.len() - from;
+        self.target_sets[set as usize] = Cached::at(version, from, len);
+        (from, len)
+    }
+
     /// Appends the items of target set `set` to `set_items`: the concatenation of its
     /// atoms' items, each atom extracted once per transaction (while the data is unchanged).
     fn extract_set(&mut self, set: usize, version: u32) {
         let engine = self.engine.clone();
         for &a in &engine.set_atoms[set] {
-            let cached = self.atoms[a as usize];
-            if cached.valid && cached.version == version {
-                let (start, len) = (cached.start as usize, cached.len as usize);
+            if let Some((start, len)) = self.atoms[a as usize].range(version) {
                 self.set_items.extend_from_within(start..start + len);
                 continue;
             }
@@ -394,7 +364,7 @@ impl Transaction {
             let from = self.set_items.len();
             self.state.extract(&atom.target, &excl, &mut self.set_items);
             let len = self.set_items.len() - from;
-            self.atoms[a as usize] = GroupCache::at(version, from, len, 0);
+            self.atoms[a as usize] = Cached::at(version, from, len);
         }
     }
 
@@ -531,82 +501,11 @@ impl Transaction {
         self.run_setvars(link);
     }
 
-    /// The cached entries of target group `g` (extracted, transformed and, when the group
-    /// has links with live slots, with their values' live bits), recomputed when request
-    /// data changed since: (start, len, union of the entries' live bits over the group's
-    /// slots).
-    fn group(&mut self, g: u32, link: &Link) -> (usize, usize, u64) {
-        let version = self.state.data_version;
-        let cached = self.groups[g as usize];
-        if cached.valid && cached.version == version {
-            return (cached.start as usize, cached.len as usize, cached.live);
-        }
-        let mut items = std::mem::take(&mut self.items_buf);
-        items.clear();
-        self.link_items(link, &[], &mut items);
-        let gated = !self.engine.group_slots[g as usize].is_empty();
-        let start = self.group_entries.len();
-        for item in &items {
-            let value = self.through_chain(item.value, link);
-            let scan = if gated { self.scan(value) } else { None };
-            self.group_entries.push(Entry {
-                item: *item,
-                value,
-                scan: scan.unwrap_or(u32::MAX),
-            });
-        }
-        self.items_buf = items;
-        let len = self.group_entries.len() - start;
-        let live = if gated {
-            self.group_live(g, start, len)
-        } else {
-            0
-        };
-        self.groups[g as usize] = GroupCache::at(version, start, len, live);
-        (start, len, live)
-    }
-
-    /// The union of the live bits of group `g`'s entries `start..start + len` over the
-    /// group's slots: per entry, an OR of the few words its slots fall in (masked to them),
-    /// stopping once every slot is live; then one bit per slot.
-    fn group_live(&self, g: u32, start: usize, len: usize) -> u64 {
-        let words = &self.engine.group_words[g as usize];
-        let slots = &self.engine.group_slots[g as usize];
-        let mut acc = [0u64; 8];
-        let Some(acc) = acc.get_mut(..words.len()) else {
-            // Slots spread over more than 8 words (not in CRS): every link looks.
-            return u64::MAX;
-        };
-        for e in &self.group_entries[start..start + len] {
-            if e.scan == u32::MAX {
-                // Not scanned (no prefilter, no memo): every link must look.
-                return u64::MAX;
-            }
-            let bits = &self.scan_words[e.scan as usize..];
-            let mut full = true;
-            for (a, &(w, mask)) in acc.iter_mut().zip(words) {
-                *a |= bits.get(w as usize).copied().unwrap_or(0) & mask;
-                full &= *a == mask;
-            }
-            if full {
-                break;
-            }
-        }
-        let mut live = 0u64;
-        for (j, &slot) in slots.iter().take(64).enumerate() {
-            let k = words.iter().position(|&(w, _)| w == slot / 64);
-            if k.is_some_and(|k| acc[k] & (1 << (slot % 64)) != 0) {
-                live |= 1 << j;
-            }
-        }
-        live
-    }
-
     /// The value after the link's whole chain, cached per (value, chain). The common
     /// answers (no transformation, or none of the chain's trigger bytes in the value) are
     /// inlined at the call sites; the rest is a call.
     #[inline(always)]
-    fn through_chain(&mut self, value: u32, link: &Link) -> u32 {
+    pub(crate) fn through_chain(&mut self, value: u32, link: &Link) -> u32 {
         if link.transforms.is_empty() {
             return value;
         }
@@ -672,7 +571,7 @@ impl Transaction {
     /// The offset in `scan_words` of the live bits of `value` (computed on first use), or
     /// None when neither prefilters nor the memo are on.
     #[inline(always)]
-    fn scan(&mut self, value: u32) -> Option<u32> {
+    pub(crate) fn scan(&mut self, value: u32) -> Option<u32> {
         if self.engine.live_words == 0 {
             return None;
         }

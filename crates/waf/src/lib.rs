@@ -30,6 +30,7 @@ mod effects;
 mod engine;
 mod error;
 mod eval;
+mod groups;
 mod interner;
 mod macros;
 mod memo;

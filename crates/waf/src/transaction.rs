@@ -101,14 +101,12 @@ pub struct Transaction {
     pub(crate) scan_words: Vec<u64>,
     /// Per value id: offset of its scan in `scan_words`, or `u32::MAX` when not scanned yet.
     pub(crate) scan_of: Vec<u32>,
-    /// Per target group of the engine: its cached list of transformed values.
-    pub(crate) groups: Vec<crate::eval::GroupCache>,
-    /// The entries of the cached groups, back to back.
-    pub(crate) group_entries: Vec<crate::eval::Entry>,
+    /// The target groups' unions and entries (see `groups.rs`).
+    pub(crate) groups: crate::groups::GroupBuffers,
     /// Per target set of the engine: its cached list of extracted items.
-    pub(crate) target_sets: Vec<crate::eval::GroupCache>,
+    pub(crate) target_sets: Vec<crate::groups::Cached>,
     /// Per atom of the engine (a target with its exclusions): its cached items.
-    pub(crate) atoms: Vec<crate::eval::GroupCache>,
+    pub(crate) atoms: Vec<crate::groups::Cached>,
     /// The items of the cached target sets and atoms, back to back.
     pub(crate) set_items: Vec<crate::state::Item>,
     /// The thread's value memo, borrowed while a phase runs (see `memo.rs`).
@@ -165,13 +163,13 @@ impl Transaction {
         let mut buffers = Buffers::take();
         buffers
             .groups
-            .resize(engine.group_slots.len(), crate::eval::GroupCache::default());
+            .reset(engine.group_slots.len(), engine.atoms.len());
         buffers
             .target_sets
-            .resize(engine.target_sets, crate::eval::GroupCache::default());
+            .resize(engine.target_sets, crate::groups::Cached::default());
         buffers
             .atoms
-            .resize(engine.atoms.len(), crate::eval::GroupCache::default());
+            .resize(engine.atoms.len(), crate::groups::Cached::default());
         let mut state = State {
             vals: buffers.vals,
             tx: buffers.tx,
@@ -205,7 +203,6 @@ impl Transaction {
             scan_words: buffers.scan_words,
             scan_of: buffers.scan_of,
             groups: buffers.groups,
-            group_entries: buffers.group_entries,
             target_sets: buffers.target_sets,
             atoms: buffers.atoms,
             set_items: buffers.set_items,
@@ -419,10 +416,9 @@ struct Buffers {
     scan_of: Vec<u32>,
     memo_of: Vec<u32>,
     value_of_memo: FxMap<u32, u32>,
-    groups: Vec<crate::eval::GroupCache>,
-    group_entries: Vec<crate::eval::Entry>,
-    target_sets: Vec<crate::eval::GroupCache>,
-    atoms: Vec<crate::eval::GroupCache>,
+    groups: crate::groups::GroupBuffers,
+    target_sets: Vec<crate::groups::Cached>,
+    atoms: Vec<crate::groups::Cached>,
     set_items: Vec<crate::state::Item>,
 }
 
@@ -450,8 +446,7 @@ impl Buffers {
                 scan_of: Vec::new(),
                 memo_of: Vec::new(),
                 value_of_memo: FxMap::default(),
-                groups: Vec::new(),
-                group_entries: Vec::new(),
+                groups: Default::default(),
                 target_sets: Vec::new(),
                 atoms: Vec::new(),
                 set_items: Vec::new(),
@@ -467,7 +462,7 @@ impl Buffers {
             + self.scan_of.capacity() * 4
             + self.memo_of.capacity() * 4
             + self.value_of_memo.capacity() * 8
-            + self.group_entries.capacity() * std::mem::size_of::<crate::eval::Entry>()
+            + self.groups.heap_size()
             + self.set_items.capacity() * std::mem::size_of::<crate::state::Item>();
         if size > KEEP_LIMIT {
             return;
@@ -482,8 +477,6 @@ impl Buffers {
         self.scan_of.clear();
         self.memo_of.clear();
         self.value_of_memo.clear();
-        self.groups.clear();
-        self.group_entries.clear();
         self.target_sets.clear();
         self.atoms.clear();
         self.set_items.clear();
@@ -509,7 +502,6 @@ impl Drop for Transaction {
             memo_of: std::mem::take(&mut self.memo_of),
             value_of_memo: std::mem::take(&mut self.value_of_memo),
             groups: std::mem::take(&mut self.groups),
-            group_entries: std::mem::take(&mut self.group_entries),
             target_sets: std::mem::take(&mut self.target_sets),
             atoms: std::mem::take(&mut self.atoms),
             set_items: std::mem::take(&mut self.set_items),

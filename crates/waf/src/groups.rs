@@ -1,0 +1,309 @@
+//! Target groups: a target set seen through one transformation chain (see `Link::group`),
+//! with per-transaction caches of
+//!
+//! - the group's **union**: for each of the group's live slots (`Engine::group_slots`),
+//!   whether some value of the group, transformed, has it — one bit per slot. A link whose
+//!   bit is clear cannot match any value: the rule is skipped without its values;
+//! - the group's **entries** `(item, transformed value, live bits)`, built only when a link
+//!   must look at the values (its bit is set, or it has no live slot).
+//!
+//! The union is computed from the target set's **signatures**: the set's raw values grouped
+//! by their byte classes (`Interner::classes`), with the OR of their live bits per group. A
+//! chain whose trigger classes a signature lacks leaves every value of it unchanged
+//! (`Transform::trigger`), so the signature's OR stands for all of them; only the values
+//! of the other signatures are transformed and looked up one by one. Sets have many values
+//! and few signatures (a 1 KB JSON body: 80 values, ~10 signatures), and CRS has a dozen
+//! chains per set, so most (group, value) pairs cost nothing.
+
+use crate::rule::Link;
+use crate::state::Item;
+use crate::transaction::Transaction;
+
+/// A cached list of one transaction: a range of a buffer, valid while the request data
+/// (`State::data_version`) is unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cached {
+    valid: bool,
+    version: u32,
+    start: u32,
+    len: u32,
+}
+
+impl Cached {
+    /// A valid range computed at data version `version`.
+    pub(crate) fn at(version: u32, start: usize, len: usize) -> Cached {
+        Cached {
+            valid: true,
+            version,
+            start: start as u32,
+            len: len as u32,
+        }
+    }
+
+    /// The range, when valid at data version `version`.
+    pub(crate) fn range(&self, version: u32) -> Option<(usize, usize)> {
+        (self.valid && self.version == version).then_some((self.start as usize, self.len as usize))
+    }
+}
+
+/// One item of a target group with its transformed value and that value's live bits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub(crate) item: Item,
+    pub(crate) value: u32,
+    /// Offset of the value's live bits in `scan_words`, or `u32::MAX` (not looked up: the
+    /// group has no live slot).
+    pub(crate) scan: u32,
+}
+
+/// Sets with fewer values compute a group's union value by value: grouping them by
+/// signature would cost more than it saves.
+const SIGNATURES_FROM: usize = 16;
+
+/// The raw values of a target set that share byte classes.
+#[derive(Debug, Clone, Copy)]
+struct Signature {
+    classes: u32,
+    /// Offset in `scan_words` of the OR of the values' live bits.
+    live: u32,
+    /// The values, in `GroupBuffers::sig_values`.
+    start: u32,
+    len: u32,
+}
+
+/// The per-transaction group caches (kept per thread between transactions with the other
+/// buffers).
+#[derive(Debug, Default)]
+pub(crate) struct GroupBuffers {
+    /// Per group: its entries in `entries`.
+    entries_of: Vec<Cached>,
+    /// Per group: its union (valid when `union_of[g]` is).
+    union: Vec<u64>,
+    union_of: Vec<Cached>,
+    entries: Vec<Entry>,
+    /// Per atom: its signatures in `sigs`.
+    sigs_of: Vec<Cached>,
+    sigs: Vec<Signature>,
+    sig_values: Vec<u32>,
+    /// Scratch: (signature, value) of an atom's values while its signatures are built.
+    scratch: Vec<(u32, u32)>,
+}
+
+impl GroupBuffers {
+    /// Sized for an engine with `groups` groups and `atoms` atoms, emptied.
+    pub(crate) fn reset(&mut self, groups: usize, atoms: usize) {
+        self.entries_of.clear();
+        self.entries_of.resize(groups, Cached::default());
+        self.union_of.clear();
+        self.union_of.resize(groups, Cached::default());
+        self.union.clear();
+        self.union.resize(groups, 0);
+        self.sigs_of.clear();
+        self.sigs_of.resize(atoms, Cached::default());
+        self.entries.clear();
+        self.sigs.clear();
+        self.sig_values.clear();
+    }
+
+    /// Roughly the bytes held on the heap.
+    pub(crate) fn heap_size(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.sigs.capacity() * std::mem::size_of::<Signature>()
+            + (self.sig_values.capacity() + self.scratch.capacity() * 2) * 4
+            + (self.entries_of.capacity() + self.union_of.capacity() + self.sigs_of.capacity())
+                * std::mem::size_of::<Cached>()
+            + self.union.capacity() * 8
+    }
+
+    /// Entry `i` (entries are only ever appended, so a group's range stays valid while a
+    /// chained link computes another group).
+    pub(crate) fn entry(&self, i: usize) -> Entry {
+        self.entries[i]
+    }
+}
+
+impl Transaction {
+    /// The union of group `g`'s live bits (bit *j* for `Engine::group_slots[g][j]`);
+    /// all bits set when the group has no live slot.
+    pub(crate) fn group_union(&mut self, g: u32, link: &Link) -> u64 {
+        let version = self.state.data_version;
+        let gi = g as usize;
+        if self.groups.union_of[gi].range(version).is_some() {
+            return self.groups.union[gi];
+        }
+        let live = if self.engine.group_slots[gi].is_empty() || self.engine.live_words == 0 {
+            u64::MAX
+        } else {
+            self.compute_union(g, link)
+        };
+        self.groups.union[gi] = live;
+        self.groups.union_of[gi] = Cached::at(version, 0, 0);
+        live
+    }
+
+    /// See [`Self::group_union`]: ORs, over the words the group's slots fall in, each
+    /// signature's bits when the chain leaves its values unchanged, else each of its values'
+    /// transformed bits; stops once every slot is live.
+    fn compute_union(&mut self, g: u32, link: &Link) -> u64 {
+        let engine = self.engine.clone();
+        let words = &engine.group_words[g as usize];
+        let slots = &engine.group_slots[g as usize];
+        let mut acc = [0u64; 8];
+        let Some(acc) = acc.get_mut(..words.len()) else {
+            // Slots spread over more than 8 words (not in CRS): every link looks.
+            return u64::MAX;
+        };
+        let Some(set) = link.target_set else {
+            return u64::MAX;
+        };
+        let or_masked = |acc: &mut [u64], bits: &[u64]| {
+            let mut full = true;
+            for (a, &(w, mask)) in acc.iter_mut().zip(words) {
+                *a |= bits.get(w as usize).copied().unwrap_or(0) & mask;
+                full &= *a == mask;
+            }
+            full
+        };
+        // The set's atoms are extracted (and cached) with it.
+        self.set_range(set);
+        let version = self.state.data_version;
+        'atoms: for &a in &engine.set_atoms[set as usize] {
+            let Some((istart, ilen)) = self.atoms[a as usize].range(version) else {
+                return u64::MAX;
+            };
+            if ilen < SIGNATURES_FROM {
+                // A small atom: each value, transformed.
+                for i in istart..istart + ilen {
+                    let tv = self.through_chain(self.set_items[i].value, link);
+                    let Some(off) = self.scan(tv) else {
+                        return u64::MAX;
+                    };
+                    if or_masked(acc, &self.scan_words[off as usize..]) {
+                        break 'atoms;
+                    }
+                }
+                continue;
+            }
+            let (start, len) = self.atom_signatures(a, istart, ilen);
+            for k in start..start + len {
+                let sig = self.groups.sigs[k];
+                let unchanged = link.transforms.is_empty()
+                    || link.chain_trigger.is_some_and(|t| sig.classes & t == 0);
+                if unchanged {
+                    if or_masked(acc, &self.scan_words[sig.live as usize..]) {
+                        break 'atoms;
+                    }
+                    continue;
+                }
+                for i in sig.start..sig.start + sig.len {
+                    let value = self.groups.sig_values[i as usize];
+                    let tv = self.through_chain(value, link);
+                    let Some(off) = self.scan(tv) else {
+                        return u64::MAX;
+                    };
+                    if or_masked(acc, &self.scan_words[off as usize..]) {
+                        break 'atoms;
+                    }
+                }
+            }
+        }
+        let mut live = 0u64;
+        for (j, &slot) in slots.iter().take(64).enumerate() {
+            let k = words.iter().position(|&(w, _)| w == slot / 64);
+            if k.is_some_and(|k| acc[k] & (1 << (slot % 64)) != 0) {
+                live |= 1 << j;
+            }
+        }
+        live
+    }
+
+    /// The signatures of atom `a`, whose items are `set_items[istart..istart + ilen]` (built
+    /// once per data version): its values grouped by byte classes, each group with the OR of
+    /// its values' live bits.
+    fn atom_signatures(&mut self, a: u32, istart: usize, ilen: usize) -> (usize, usize) {
+        let version = self.state.data_version;
+        if let Some(r) = self.groups.sigs_of[a as usize].range(version) {
+            return r;
+        }
+        let words = self.engine.live_words;
+        let start = self.groups.sigs.len();
+        // Pass 1: each value's signature (a linear search: atoms have few), counted.
+        let mut scratch = std::mem::take(&mut self.groups.scratch);
+        scratch.clear();
+        for i in istart..istart + ilen {
+            let value = self.set_items[i].value;
+            let classes = self.state.vals.classes(value);
+            let k = match self.groups.sigs[start..]
+                .iter()
+                .position(|s| s.classes == classes)
+            {
+                Some(k) => k,
+                None => {
+                    let live = self.scan_words.len();
+                    self.scan_words.resize(live + words, 0);
+                    self.groups.sigs.push(Signature {
+                        classes,
+                        live: live as u32,
+                        start: 0,
+                        len: 0,
+                    });
+                    self.groups.sigs.len() - start - 1
+                }
+            };
+            self.groups.sigs[start + k].len += 1;
+            scratch.push((k as u32, value));
+        }
+        // Pass 2: the values placed by signature, their live bits ORed.
+        let mut next = self.groups.sig_values.len() as u32;
+        for sig in &mut self.groups.sigs[start..] {
+            sig.start = next;
+            next += sig.len;
+            sig.len = 0;
+        }
+        self.groups.sig_values.resize(next as usize, 0);
+        for &(k, value) in &scratch {
+            let sig = &mut self.groups.sigs[start + k as usize];
+            self.groups.sig_values[(sig.start + sig.len) as usize] = value;
+            sig.len += 1;
+            let live = sig.live as usize;
+            if let Some(off) = self.scan(value) {
+                let off = off as usize;
+                for w in 0..words {
+                    self.scan_words[live + w] |= self.scan_words[off + w];
+                }
+            }
+        }
+        self.groups.scratch = scratch;
+        let len = self.groups.sigs.len() - start;
+        self.groups.sigs_of[a as usize] = Cached::at(version, start, len);
+        (start, len)
+    }
+
+    /// The entries of group `g` (its set's items, transformed by the link's chain, with
+    /// their live bits when the group has live slots), built once per data version.
+    pub(crate) fn group_entries(&mut self, g: u32, link: &Link) -> (usize, usize) {
+        let version = self.state.data_version;
+        if let Some(r) = self.groups.entries_of[g as usize].range(version) {
+            return r;
+        }
+        let gated = !self.engine.group_slots[g as usize].is_empty();
+        let (istart, ilen) = match link.target_set {
+            Some(set) => self.set_range(set),
+            None => (0, 0),
+        };
+        let start = self.groups.entries.len();
+        for i in istart..istart + ilen {
+            let item = self.set_items[i];
+            let value = self.through_chain(item.value, link);
+            let scan = if gated { self.scan(value) } else { None };
+            self.groups.entries.push(Entry {
+                item,
+                value,
+                scan: scan.unwrap_or(u32::MAX),
+            });
+        }
+        let len = self.groups.entries.len() - start;
+        self.groups.entries_of[g as usize] = Cached::at(version, start, len);
+        (start, len)
+    }
+}

@@ -1,0 +1,84 @@
+//! Target groups' unions (`groups.rs`): a group's union is built from its atoms' byte-class
+//! signatures when an atom has many values (the OR of a signature's live bits stands for all
+//! of its values under a chain that cannot change them), value by value otherwise. Whatever
+//! the path, a rule must match exactly the values it matches with every fast path off.
+
+mod engine_support;
+
+use engine_support::get_tx;
+use portcullis_waf::{Engine, Transaction};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Gated (`@rx` with literals), memoised without a literal (`@rx ^\d+$` negated is not;
+/// `@validateByteRange` is) and chained links over ARGS under chains that change some
+/// values (`lowercase`: upper-case letters; `urlDecodeUni`: `%`) and leave others alone.
+const RULES: &str = r#"
+SecRuleEngine DetectionOnly
+SecRule ARGS "@rx attack" "id:1,phase:1,pass,log,t:none,t:lowercase,setvar:'tx.m1=%{tx.m1} %{MATCHED_VAR_NAME}'"
+SecRule ARGS "@rx attack" "id:2,phase:1,pass,log,t:none,t:urlDecodeUni,setvar:'tx.m2=%{tx.m2} %{MATCHED_VAR_NAME}'"
+SecRule ARGS "@rx attack" "id:3,phase:1,pass,log,t:none,setvar:'tx.m3=%{tx.m3} %{MATCHED_VAR_NAME}'"
+SecRule ARGS_NAMES|ARGS "@validateByteRange 32-126" "id:4,phase:1,pass,log,t:none,t:urlDecodeUni,setvar:'tx.m4=%{tx.m4} %{MATCHED_VAR_NAME}'"
+SecRule ARGS "@pm needle" "id:5,phase:1,pass,log,t:none,t:lowercase,t:urlDecodeUni,setvar:'tx.m5=%{tx.m5} %{MATCHED_VAR_NAME}'"
+"#;
+
+fn engine(fast: bool) -> Arc<Engine> {
+    let mut b = Engine::builder();
+    b.memo(fast).prefilter(fast);
+    b.add_text(RULES, "engine_groups", Path::new("."))
+        .unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(b.build().unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// `n` plain arguments with `special` (name, value) pairs among them.
+fn query(n: usize, special: &[(&str, &str)]) -> String {
+    let mut parts: Vec<String> = (0..n).map(|i| format!("a{i}=value{i}")).collect();
+    for (i, (k, v)) in special.iter().enumerate() {
+        parts.insert((i * 7) % (parts.len() + 1), format!("{k}={v}"));
+    }
+    format!("/?{}", parts.join("&"))
+}
+
+fn outcome(engine: &Arc<Engine>, uri: &str) -> (Vec<u64>, Vec<Option<String>>) {
+    let mut tx: Transaction = get_tx(engine, uri);
+    tx.process_request_headers();
+    let ids = tx.matched_rules().iter().map(|r| r.id).collect();
+    let vars = ["m1", "m2", "m3", "m4", "m5"]
+        .iter()
+        .map(|v| engine_support::tx_var(&tx, v))
+        .collect();
+    (ids, vars)
+}
+
+#[test]
+fn unions_from_signatures_match_what_the_rules_match_without_fast_paths() {
+    let (fast, slow) = (engine(true), engine(false));
+    let cases: Vec<(String, Vec<u64>)> = vec![
+        (query(40, &[]), vec![]),
+        (query(40, &[("x", "ATTACK")]), vec![1]),
+        (query(40, &[("x", "attack")]), vec![1, 2, 3]),
+        // The query is decoded once into ARGS (`%61ttack`); urlDecodeUni decodes it again.
+        (query(40, &[("x", "%2561ttack")]), vec![2]),
+        (query(40, &[("x", "%61ttack")]), vec![1, 2, 3]),
+        (
+            query(40, &[("x", "%2561ttack"), ("y", "AtTaCk")]),
+            vec![1, 2],
+        ),
+        (query(40, &[("x", "caf%C3%A9")]), vec![4]),
+        (query(40, &[("x", "NEEDLE")]), vec![5]),
+        (query(40, &[("x", "%4eeedle")]), vec![5]),
+        (
+            query(5, &[("x", "ATTACK"), ("y", "%61ttack")]),
+            vec![1, 2, 3],
+        ),
+        (query(5, &[]), vec![]),
+    ];
+    for (uri, want) in &cases {
+        // Twice: the second transaction sees memoised values.
+        for round in 0..2 {
+            let got = outcome(&fast, uri);
+            assert_eq!(got.0, *want, "{uri} round {round}");
+            assert_eq!(got, outcome(&slow, uri), "{uri} round {round}");
+        }
+    }
+}
