@@ -368,6 +368,22 @@ impl Transaction {
         }
     }
 
+    /// The range in `set_items` of atom `a`'s items, extracted once per data version.
+    pub(crate) fn atom_range(&mut self, a: u32) -> (usize, usize) {
+        let version = self.state.data_version;
+        if let Some(r) = self.atoms[a as usize].range(version) {
+            return r;
+        }
+        let engine = self.engine.clone();
+        let atom = &engine.atoms[a as usize];
+        let excl: Vec<&Target> = atom.exclusions.iter().collect();
+        let from = self.set_items.len();
+        self.state.extract(&atom.target, &excl, &mut self.set_items);
+        let len = self.set_items.len() - from;
+        self.atoms[a as usize] = Cached::at(version, from, len);
+        (from, len)
+    }
+
     /// Extracts the link's targets into `items`, applying its exclusions and `runtime` ones.
     fn extract_targets(&mut self, link: &Link, runtime: &[Target], items: &mut Vec<Item>) {
         let no_exclusions = link.exclusions.is_empty() && runtime.is_empty();

@@ -164,13 +164,8 @@ impl Transaction {
             }
             full
         };
-        // The set's atoms are extracted (and cached) with it.
-        self.set_range(set);
-        let version = self.state.data_version;
         'atoms: for &a in &engine.set_atoms[set as usize] {
-            let Some((istart, ilen)) = self.atoms[a as usize].range(version) else {
-                return u64::MAX;
-            };
+            let (istart, ilen) = self.atom_range(a);
             if ilen < SIGNATURES_FROM {
                 // A small atom: each value, transformed.
                 for i in istart..istart + ilen {

@@ -175,6 +175,7 @@ impl Transaction {
             tx: buffers.tx,
             singles: buffers.singles,
             colls: buffers.colls,
+            matched_all: Vec::with_capacity(16),
             ..State::default()
         };
         state.tx.set_names(&engine.tx_names);
@@ -215,7 +216,7 @@ impl Transaction {
             values_buf: Vec::new(),
             setvar_buf: Vec::new(),
             setvar_name: Vec::new(),
-            matched: Vec::new(),
+            matched: Vec::with_capacity(64),
             matched_view: std::cell::OnceCell::new(),
             interrupted: None,
             allowed_through: 0,
