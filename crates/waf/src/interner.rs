@@ -68,6 +68,9 @@ pub struct Interner {
     classes: Vec<u32>,
     table: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
+    /// Ids of the one-byte values (digits: counts, scores, flags), `u32::MAX` when not
+    /// interned yet: found without hashing.
+    bytes1: Option<Box<[u32; 256]>>,
 }
 
 impl std::fmt::Debug for Interner {
@@ -88,17 +91,36 @@ impl Interner {
             classes: Vec::with_capacity(n),
             table: hashbrown::HashTable::with_capacity(n),
             hasher: Default::default(),
+            bytes1: None,
         }
     }
 
     /// Id of `bytes`, adding it when new.
     pub fn intern(&mut self, value: &[u8]) -> u32 {
+        if let [b] = value {
+            let ids = self.bytes1.get_or_insert_with(|| Box::new([u32::MAX; 256]));
+            let id = ids[usize::from(*b)];
+            if id != u32::MAX {
+                return id;
+            }
+            let id = self.intern_hashed(value);
+            if let Some(ids) = &mut self.bytes1 {
+                ids[usize::from(*b)] = id;
+            }
+            return id;
+        }
+        self.intern_hashed(value)
+    }
+
+    /// [`Self::intern`] through the hash table.
+    fn intern_hashed(&mut self, value: &[u8]) -> u32 {
         let Interner {
             bytes,
             spans,
             classes,
             table,
             hasher,
+            ..
         } = self;
         let hash = hasher.hash_one(value);
         let at = |id: u32| {
@@ -135,6 +157,9 @@ impl Interner {
         self.spans.clear();
         self.classes.clear();
         self.table.clear();
+        if let Some(ids) = &mut self.bytes1 {
+            ids.fill(u32::MAX);
+        }
     }
 
     /// Approximate heap size in bytes.
@@ -172,6 +197,10 @@ mod tests {
     #[test]
     fn interns_by_content() {
         let mut i = Interner::default();
+        let one = i.intern(b"1");
+        assert_eq!(i.intern(b"1"), one);
+        assert_ne!(i.intern(b"2"), one);
+        assert_eq!(i.get(one), b"1");
         let a = i.intern(b"abc");
         let b = i.intern_vec(b"abc".to_vec());
         assert_eq!(a, b);
@@ -180,5 +209,9 @@ mod tests {
         let classes = crate::transform::classes::of_value(b"abc");
         assert_eq!(i.classes(a), classes);
         assert_eq!(i.classes(a), classes);
+        i.clear();
+        let x = i.intern(b"x");
+        assert_eq!(i.get(x), b"x", "one-byte ids are forgotten with the values");
+        assert_eq!(i.intern(b"1"), x + 1);
     }
 }

@@ -14,6 +14,11 @@ pub enum Comparison {
 
 /// `atoll`-like parse, saturating at the i64 range.
 pub fn parse_c_integer(text: &[u8]) -> i64 {
+    // The common case (CRS compares scores, counts and lengths): plain digits, too few to
+    // overflow, read without the general path's checks.
+    if !text.is_empty() && text.len() <= 18 && text.iter().all(u8::is_ascii_digit) {
+        return text.iter().fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+    }
     let mut i = 0;
     while i < text.len() && matches!(text[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
         i += 1;
@@ -65,5 +70,36 @@ impl Comparison {
             Comparison::Lt => a < b,
             Comparison::Eq => a == b,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_integers_read_like_atoll() {
+        let cases: &[(&str, i64)] = &[
+            ("0", 0),
+            ("007", 7),
+            ("42", 42),
+            ("999999999999999999", 999_999_999_999_999_999),
+            ("9223372036854775807", i64::MAX),
+            ("92233720368547758070", i64::MAX),
+            ("-92233720368547758070", i64::MIN),
+            ("  -12abc", -12),
+            ("+5", 5),
+            ("", 0),
+            ("abc", 0),
+            ("12 3", 12),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_c_integer(text.as_bytes()), *want, "{text:?}");
+        }
+        assert!(
+            Comparison::Eq.evaluate(b"4294967296", b"0"),
+            "stoi out of range is 0"
+        );
+        assert!(Comparison::Lt.evaluate(b"1", b"2"));
     }
 }
