@@ -426,14 +426,31 @@ struct Buffers {
 /// Buffers larger than this (bytes, roughly) are freed rather than kept for reuse.
 const KEEP_LIMIT: usize = 4 << 20;
 
+/// At most this many bytes (roughly) of spare buffers are kept per thread.
+const SPARE_LIMIT: usize = 8 << 20;
+
+/// A thread's spare buffers with their total size. A proxy thread interleaves many
+/// transactions (each waits for its upstream between the request and the response phases),
+/// so it keeps one set per transaction it usually has open, not just one.
+#[derive(Default)]
+struct Spares {
+    buffers: Vec<(Buffers, usize)>,
+    bytes: usize,
+}
+
 thread_local! {
-    static SPARE: std::cell::RefCell<Option<Buffers>> = const { std::cell::RefCell::new(None) };
+    static SPARE: std::cell::RefCell<Spares> = std::cell::RefCell::new(Spares::default());
 }
 
 impl Buffers {
     fn take() -> Buffers {
         SPARE
-            .try_with(|s| s.borrow_mut().take())
+            .try_with(|s| {
+                let mut s = s.try_borrow_mut().ok()?;
+                let (b, size) = s.buffers.pop()?;
+                s.bytes -= size;
+                Some(b)
+            })
             .ok()
             .flatten()
             .unwrap_or_else(|| Buffers {
@@ -482,8 +499,11 @@ impl Buffers {
         self.atoms.clear();
         self.set_items.clear();
         let _ = SPARE.try_with(|s| {
-            if let Ok(mut slot) = s.try_borrow_mut() {
-                *slot = Some(self);
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.bytes + size <= SPARE_LIMIT {
+                    s.bytes += size;
+                    s.buffers.push((self, size));
+                }
             }
         });
     }
