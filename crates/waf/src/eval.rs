@@ -11,6 +11,7 @@
 
 use crate::action::{AllowScope, Disruptive};
 use crate::ctl::RuleEngineMode;
+use crate::engine::Engine;
 use crate::groups::Cached;
 use crate::macros::expand_text;
 use crate::memo::{self, Memo};
@@ -343,38 +344,46 @@ impl Transaction {
         if let Some(r) = self.target_sets[set as usize].range(version) {
             return r;
         }
-        let from = self.set_items.len();
-        self.extract_set(set as usize, version);
-        let len = self.set_items.len() - from;
+        // A set of one atom is that atom's range.
+        let (from, len) = match self.engine.set_atoms[set as usize].as_slice() {
+            &[a] => self.atom_range(a),
+            _ => {
+                let from = self.set_items.len();
+                self.extract_set(set as usize, version);
+                (from, self.set_items.len() - from)
+            }
+        };
         self.target_sets[set as usize] = Cached::at(version, from, len);
         (from, len)
     }
 
     /// Appends the items of target set `set` to `set_items`: the concatenation of its
-    /// atoms' items, each atom extracted once per transaction (while the data is unchanged).
+    /// atoms' items, each atom extracted once per transaction (while the data is unchanged;
+    /// an atom extracted now is extracted in place, as part of the set's range).
     fn extract_set(&mut self, set: usize, version: u32) {
         let engine = self.engine.clone();
         for &a in &engine.set_atoms[set] {
-            if let Some((start, len)) = self.atoms[a as usize].range(version) {
-                self.set_items.extend_from_within(start..start + len);
-                continue;
+            match self.atoms[a as usize].range(version) {
+                Some((start, len)) => self.set_items.extend_from_within(start..start + len),
+                None => {
+                    self.extract_atom(&engine, a, version);
+                }
             }
-            let atom = &engine.atoms[a as usize];
-            let excl: Vec<&Target> = atom.exclusions.iter().collect();
-            let from = self.set_items.len();
-            self.state.extract(&atom.target, &excl, &mut self.set_items);
-            let len = self.set_items.len() - from;
-            self.atoms[a as usize] = Cached::at(version, from, len);
         }
     }
 
     /// The range in `set_items` of atom `a`'s items, extracted once per data version.
     pub(crate) fn atom_range(&mut self, a: u32) -> (usize, usize) {
         let version = self.state.data_version;
-        if let Some(r) = self.atoms[a as usize].range(version) {
-            return r;
+        match self.atoms[a as usize].range(version) {
+            Some(r) => r,
+            None => self.extract_atom(&self.engine.clone(), a, version),
         }
-        let engine = self.engine.clone();
+    }
+
+    /// Extracts atom `a` (a target with its set's exclusions of the same variable) at the
+    /// end of `set_items` and caches its range.
+    fn extract_atom(&mut self, engine: &Engine, a: u32, version: u32) -> (usize, usize) {
         let atom = &engine.atoms[a as usize];
         let excl: Vec<&Target> = atom.exclusions.iter().collect();
         let from = self.set_items.len();
