@@ -11,7 +11,6 @@
 
 use crate::action::{AllowScope, Disruptive};
 use crate::ctl::RuleEngineMode;
-use crate::engine::Engine;
 use crate::groups::Cached;
 use crate::macros::expand_text;
 use crate::memo::{self, Memo};
@@ -361,12 +360,14 @@ impl Transaction {
     /// atoms' items, each atom extracted once per transaction (while the data is unchanged;
     /// an atom extracted now is extracted in place, as part of the set's range).
     fn extract_set(&mut self, set: usize, version: u32) {
-        let engine = self.engine.clone();
-        for &a in &engine.set_atoms[set] {
+        // By index, not through a clone of the engine's `Arc`: the proxy's threads share
+        // the engine, and its reference count is one cache line they would fight over.
+        for k in 0..self.engine.set_atoms[set].len() {
+            let a = self.engine.set_atoms[set][k];
             match self.atoms[a as usize].range(version) {
                 Some((start, len)) => self.set_items.extend_from_within(start..start + len),
                 None => {
-                    self.extract_atom(&engine, a, version);
+                    self.extract_atom(a, version);
                 }
             }
         }
@@ -377,14 +378,14 @@ impl Transaction {
         let version = self.state.data_version;
         match self.atoms[a as usize].range(version) {
             Some(r) => r,
-            None => self.extract_atom(&self.engine.clone(), a, version),
+            None => self.extract_atom(a, version),
         }
     }
 
     /// Extracts atom `a` (a target with its set's exclusions of the same variable) at the
     /// end of `set_items` and caches its range.
-    fn extract_atom(&mut self, engine: &Engine, a: u32, version: u32) -> (usize, usize) {
-        let atom = &engine.atoms[a as usize];
+    fn extract_atom(&mut self, a: u32, version: u32) -> (usize, usize) {
+        let atom = &self.engine.atoms[a as usize];
         let excl: Vec<&Target> = atom.exclusions.iter().collect();
         let from = self.set_items.len();
         self.state.extract(&atom.target, &excl, &mut self.set_items);

@@ -145,14 +145,19 @@ impl Transaction {
     /// signature's bits when the chain leaves its values unchanged, else each of its values'
     /// transformed bits; stops once every slot is live.
     fn compute_union(&mut self, g: u32, link: &Link) -> u64 {
-        let engine = self.engine.clone();
-        let words = &engine.group_words[g as usize];
-        let slots = &engine.group_slots[g as usize];
-        let mut acc = [0u64; 8];
-        let Some(acc) = acc.get_mut(..words.len()) else {
+        // The group's words are copied out rather than borrowed through a clone of the
+        // engine's `Arc`: the proxy's threads share the engine, and its reference count is
+        // one cache line they would fight over, a union at a time.
+        let mut words_buf = [(0u32, 0u64); 8];
+        let group_words = &self.engine.group_words[g as usize];
+        let Some(words) = words_buf.get_mut(..group_words.len()) else {
             // Slots spread over more than 8 words (not in CRS): every link looks.
             return u64::MAX;
         };
+        words.copy_from_slice(group_words);
+        let words = &*words;
+        let mut acc = [0u64; 8];
+        let acc = &mut acc[..words.len()];
         let Some(set) = link.target_set else {
             return u64::MAX;
         };
@@ -164,7 +169,8 @@ impl Transaction {
             }
             full
         };
-        'atoms: for &a in &engine.set_atoms[set as usize] {
+        'atoms: for k in 0..self.engine.set_atoms[set as usize].len() {
+            let a = self.engine.set_atoms[set as usize][k];
             let (istart, ilen) = self.atom_range(a);
             if ilen < SIGNATURES_FROM {
                 // A small atom: each value, transformed.
@@ -203,6 +209,7 @@ impl Transaction {
             }
         }
         let mut live = 0u64;
+        let slots = &self.engine.group_slots[g as usize];
         for (j, &slot) in slots.iter().take(64).enumerate() {
             let k = words.iter().position(|&(w, _)| w == slot / 64);
             if k.is_some_and(|k| acc[k] & (1 << (slot % 64)) != 0) {
