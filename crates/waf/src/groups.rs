@@ -7,13 +7,15 @@
 //! - the group's **entries** `(item, transformed value, live bits)`, built only when a link
 //!   must look at the values (its bit is set, or it has no live slot).
 //!
-//! The union is computed from the target set's **signatures**: the set's raw values grouped
-//! by their byte classes (`Interner::classes`), with the OR of their live bits per group. A
-//! chain whose trigger classes a signature lacks leaves every value of it unchanged
-//! (`Transform::trigger`), so the signature's OR stands for all of them; only the values
-//! of the other signatures are transformed and looked up one by one. Sets have many values
-//! and few signatures (a 1 KB JSON body: 80 values, ~10 signatures), and CRS has a dozen
-//! chains per set, so most (group, value) pairs cost nothing.
+//! The union is computed atom by atom (the set's targets with their exclusions, shared
+//! between sets). A small atom's values are transformed and looked up one by one. An atom
+//! of `SIGNATURES_FROM` (16) values or more goes through its **signatures**: its raw values
+//! grouped by their byte classes (`Interner::classes`), with the OR of their live bits per
+//! group. A chain whose trigger classes a signature lacks leaves every value of it unchanged
+//! (`Transform::trigger`), so the signature's OR stands for all of them; only the values of
+//! the other signatures are transformed and looked up one by one. Large atoms have few
+//! signatures (a 1 KB JSON body's 40 values fall into a handful), and CRS has a dozen chains
+//! per set, so most (group, value) pairs cost nothing.
 
 use crate::rule::Link;
 use crate::state::Item;
