@@ -12,10 +12,7 @@ use waf_common::*;
 
 #[test]
 fn attack_is_blocked_before_the_backend_and_detect_annotation_passes_and_logs() {
-    let scratch = Scratch::new("waf-block");
-    let backend = Recorder::start();
-    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
-    scratch.write_manifest("a.yaml", &ingress_with("a", "block.test", "app", &[]));
+    let (scratch, backend) = app_behind("waf-block", "block.test");
     scratch.write_manifest(
         "b.yaml",
         &ingress_with("b", "detect.test", "app", &[("waf-mode", "detect")]),
@@ -89,10 +86,7 @@ fn attack_is_blocked_before_the_backend_and_detect_annotation_passes_and_logs() 
 /// is found and never sent.
 #[test]
 fn a_chunked_body_is_inspected_whole_and_forwarded_with_its_length() {
-    let scratch = Scratch::new("waf-chunked");
-    let backend = Recorder::start();
-    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
-    scratch.write_manifest("a.yaml", &ingress_with("a", "chunk.test", "app", &[]));
+    let (scratch, backend) = app_behind("waf-chunked", "chunk.test");
     let p = start(&scratch, &config(&scratch, ""), true);
 
     let (status, text) = post_chunked(
@@ -124,10 +118,7 @@ fn a_chunked_body_is_inspected_whole_and_forwarded_with_its_length() {
 
 #[test]
 fn exclusion_by_id_lets_a_benign_request_through() {
-    let scratch = Scratch::new("waf-excl");
-    let backend = Recorder::start();
-    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
-    scratch.write_manifest("a.yaml", &ingress_with("a", "strict.test", "app", &[]));
+    let (scratch, _backend) = app_behind("waf-excl", "strict.test");
     scratch.write_manifest(
         "b.yaml",
         &ingress_with("b", "blog.test", "app", &[("waf-rule-exclusions", "1002")]),
@@ -143,10 +134,7 @@ fn exclusion_by_id_lets_a_benign_request_through() {
 #[test]
 fn builtin_rules_block_an_attack() {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    let scratch = Scratch::new("waf-builtin");
-    let backend = Recorder::start();
-    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
-    scratch.write_manifest("a.yaml", &ingress_with("a", "shop.test", "app", &[]));
+    let (scratch, backend) = app_behind("waf-builtin", "shop.test");
     let cfg = format!(
         "proxy:\n  access_log: false\nlogging:\n  level: warn\nwaf:\n  mode: block\n  builtin_dir: {}\n",
         rules.display()

@@ -11,10 +11,7 @@ use waf_common::*;
 
 #[test]
 fn oversized_body_gets_413_under_reject() {
-    let scratch = Scratch::new("waf-413");
-    let backend = Recorder::start();
-    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
-    scratch.write_manifest("a.yaml", &ingress_with("a", "up.test", "app", &[]));
+    let (scratch, backend) = app_behind("waf-413", "up.test");
     let extra = "  request_body_limit: 1000\n  request_body_limit_action: reject\n";
     let p = start(&scratch, &config(&scratch, extra), true);
     let small = b"name=small-body";
@@ -38,10 +35,7 @@ fn oversized_body_gets_413_under_reject() {
 
 #[test]
 fn rule_changes_apply_without_restart_and_a_broken_file_keeps_the_old_rules() {
-    let scratch = Scratch::new("waf-hot");
-    let backend = Recorder::start();
-    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
-    scratch.write_manifest("a.yaml", &ingress_with("a", "hot.test", "app", &[]));
+    let (scratch, _backend) = app_behind("waf-hot", "hot.test");
     let p = start(&scratch, &config(&scratch, ""), true);
     let rules = scratch.0.join("rules/portcullis.conf");
     assert_eq!(get(p.http, "/?a=wicked", "hot.test").0, 200);
@@ -68,10 +62,7 @@ fn rule_changes_apply_without_restart_and_a_broken_file_keeps_the_old_rules() {
 
 #[test]
 fn process_partial_inspects_the_first_part_and_forwards_everything() {
-    let scratch = Scratch::new("waf-partial");
-    let backend = Recorder::start();
-    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
-    scratch.write_manifest("a.yaml", &ingress_with("a", "pp.test", "app", &[]));
+    let (scratch, backend) = app_behind("waf-partial", "pp.test");
     let extra = "  request_body_limit: 1000\n  request_body_limit_action: process_partial\n";
     let p = start(&scratch, &config(&scratch, extra), true);
     let early = format!("a=evil&b={}", "x".repeat(5000));
@@ -94,10 +85,7 @@ fn process_partial_inspects_the_first_part_and_forwards_everything() {
 
 #[test]
 fn time_budget_overrun_fails_closed_by_default_and_open_when_configured() {
-    let scratch = Scratch::new("waf-budget");
-    let backend = Recorder::start();
-    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
-    scratch.write_manifest("a.yaml", &ingress_with("a", "slow.test", "app", &[]));
+    let (scratch, backend) = app_behind("waf-budget", "slow.test");
     // 1 µs: every evaluation with arguments exceeds it.
     let closed = start(
         &scratch,
@@ -134,10 +122,7 @@ fn time_budget_overrun_fails_closed_by_default_and_open_when_configured() {
 
 #[test]
 fn response_phases_inspect_headers_and_bodies() {
-    let scratch = Scratch::new("waf-resp");
-    let backend = Recorder::start();
-    scratch.write_manifest("svc.yaml", &service_yaml("app", backend.addr));
-    scratch.write_manifest("a.yaml", &ingress_with("a", "out.test", "app", &[]));
+    let (scratch, _backend) = app_behind("waf-resp", "out.test");
     std::fs::create_dir_all(scratch.0.join("rules")).unwrap();
     std::fs::write(
         scratch.0.join("rules/portcullis.conf"),

@@ -79,9 +79,8 @@ struct Signature {
 pub(crate) struct GroupBuffers {
     /// Per group: its entries in `entries`.
     entries_of: Vec<Cached>,
-    /// Per group: its union (valid when `union_of[g]` is).
-    union: Vec<u64>,
-    union_of: Vec<Cached>,
+    /// Per group: its union and the data version it was computed at.
+    unions: Vec<Option<(u32, u64)>>,
     entries: Vec<Entry>,
     /// Per atom: its signatures in `sigs`.
     sigs_of: Vec<Cached>,
@@ -96,10 +95,8 @@ impl GroupBuffers {
     pub(crate) fn reset(&mut self, groups: usize, atoms: usize) {
         self.entries_of.clear();
         self.entries_of.resize(groups, Cached::default());
-        self.union_of.clear();
-        self.union_of.resize(groups, Cached::default());
-        self.union.clear();
-        self.union.resize(groups, 0);
+        self.unions.clear();
+        self.unions.resize(groups, None);
         self.sigs_of.clear();
         self.sigs_of.resize(atoms, Cached::default());
         self.entries.clear();
@@ -112,9 +109,8 @@ impl GroupBuffers {
         self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.sigs.capacity() * std::mem::size_of::<Signature>()
             + (self.sig_values.capacity() + self.scratch.capacity() * 2) * 4
-            + (self.entries_of.capacity() + self.union_of.capacity() + self.sigs_of.capacity())
-                * std::mem::size_of::<Cached>()
-            + self.union.capacity() * 8
+            + (self.entries_of.capacity() + self.sigs_of.capacity()) * std::mem::size_of::<Cached>()
+            + self.unions.capacity() * std::mem::size_of::<Option<(u32, u64)>>()
     }
 
     /// Entry `i` (entries are only ever appended, so a group's range stays valid while a
@@ -130,16 +126,17 @@ impl Transaction {
     pub(crate) fn group_union(&mut self, g: u32, link: &Link) -> u64 {
         let version = self.state.data_version;
         let gi = g as usize;
-        if self.groups.union_of[gi].range(version).is_some() {
-            return self.groups.union[gi];
+        if let Some((v, live)) = self.groups.unions[gi] {
+            if v == version {
+                return live;
+            }
         }
         let live = if self.engine.group_slots[gi].is_empty() || self.engine.live_words == 0 {
             u64::MAX
         } else {
             self.compute_union(g, link)
         };
-        self.groups.union[gi] = live;
-        self.groups.union_of[gi] = Cached::at(version, 0, 0);
+        self.groups.unions[gi] = Some((version, live));
         live
     }
 
@@ -177,11 +174,8 @@ impl Transaction {
             if ilen < SIGNATURES_FROM {
                 // A small atom: each value, transformed.
                 for i in istart..istart + ilen {
-                    let tv = self.through_chain(self.set_items[i].value, link);
-                    let Some(off) = self.scan(tv) else {
-                        return u64::MAX;
-                    };
-                    if or_masked(acc, &self.scan_words[off as usize..]) {
+                    let bits = self.transformed_bits(self.set_items[i].value, link);
+                    if or_masked(acc, bits) {
                         break 'atoms;
                     }
                 }
@@ -200,11 +194,7 @@ impl Transaction {
                 }
                 for i in sig.start..sig.start + sig.len {
                     let value = self.groups.sig_values[i as usize];
-                    let tv = self.through_chain(value, link);
-                    let Some(off) = self.scan(tv) else {
-                        return u64::MAX;
-                    };
-                    if or_masked(acc, &self.scan_words[off as usize..]) {
+                    if or_masked(acc, self.transformed_bits(value, link)) {
                         break 'atoms;
                     }
                 }
@@ -219,6 +209,14 @@ impl Transaction {
             }
         }
         live
+    }
+
+    /// The live bits of `value` after the link's chain. Only called when the engine has
+    /// live bits (`live_words > 0`), so every value has some.
+    fn transformed_bits(&mut self, value: u32, link: &Link) -> &[u64] {
+        let tv = self.through_chain(value, link);
+        let off = self.scan(tv).unwrap_or(u32::MAX) as usize;
+        self.scan_words.get(off..).unwrap_or_default()
     }
 
     /// The signatures of atom `a`, whose items are `set_items[istart..istart + ilen]` (built

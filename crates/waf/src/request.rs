@@ -44,14 +44,10 @@ impl Transaction {
         let raw = uri.as_bytes();
         st.set_single(Var::REQUEST_METHOD, method.as_bytes());
         st.set_single(Var::REQUEST_PROTOCOL, protocol.as_bytes());
-        let mut line = Vec::with_capacity(method.len() + uri.len() + protocol.len() + 2);
-        for (i, part) in [method, uri, protocol].into_iter().enumerate() {
-            if i > 0 {
-                line.push(b' ');
-            }
-            line.extend_from_slice(part.as_bytes());
-        }
-        st.set_single(Var::REQUEST_LINE, &line);
+        st.set_single(
+            Var::REQUEST_LINE,
+            [method, uri, protocol].join(" ").as_bytes(),
+        );
         st.set_single(Var::REQUEST_URI_RAW, raw);
         let decoded = uri_decode(raw);
         let mut parsed: &[u8] = &decoded;

@@ -5,9 +5,8 @@
 
 mod engine_support;
 
-use engine_support::get_tx;
+use engine_support::{engine_with, get_tx};
 use portcullis_waf::{Engine, Transaction};
-use std::path::Path;
 use std::sync::Arc;
 
 /// Gated (`@rx` with literals), memoised without a literal (`@rx ^\d+$` negated is not;
@@ -21,14 +20,6 @@ SecRule ARGS "@rx attack" "id:3,phase:1,pass,log,t:none,setvar:'tx.m3=%{tx.m3} %
 SecRule ARGS_NAMES|ARGS "@validateByteRange 32-126" "id:4,phase:1,pass,log,t:none,t:urlDecodeUni,setvar:'tx.m4=%{tx.m4} %{MATCHED_VAR_NAME}'"
 SecRule ARGS "@pm needle" "id:5,phase:1,pass,log,t:none,t:lowercase,t:urlDecodeUni,setvar:'tx.m5=%{tx.m5} %{MATCHED_VAR_NAME}'"
 "#;
-
-fn engine(fast: bool) -> Arc<Engine> {
-    let mut b = Engine::builder();
-    b.memo(fast).prefilter(fast);
-    b.add_text(RULES, "engine_groups", Path::new("."))
-        .unwrap_or_else(|e| panic!("{e}"));
-    Arc::new(b.build().unwrap_or_else(|e| panic!("{e}")))
-}
 
 /// `n` plain arguments with `special` (name, value) pairs among them.
 fn query(n: usize, special: &[(&str, &str)]) -> String {
@@ -52,7 +43,10 @@ fn outcome(engine: &Arc<Engine>, uri: &str) -> (Vec<u64>, Vec<Option<String>>) {
 
 #[test]
 fn unions_from_signatures_match_what_the_rules_match_without_fast_paths() {
-    let (fast, slow) = (engine(true), engine(false));
+    let (fast, slow) = (
+        engine_with(RULES, true, true),
+        engine_with(RULES, false, false),
+    );
     let cases: Vec<(String, Vec<u64>)> = vec![
         (query(40, &[]), vec![]),
         (query(40, &[("x", "ATTACK")]), vec![1]),

@@ -147,6 +147,19 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// A scratch directory named `tag` holding a recording backend's Service `app` and Ingress
+/// `a` that routes `host` to it (more manifests may follow before the proxy starts).
+pub fn app_behind(tag: &str, host: &str) -> (Scratch, Recorder) {
+    let scratch = Scratch::new(tag);
+    let backend = Recorder::start();
+    scratch.write_manifest(
+        "svc.yaml",
+        &crate::common::service_yaml("app", backend.addr),
+    );
+    scratch.write_manifest("a.yaml", &ingress_with("a", host, "app", &[]));
+    (scratch, backend)
+}
+
 /// An Ingress for `host` → `svc` with extra annotations.
 pub fn ingress_with(name: &str, host: &str, svc: &str, annotations: &[(&str, &str)]) -> String {
     let mut ann = String::new();

@@ -6,10 +6,15 @@ use portcullis_waf::{ConnectionInfo, Engine, Transaction};
 use std::path::Path;
 use std::sync::Arc;
 
-/// An engine from `rules`, with the value memo on or off.
+/// An engine from `rules`, with the value memo on or off (prefilters on).
 pub fn engine(rules: &str, memo: bool) -> Arc<Engine> {
+    engine_with(rules, memo, true)
+}
+
+/// An engine from `rules`, with the value memo and the prefilters on or off.
+pub fn engine_with(rules: &str, memo: bool, prefilter: bool) -> Arc<Engine> {
     let mut b = Engine::builder();
-    b.memo(memo);
+    b.memo(memo).prefilter(prefilter);
     b.add_text(rules, "engine_test", Path::new("."))
         .unwrap_or_else(|e| panic!("{e}"));
     Arc::new(b.build().unwrap_or_else(|e| panic!("{e}")))
