@@ -161,6 +161,17 @@ fn profile() -> Result<(), String> {
     // `WAF_PROFILE_FRESH=1`: the value memo forgets every value before each transaction, as
     // if no value ever repeated.
     let fresh = std::env::var_os("WAF_PROFILE_FRESH").is_some();
+    // `WAF_PROFILE_THRASH=MB`: before each transaction, write over MB megabytes of other
+    // memory (as the kernel, the load generator and other connections do between two
+    // transactions of a proxy thread); only the transactions are timed (wall clock).
+    let mut thrash = vec![
+        0u8;
+        std::env::var("WAF_PROFILE_THRASH")
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(0)
+            << 20
+    ];
     let run = |engine: &Arc<portcullis_waf::Engine>, case: &portcullis_benches::http_file::Case| {
         if fresh {
             portcullis_waf::forget_values();
@@ -179,8 +190,16 @@ fn profile() -> Result<(), String> {
             run(&engine, &request.case);
         }
         let start = thread_cpu();
+        let mut engine_time = std::time::Duration::ZERO;
         for _ in 0..n {
+            if !thrash.is_empty() {
+                for (i, b) in thrash.iter_mut().enumerate().step_by(64) {
+                    *b = b.wrapping_add(i as u8);
+                }
+            }
+            let t = std::time::Instant::now();
             let outcome = run(&engine, &request.case);
+            engine_time += t.elapsed();
             let status = match outcome {
                 Outcome::Deny { status } => status,
                 _ => 0,
@@ -189,7 +208,12 @@ fn profile() -> Result<(), String> {
                 return Err(format!("{}: status {status}", request.id));
             }
         }
-        let us = (thread_cpu() - start).as_secs_f64() * 1e6 / f64::from(n);
+        let us = if thrash.is_empty() {
+            (thread_cpu() - start).as_secs_f64()
+        } else {
+            engine_time.as_secs_f64()
+        } * 1e6
+            / f64::from(n);
         println!("{:<24} {us:8.1} µs", request.id);
     }
     Ok(())

@@ -6,6 +6,7 @@
 use crate::builder::{EngineBuilder, Item};
 use crate::config::EngineConfig;
 use crate::error::CompileError;
+use crate::operator::Comparison;
 use crate::prefilter::{Prefilter, PrefilterBuilder};
 use crate::rule::{Link, PhaseItem, Rule, Test};
 use crate::store::PersistentStore;
@@ -42,10 +43,11 @@ static NEXT_ENGINE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) rules: Vec<Rule>,
-    /// Index 1..=5; index 0 unused.
-    pub(crate) phases: [Vec<PhaseItem>; 6],
     /// For each phase position holding a rule with `skipAfter`, the position to continue at.
     pub(crate) jumps: [Vec<usize>; 6],
+    /// Per phase position (phases 1..=5; index 0 unused), what the phase loop needs to pass
+    /// over a rule that cannot match without reading the rule (see [`Gate`]); markers too.
+    pub(crate) gates: [Vec<Gate>; 6],
     /// One automaton over the literals of every gated operator (slots are global).
     pub(crate) prefilter: Option<Prefilter>,
     pub(crate) prefilter_on: bool,
@@ -295,11 +297,12 @@ impl Engine {
                 }
             }
         }
+        let gates = phase_gates(&phases, &rules);
         Ok(Engine {
             config: b.config.clone(),
             rules,
-            phases,
             jumps,
+            gates,
             prefilter,
             prefilter_on: b.prefilter,
             tx_names: crate::txvars::TxNames::snapshot(),
@@ -388,6 +391,82 @@ fn group_key(link: &Link) -> Option<String> {
         key.push_str(&target_key(t));
     }
     Some(key)
+}
+
+/// A phase position as the phase loop first reads it: a dense copy of what decides, for most
+/// rules of a request, that the rule cannot match. A transaction passes over hundreds of
+/// rules this way; reading a few bytes each instead of the rule, its first link and its
+/// operator keeps the loop's memory small, which matters in a proxy whose caches the kernel
+/// and other connections share between two transactions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gate {
+    /// The rule's index, or [`Gate::MARKER`].
+    pub ri: u32,
+    pub test: GateTest,
+}
+
+/// The first link's test as far as a [`Gate`] can decide it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GateTest {
+    /// Only the rule itself can tell.
+    Rule,
+    /// No match when bit `bit` of group `group`'s union is clear (see `Link::group_bit`).
+    Union { group: u32, bit: u8 },
+    /// A direct TX read (`Link::direct_tx`: member `slot`, or its count when `count`)
+    /// compared with a literal number: no match when the comparison fails (CRS's
+    /// paranoia-level and score checks).
+    Tx {
+        slot: u32,
+        operand: i32,
+        cmp: Comparison,
+        count: bool,
+    },
+}
+
+impl Gate {
+    pub(crate) const MARKER: u32 = u32::MAX;
+}
+
+// The loop reads one gate per rule: keep four to a cache line.
+const _: () = assert!(std::mem::size_of::<Gate>() == 16);
+
+fn phase_gates(phases: &[Vec<PhaseItem>; 6], rules: &[Rule]) -> [Vec<Gate>; 6] {
+    phases.each_ref().map(|items| {
+        items
+            .iter()
+            .map(|item| match item {
+                PhaseItem::Marker(_) => Gate {
+                    ri: Gate::MARKER,
+                    test: GateTest::Rule,
+                },
+                PhaseItem::Rule(ri) => Gate {
+                    ri: *ri as u32,
+                    test: gate_test(&rules[*ri].links[0]),
+                },
+            })
+            .collect()
+    })
+}
+
+fn gate_test(first: &Link) -> GateTest {
+    let Test::Operator(op) = &first.test else {
+        return GateTest::Rule;
+    };
+    if let (Some(group), Some(bit)) = (first.group, first.group_bit) {
+        return GateTest::Union { group, bit };
+    }
+    match (first.direct_tx, op.constant_comparison()) {
+        (Some(tx), Some((cmp, operand))) => match i32::try_from(operand) {
+            Ok(operand) => GateTest::Tx {
+                slot: tx.slot,
+                operand,
+                cmp,
+                count: tx.count,
+            },
+            Err(_) => GateTest::Rule,
+        },
+        _ => GateTest::Rule,
+    }
 }
 
 /// For every rule position with `skipAfter:M`, the position just after the next marker `M`

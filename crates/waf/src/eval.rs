@@ -11,13 +11,14 @@
 
 use crate::action::{AllowScope, Disruptive};
 use crate::ctl::RuleEngineMode;
+use crate::engine::{Gate, GateTest};
 use crate::groups::Cached;
 use crate::macros::expand_text;
 use crate::memo::{self, Memo};
 use crate::operator::MacroExpander;
 use crate::operator::Operator;
 use crate::prefilter::words_contain;
-use crate::rule::{DirectTx, Link, PhaseItem, Rule, Test};
+use crate::rule::{DirectTx, Link, Rule, Test};
 use crate::state::{Item, RuleContext, State};
 use crate::transaction::{Outcome, Transaction, has_bit};
 use crate::transform::Transform;
@@ -116,21 +117,23 @@ impl Transaction {
             return self.outcome();
         }
         let engine = self.engine.clone();
-        let items = &engine.phases[phase as usize];
+        let gates = &engine.gates[phase as usize];
         let mut pos = 0;
-        while pos < items.len() {
-            let PhaseItem::Rule(ri) = items[pos] else {
+        while pos < gates.len() {
+            let gate = gates[pos];
+            if gate.ri == Gate::MARKER {
                 pos += 1;
                 continue;
-            };
+            }
+            let ri = gate.ri as usize;
             if self.rule_engine() == RuleEngineMode::Off {
                 break;
             }
-            let rule = &engine.rules[ri];
-            if self.is_removed(ri) {
+            if self.is_removed(ri) || self.gate_rules_out(gate) {
                 pos += 1;
                 continue;
             }
+            let rule = &engine.rules[ri];
             self.state.rule = RuleContext {
                 id: rule.id,
                 phase,
@@ -177,14 +180,44 @@ impl Transaction {
             }
             pos += 1;
             let mut to_skip = rule.skip;
-            while to_skip > 0 && pos < items.len() {
-                if matches!(items[pos], PhaseItem::Rule(_)) {
+            while to_skip > 0 && pos < gates.len() {
+                if gates[pos].ri != Gate::MARKER {
                     to_skip -= 1;
                 }
                 pos += 1;
             }
         }
         Outcome::Pass
+    }
+
+    /// Whether the rule at `gate` cannot match, decided from the gate alone, as `eval_link`
+    /// would decide it for the first link (a rule with runtime target removals goes the
+    /// long way). Clears the matched variables as a failed first link does.
+    fn gate_rules_out(&mut self, gate: Gate) -> bool {
+        let out = match gate.test {
+            GateTest::Rule => false,
+            _ if has_bit(&self.overrides.removed_target_rules, gate.ri as usize) => false,
+            GateTest::Union { group, bit } => self
+                .cached_union(group)
+                .is_some_and(|live| live & (1 << bit) == 0),
+            GateTest::Tx {
+                slot,
+                operand,
+                cmp,
+                count,
+            } => {
+                let operand = i64::from(operand);
+                match (count, self.state.tx.get_slot(slot)) {
+                    (true, m) => !cmp.holds(if m.is_some() { b"1" } else { b"0" }, operand),
+                    (false, Some(v)) => !cmp.holds(v, operand),
+                    (false, None) => true,
+                }
+            }
+        };
+        if out {
+            self.no_match();
+        }
+        out
     }
 
     fn interrupt(&mut self, o: Outcome) -> Outcome {

@@ -124,13 +124,11 @@ impl Transaction {
     /// The union of group `g`'s live bits (bit *j* for `Engine::group_slots[g][j]`);
     /// all bits set when the group has no live slot.
     pub(crate) fn group_union(&mut self, g: u32, link: &Link) -> u64 {
+        if let Some(live) = self.cached_union(g) {
+            return live;
+        }
         let version = self.state.data_version;
         let gi = g as usize;
-        if let Some((v, live)) = self.groups.unions[gi] {
-            if v == version {
-                return live;
-            }
-        }
         let live = if self.engine.group_slots[gi].is_empty() || self.engine.live_words == 0 {
             u64::MAX
         } else {
@@ -138,6 +136,14 @@ impl Transaction {
         };
         self.groups.unions[gi] = Some((version, live));
         live
+    }
+
+    /// Group `g`'s union when it is known for the transaction's current data.
+    pub(crate) fn cached_union(&self, g: u32) -> Option<u64> {
+        match self.groups.unions[g as usize] {
+            Some((v, live)) if v == self.state.data_version => Some(live),
+            _ => None,
+        }
     }
 
     /// See [`Self::group_union`]: ORs, over the words the group's slots fall in, each

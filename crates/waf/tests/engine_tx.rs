@@ -104,3 +104,52 @@ SecRuleUpdateTargetById 10 "ARGS:x"
         assert_eq!(var(&tx, "a6").as_deref(), Some("5|TX:set"));
     }
 }
+
+/// Numeric checks of one TX member against a literal are decided before the rule is read
+/// (`engine.rs`, `Gate`); they must decide as the operator does: C-style reading of both
+/// sides, `@eq` through `stoi` (out of the int range reads as 0), `&TX:x` as 1 or 0, an
+/// unset member matching nothing, `!` and macros left to the rule.
+#[test]
+fn numeric_checks_of_one_member_decide_as_the_operator() {
+    let rules = r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,setvar:tx.n=%{REQUEST_HEADERS.X-N},setvar:tx.two=2"
+SecRule TX:n "@lt 2" "id:10,phase:1,pass,log"
+SecRule TX:n "@ge 2" "id:11,phase:1,pass,log"
+SecRule TX:n "@eq 3" "id:12,phase:1,pass,log"
+SecRule TX:n "@eq 99999999999" "id:13,phase:1,pass,log"
+SecRule TX:n "@gt -1" "id:14,phase:1,pass,log"
+SecRule TX:n "@le 0" "id:15,phase:1,pass,log"
+SecRule TX:n "!@lt 2" "id:16,phase:1,pass,log"
+SecRule TX:n "@lt %{tx.two}" "id:17,phase:1,pass,log"
+SecRule &TX:n "@eq 1" "id:18,phase:1,pass,log"
+SecRule &TX:unset "@eq 0" "id:19,phase:1,pass,log"
+SecRule TX:unset "@lt 5" "id:20,phase:1,pass,log"
+SecRule TX:n "@lt 2" "id:21,phase:1,pass,log,chain"
+  SecRule TX:two "@eq 2" "setvar:tx.chained=1"
+"#;
+    let cases: &[(&str, &[u64])] = &[
+        ("1", &[10, 14, 17, 18, 19, 21]),
+        ("3", &[11, 12, 14, 16, 18, 19]),
+        (" 0x", &[10, 13, 14, 15, 17, 18, 19, 21]),
+        ("-7", &[10, 15, 17, 18, 19, 21]),
+        ("99999999999", &[11, 13, 14, 16, 18, 19]),
+    ];
+    for memo in [false, true] {
+        let engine = engine(rules, memo);
+        for (value, expected) in cases {
+            let mut tx = get_tx(&engine, "/");
+            tx.request_header(b"X-N", value.as_bytes());
+            tx.process_request_headers();
+            let ids: Vec<u64> = tx
+                .matched_rules()
+                .iter()
+                .map(|r| r.id)
+                .filter(|&id| id >= 10)
+                .collect();
+            assert_eq!(&ids, expected, "X-N: {value:?}");
+            let chained = expected.contains(&21);
+            assert_eq!(var(&tx, "chained").is_some(), chained, "X-N: {value:?}");
+        }
+    }
+}

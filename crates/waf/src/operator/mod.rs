@@ -38,7 +38,7 @@ mod validate;
 
 use argument::{Arg, canonical};
 use ip::IpSet;
-use numeric::Comparison;
+pub(crate) use numeric::Comparison;
 use pm::PhraseSet;
 use string::StringOp;
 use validate::ByteRange;
@@ -289,6 +289,17 @@ impl Operator {
     /// least one literal, compared ASCII-case-insensitively. None: cannot gate.
     pub fn prefilter_literals(&self) -> Option<Vec<Vec<u8>>> {
         self.literals.clone()
+    }
+
+    /// A numeric comparison with a literal operand and no `!`: the comparison and its
+    /// operand, read (see [`Comparison::holds`]).
+    pub(crate) fn constant_comparison(&self) -> Option<(Comparison, i64)> {
+        match &self.kind {
+            Kind::Numeric(cmp, Arg::Literal(text)) if !self.negated => {
+                Some((*cmp, cmp.operand(text)))
+            }
+            _ => None,
+        }
     }
 
     /// Whether the verdict depends only on the input and costs more than a memo lookup: a

@@ -58,6 +58,26 @@ fn parse_stoi(text: &[u8]) -> i64 {
 }
 
 impl Comparison {
+    /// The operand as [`Comparison::holds`] takes it: `operand` read once.
+    pub fn operand(self, operand: &[u8]) -> i64 {
+        if self == Comparison::Eq {
+            parse_stoi(operand)
+        } else {
+            parse_c_integer(operand)
+        }
+    }
+
+    /// [`Comparison::evaluate`] with the operand already read by [`Comparison::operand`].
+    pub fn holds(self, input: &[u8], operand: i64) -> bool {
+        match self {
+            Comparison::Eq => parse_stoi(input) == operand,
+            Comparison::Ge => parse_c_integer(input) >= operand,
+            Comparison::Gt => parse_c_integer(input) > operand,
+            Comparison::Le => parse_c_integer(input) <= operand,
+            Comparison::Lt => parse_c_integer(input) < operand,
+        }
+    }
+
     pub fn evaluate(self, input: &[u8], operand: &[u8]) -> bool {
         if self == Comparison::Eq {
             return parse_stoi(input) == parse_stoi(operand);
