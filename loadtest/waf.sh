@@ -66,7 +66,7 @@ lt_start_nginx "$work" nginx-modsec \
 lt_manifests "$root" "$work"
 grep -q "secretName" "$work/manifests/myapp-ingress.yaml" && \
   sed -i '/tls:/,/secretName/d' "$work/manifests/myapp-ingress.yaml" || true
-common_cfg="proxy:\n  access_log: false\nlogging:\n  level: warn\n"
+common_cfg="proxy:\n  workers: auto\n  access_log: false\nlogging:\n  level: warn\n"
 printf "$common_cfg" > "$work/plain.yaml"
 printf "${common_cfg}waf:\n  mode: block\n  rules: crs\n  crs_dir: $CRS_DIR\n  paranoia_level: 1\n  error_log: $work/portcullis-waf-error.log\n" > "$work/waf.yaml"
 "$bin" run --config "$work/waf.yaml" --manifests "$work/manifests" --http-addr 127.0.0.1:18080 \
