@@ -578,12 +578,14 @@ impl Transaction {
 
     #[inline(never)]
     fn through_chain_cached(&mut self, value: u32, link: &Link) -> u32 {
-        let key = (value, link.chain_id);
-        if let Some(&tv) = self.chain_cache.get(&key) {
+        // The memo first: a transaction rarely sends one value through one chain twice (a
+        // group's entries are built once), so the transaction's own cache mostly serves
+        // values the memo does not keep.
+        if let Some(tv) = self.memo_chain(value, link.chain_id) {
             return tv;
         }
-        // A remembered result is found again as cheaply in the memo: not copied here.
-        if let Some(tv) = self.memo_chain(value, link.chain_id) {
+        let key = (value, link.chain_id);
+        if let Some(&tv) = self.chain_cache.get(&key) {
             return tv;
         }
         let mut tv = value;
@@ -600,6 +602,10 @@ impl Transaction {
         let e = self.memo_entry(value)?;
         let memo = self.memo.as_ref()?;
         let r = memo.chain(e, chain)?;
+        if r == e {
+            // The chain leaves the value unchanged (half the lookups of a JSON body's).
+            return Some(value);
+        }
         if let Some(&tv) = self.value_of_memo.get(&r) {
             return Some(tv);
         }
