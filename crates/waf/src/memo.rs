@@ -80,6 +80,9 @@ pub(crate) struct Memo {
     words: Vec<u64>,
     /// Per entry: whether its live bits are filled in.
     filled: Vec<bool>,
+    /// Per entry: bit *c* set when chain *c* (< 64) is known to leave the value unchanged —
+    /// the common answer, kept beside the entry instead of in `chains`.
+    unchanged: Vec<u64>,
     /// Bytes of the values held.
     bytes: usize,
     /// (entry, transformation chain id) → entry of the chain's result.
@@ -107,6 +110,7 @@ impl Memo {
                 live_words,
                 words: Vec::new(),
                 filled: Vec::new(),
+                unchanged: Vec::new(),
                 bytes: 0,
                 chains: Default::default(),
             },
@@ -130,6 +134,7 @@ impl Memo {
         self.index.clear();
         self.words.clear();
         self.filled.clear();
+        self.unchanged.clear();
         self.chains.clear();
         self.bytes = 0;
         self.generation = next_generation();
@@ -155,6 +160,7 @@ impl Memo {
             self.bytes += value.len();
             self.words.resize(self.words.len() + self.live_words, 0);
             self.filled.push(false);
+            self.unchanged.push(0);
         }
         e
     }
@@ -183,12 +189,19 @@ impl Memo {
 
     /// The entry of the result of chain `chain` on entry `e`'s value, when remembered.
     pub(crate) fn chain(&self, e: u32, chain: u32) -> Option<u32> {
+        if chain < 64 && self.unchanged[e as usize] & (1 << chain) != 0 {
+            return Some(e);
+        }
         self.chains.get(&(e, chain)).copied()
     }
 
     /// Remembers that chain `chain` turns entry `e`'s value into entry `result`'s.
     pub(crate) fn set_chain(&mut self, e: u32, chain: u32, result: u32) {
-        self.chains.insert((e, chain), result);
+        if result == e && chain < 64 {
+            self.unchanged[e as usize] |= 1 << chain;
+        } else {
+            self.chains.insert((e, chain), result);
+        }
     }
 
     /// Records that the memoised operator of live slot `slot` does not match the entry's
@@ -242,5 +255,29 @@ mod tests {
         // Another shape for the same engine id: a fresh memo.
         m.give_back();
         assert_ne!(Memo::take(u64::MAX - 7, 3).generation(), g2);
+    }
+
+    #[test]
+    fn chain_results_unchanged_and_changed() {
+        let mut m = Memo::take(u64::MAX - 8, 1);
+        let a = m.entry(b"Blue Shoes");
+        let lower = m.entry(b"blue shoes");
+        assert_eq!(m.chain(a, 3), None);
+        m.set_chain(a, 3, a);
+        m.set_chain(a, 5, lower);
+        m.set_chain(a, 70, a);
+        m.set_chain(a, step_key(crate::transform::Transform::Lowercase), lower);
+        assert_eq!(m.chain(a, 3), Some(a));
+        assert_eq!(m.chain(a, 5), Some(lower));
+        assert_eq!(m.chain(a, 70), Some(a), "ids past 64 are kept in the map");
+        assert_eq!(m.chain(a, 4), None);
+        assert_eq!(m.chain(lower, 3), None, "per entry");
+        assert_eq!(
+            m.chain(a, step_key(crate::transform::Transform::Lowercase)),
+            Some(lower)
+        );
+        m.reset();
+        let a = m.entry(b"Blue Shoes");
+        assert_eq!(m.chain(a, 3), None, "forgotten with the values");
     }
 }
