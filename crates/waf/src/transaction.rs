@@ -211,12 +211,12 @@ impl Transaction {
             memo_of: buffers.memo_of,
             value_of_memo: buffers.value_of_memo,
             memo_generation: 0,
-            scan_seen: Vec::new(),
-            items_buf: Vec::new(),
-            values_buf: Vec::new(),
-            setvar_buf: Vec::new(),
-            setvar_name: Vec::new(),
-            matched: Vec::with_capacity(64),
+            scan_seen: buffers.scan_seen,
+            items_buf: buffers.items_buf,
+            values_buf: buffers.values_buf,
+            setvar_buf: buffers.setvar_buf,
+            setvar_name: buffers.setvar_name,
+            matched: buffers.matched,
             matched_view: std::cell::OnceCell::new(),
             interrupted: None,
             allowed_through: 0,
@@ -421,6 +421,12 @@ struct Buffers {
     target_sets: Vec<crate::groups::Cached>,
     atoms: Vec<crate::groups::Cached>,
     set_items: Vec<crate::state::Item>,
+    scan_seen: Vec<u64>,
+    items_buf: Vec<crate::state::Item>,
+    values_buf: Vec<u32>,
+    setvar_buf: Vec<u8>,
+    setvar_name: Vec<u8>,
+    matched: Vec<RawMatch>,
 }
 
 /// Buffers larger than this (bytes, roughly) are freed rather than kept for reuse.
@@ -468,6 +474,14 @@ impl Buffers {
                 target_sets: Vec::new(),
                 atoms: Vec::new(),
                 set_items: Vec::new(),
+                scan_seen: Vec::new(),
+                items_buf: Vec::new(),
+                values_buf: Vec::new(),
+                setvar_buf: Vec::new(),
+                setvar_name: Vec::new(),
+                // A CRS request matches ~100 bookkeeping rules (paranoia-level skips,
+                // defaults): room for them from the first transaction.
+                matched: Vec::with_capacity(128),
             })
     }
 
@@ -481,7 +495,13 @@ impl Buffers {
             + self.memo_of.capacity() * 4
             + self.value_of_memo.capacity() * 8
             + self.groups.heap_size()
-            + self.set_items.capacity() * std::mem::size_of::<crate::state::Item>();
+            + (self.set_items.capacity() + self.items_buf.capacity())
+                * std::mem::size_of::<crate::state::Item>()
+            + self.scan_seen.capacity() * 8
+            + self.values_buf.capacity() * 4
+            + self.setvar_buf.capacity()
+            + self.setvar_name.capacity()
+            + self.matched.capacity() * std::mem::size_of::<RawMatch>();
         if size > KEEP_LIMIT {
             return;
         }
@@ -498,6 +518,13 @@ impl Buffers {
         self.target_sets.clear();
         self.atoms.clear();
         self.set_items.clear();
+        self.scan_seen.clear();
+        self.items_buf.clear();
+        self.values_buf.clear();
+        self.setvar_buf.clear();
+        self.setvar_name.clear();
+        // The matches' `msg`/`data` strings are freed here (empty for `nolog` rules).
+        self.matched.clear();
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if s.bytes + size <= SPARE_LIMIT {
@@ -526,6 +553,12 @@ impl Drop for Transaction {
             target_sets: std::mem::take(&mut self.target_sets),
             atoms: std::mem::take(&mut self.atoms),
             set_items: std::mem::take(&mut self.set_items),
+            scan_seen: std::mem::take(&mut self.scan_seen),
+            items_buf: std::mem::take(&mut self.items_buf),
+            values_buf: std::mem::take(&mut self.values_buf),
+            setvar_buf: std::mem::take(&mut self.setvar_buf),
+            setvar_name: std::mem::take(&mut self.setvar_name),
+            matched: std::mem::take(&mut self.matched),
         }
         .give_back();
     }
