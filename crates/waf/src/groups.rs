@@ -148,7 +148,9 @@ impl Transaction {
 
     /// See [`Self::group_union`]: ORs, over the words the group's slots fall in, each
     /// signature's bits when the chain leaves its values unchanged, else each of its values'
-    /// transformed bits; stops once every slot is live.
+    /// transformed bits; stops once every slot is live. Kept out of `eval_link` (once per
+    /// group and transaction, against `eval_link`'s once per rule): the caller stays small.
+    #[inline(never)]
     fn compute_union(&mut self, g: u32, link: &Link) -> u64 {
         // The group's words are copied out rather than borrowed through a clone of the
         // engine's `Arc`: the proxy's threads share the engine, and its reference count is
@@ -227,7 +229,8 @@ impl Transaction {
 
     /// The signatures of atom `a`, whose items are `set_items[istart..istart + ilen]` (built
     /// once per data version): its values grouped by byte classes, each group with the OR of
-    /// its values' live bits.
+    /// its values' live bits. Out of line like `compute_union`.
+    #[inline(never)]
     fn atom_signatures(&mut self, a: u32, istart: usize, ilen: usize) -> (usize, usize) {
         let version = self.state.data_version;
         if let Some(r) = self.groups.sigs_of[a as usize].range(version) {
