@@ -11,7 +11,7 @@
 # p50, p99, the ratios portcullis+CRS / nginx+ModSecurity and portcullis+CRS / WAF off, and
 # RSS with CRS loaded. Everything listens on 127.0.0.1; every wrk run is bounded.
 #
-#   loadtest/waf.sh                      # DURATION=8s CONNECTIONS=64 THREADS=2
+#   loadtest/waf.sh                      # DURATION=8s WARMUP=2s CONNECTIONS=64 THREADS=2
 #   DURATION=4s loadtest/waf.sh
 #
 # Needs: nginx libnginx-mod-http-modsecurity wrk (Debian; installed when missing).
@@ -21,6 +21,7 @@ root=$(cd "$here/.." && pwd)
 # shellcheck source=loadtest/lib.sh
 . "$here/lib.sh"
 DURATION=${DURATION:-8s}
+WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 CRS_DIR=${CRS_DIR:-$root/../shared/crs}
@@ -109,6 +110,14 @@ run_wrk() { # name port script
         -s "$here/waf/$3.lua" "http://127.0.0.1:$2" 2>&1 | grep PCX_RESULT || true)
   printf '%s %s %s\n' "$1" "$3" "${out#PCX_RESULT }"
 }
+# Warm-up, not measured: every contender serves each workload for $WARMUP first, so the
+# figures are steady state (regex automata built, caches filled) for all of them.
+for w in get post mix; do
+  for port in 18080 18083 18091; do
+    timeout 60 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$here/waf/$w.lua" \
+      "http://127.0.0.1:$port" >/dev/null 2>&1 || true
+  done
+done
 results="$work/results.txt"; : > "$results"
 for w in get post mix; do
   run_wrk portcullis-crs 18080 $w >> "$results"
