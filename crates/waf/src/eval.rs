@@ -58,6 +58,17 @@ pub(crate) fn direct_tx_of(link: &Link) -> Option<DirectTx> {
 /// Whether the link may use the per-transaction target-set and group caches. Runtime
 /// exclusions (`ctl:ruleRemoveTarget*`) filter the cached items; a count (`&VAR`) would
 /// change with them, so such links extract anew.
+/// What a rule's [`Gate`] tells about its first link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gated {
+    /// It cannot match: the rule is passed over.
+    Out,
+    /// Its TX comparison holds (`GateTest::Tx`): it matches.
+    TxHolds,
+    /// The rule must be evaluated.
+    Unknown,
+}
+
 fn uses_caches(link: &Link, runtime: &[Target]) -> bool {
     runtime.is_empty() || !link.targets.iter().any(|t| t.count)
 }
@@ -129,7 +140,12 @@ impl Transaction {
             if self.rule_engine() == RuleEngineMode::Off {
                 break;
             }
-            if self.is_removed(ri) || self.gate_rules_out(gate) {
+            if self.is_removed(ri) {
+                pos += 1;
+                continue;
+            }
+            let known = self.gate(gate);
+            if known == Gated::Out {
                 pos += 1;
                 continue;
             }
@@ -140,7 +156,11 @@ impl Transaction {
                 severity: rule.severity,
             };
             self.state.matched_all.clear();
-            if !self.eval_link(ri, rule, 0) {
+            let hit = match known {
+                Gated::TxHolds => self.eval_tx_hit(ri, rule),
+                _ => self.eval_link(ri, rule, 0),
+            };
+            if !hit {
                 pos += 1;
                 continue;
             }
@@ -190,16 +210,17 @@ impl Transaction {
         Outcome::Pass
     }
 
-    /// Whether the rule at `gate` cannot match, decided from the gate alone, as `eval_link`
-    /// would decide it for the first link (a rule with runtime target removals goes the
-    /// long way). Clears the matched variables as a failed first link does.
-    fn gate_rules_out(&mut self, gate: Gate) -> bool {
-        let out = match gate.test {
-            GateTest::Rule => false,
-            _ if has_bit(&self.overrides.removed_target_rules, gate.ri as usize) => false,
-            GateTest::Union { group, bit } => self
-                .cached_union(group)
-                .is_some_and(|live| live & (1 << bit) == 0),
+    /// What the gate of a rule decides about its first link, as `eval_link` would (a rule
+    /// with runtime target removals goes the long way). A failed first link clears the
+    /// matched variables here, as `eval_link` does.
+    fn gate(&mut self, gate: Gate) -> Gated {
+        let gated = match gate.test {
+            GateTest::Rule => Gated::Unknown,
+            _ if has_bit(&self.overrides.removed_target_rules, gate.ri as usize) => Gated::Unknown,
+            GateTest::Union { group, bit } => match self.cached_union(group) {
+                Some(live) if live & (1 << bit) == 0 => Gated::Out,
+                _ => Gated::Unknown,
+            },
             GateTest::Tx {
                 slot,
                 operand,
@@ -207,17 +228,38 @@ impl Transaction {
                 count,
             } => {
                 let operand = i64::from(operand);
-                match (count, self.state.tx.get_slot(slot)) {
-                    (true, m) => !cmp.holds(if m.is_some() { b"1" } else { b"0" }, operand),
-                    (false, Some(v)) => !cmp.holds(v, operand),
-                    (false, None) => true,
-                }
+                let holds = match (count, self.state.tx.get_slot(slot)) {
+                    (true, m) => cmp.holds(if m.is_some() { b"1" } else { b"0" }, operand),
+                    (false, Some(v)) => cmp.holds(v, operand),
+                    (false, None) => false,
+                };
+                if holds { Gated::TxHolds } else { Gated::Out }
             }
         };
-        if out {
+        if gated == Gated::Out {
             self.no_match();
         }
-        out
+        gated
+    }
+
+    /// `eval_link(ri, rule, 0)` for a rule whose gate found its first link's TX comparison
+    /// true (CRS's paranoia-level skips and default-setting checks, ~175 per GET): the hit's
+    /// effects without evaluating the comparison again.
+    fn eval_tx_hit(&mut self, ri: usize, rule: &Rule) -> bool {
+        let link = &rule.links[0];
+        let (Test::Operator(_), Some(direct), false) = (&link.test, link.direct_tx, link.capture)
+        else {
+            // Captures come from the operator: let it run.
+            return self.eval_link(ri, rule, 0);
+        };
+        self.direct_hit(link, direct, None);
+        if rule.links.len() > 1 && !self.eval_link(ri, rule, 1) {
+            return false;
+        }
+        for a in &link.actions {
+            self.run_action(a);
+        }
+        true
     }
 
     fn interrupt(&mut self, o: Outcome) -> Outcome {
@@ -524,6 +566,17 @@ impl Transaction {
         if !op.evaluate(value, &Expander(&self.state), caps.as_mut()) {
             return false;
         }
+        self.direct_hit(link, direct, caps);
+        true
+    }
+
+    /// The effects of a direct TX link's match: MATCHED_VAR(S), captures, setvars.
+    fn direct_hit(&mut self, link: &Link, direct: DirectTx, caps: Option<Vec<Vec<u8>>>) {
+        let count: &'static [u8] = if self.state.tx.get_slot(direct.slot).is_some() {
+            b"1"
+        } else {
+            b"0"
+        };
         let State { tx, vals, .. } = &mut self.state;
         let item = if direct.count {
             Item {
@@ -541,7 +594,6 @@ impl Transaction {
         };
         let tv = item.value;
         self.on_hit(link, item, tv, caps);
-        true
     }
 
     fn on_hit(&mut self, link: &Link, item: Item, tv: u32, caps: Option<Vec<Vec<u8>>>) {

@@ -115,18 +115,20 @@ fn numeric_checks_of_one_member_decide_as_the_operator() {
 SecRuleEngine On
 SecAction "id:1,phase:1,pass,nolog,setvar:tx.n=%{REQUEST_HEADERS.X-N},setvar:tx.two=2"
 SecRule TX:n "@lt 2" "id:10,phase:1,pass,log"
-SecRule TX:n "@ge 2" "id:11,phase:1,pass,log"
+SecRule TX:n "@ge 2" "id:11,phase:1,pass,log,setvar:'tx.seen11=%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
 SecRule TX:n "@eq 3" "id:12,phase:1,pass,log"
 SecRule TX:n "@eq 99999999999" "id:13,phase:1,pass,log"
 SecRule TX:n "@gt -1" "id:14,phase:1,pass,log"
 SecRule TX:n "@le 0" "id:15,phase:1,pass,log"
 SecRule TX:n "!@lt 2" "id:16,phase:1,pass,log"
 SecRule TX:n "@lt %{tx.two}" "id:17,phase:1,pass,log"
-SecRule &TX:n "@eq 1" "id:18,phase:1,pass,log"
+SecRule &TX:n "@eq 1" "id:18,phase:1,pass,log,setvar:'tx.seen18=%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
 SecRule &TX:unset "@eq 0" "id:19,phase:1,pass,log"
 SecRule TX:unset "@lt 5" "id:20,phase:1,pass,log"
 SecRule TX:n "@lt 2" "id:21,phase:1,pass,log,chain"
   SecRule TX:two "@eq 2" "setvar:tx.chained=1"
+SecRule TX:n "@ge 2" "id:31,phase:1,pass,nolog,capture,setvar:'tx.seen31=%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule &TX:n "@eq 1" "id:38,phase:1,pass,nolog,capture,setvar:'tx.seen38=%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
 "#;
     let cases: &[(&str, &[u64])] = &[
         ("1", &[10, 14, 17, 18, 19, 21]),
@@ -145,11 +147,21 @@ SecRule TX:n "@lt 2" "id:21,phase:1,pass,log,chain"
                 .matched_rules()
                 .iter()
                 .map(|r| r.id)
-                .filter(|&id| id >= 10)
+                .filter(|&id| (10..30).contains(&id))
                 .collect();
             assert_eq!(&ids, expected, "X-N: {value:?}");
             let chained = expected.contains(&21);
             assert_eq!(var(&tx, "chained").is_some(), chained, "X-N: {value:?}");
+            // A hit the gate decides (11, 18) sets MATCHED_VAR(_NAME) as one the operator
+            // decides (31, 38: `capture` keeps them on the long way).
+            assert_eq!(var(&tx, "seen11"), var(&tx, "seen31"), "X-N: {value:?}");
+            assert_eq!(var(&tx, "seen18"), var(&tx, "seen38"), "X-N: {value:?}");
+            assert_eq!(
+                var(&tx, "seen11").is_some(),
+                expected.contains(&11),
+                "X-N: {value:?}"
+            );
+            assert!(var(&tx, "seen18").is_some(), "X-N: {value:?}");
         }
     }
 }
