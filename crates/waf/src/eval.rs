@@ -585,10 +585,23 @@ impl Transaction {
                 value: vals.intern(count),
             }
         } else {
-            let key = direct_tx_key(link).unwrap_or_default();
+            // The member's name, interned once per transaction (CRS checks a few members
+            // ~175 times per request).
+            let s = direct.slot as usize;
+            if self.tx_key_ids.len() <= s {
+                self.tx_key_ids.resize(s + 1, u32::MAX);
+            }
+            let key = match self.tx_key_ids[s] {
+                u32::MAX => {
+                    let id = vals.intern(direct_tx_key(link).unwrap_or_default().as_bytes());
+                    self.tx_key_ids[s] = id;
+                    id
+                }
+                id => id,
+            };
             Item {
                 var: Var::TX,
-                key: Some(vals.intern(key.as_bytes())),
+                key: Some(key),
                 value: vals.intern(tx.get_slot(direct.slot).unwrap_or_default()),
             }
         };

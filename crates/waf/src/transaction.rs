@@ -126,6 +126,8 @@ pub struct Transaction {
     pub(crate) setvar_buf: Vec<u8>,
     /// Reused for the expanded name of a `setvar` whose name has macros.
     pub(crate) setvar_name: Vec<u8>,
+    /// Per TX slot, the interned id of its name (`u32::MAX`: not interned yet).
+    pub(crate) tx_key_ids: Vec<u32>,
     /// Matches as recorded during evaluation (cheap); turned into [`MatchedRule`]s on demand.
     pub(crate) matched: Vec<RawMatch>,
     pub(crate) matched_view: std::cell::OnceCell<Vec<MatchedRule>>,
@@ -216,6 +218,7 @@ impl Transaction {
             values_buf: buffers.values_buf,
             setvar_buf: buffers.setvar_buf,
             setvar_name: buffers.setvar_name,
+            tx_key_ids: buffers.tx_key_ids,
             matched: buffers.matched,
             matched_view: std::cell::OnceCell::new(),
             interrupted: None,
@@ -426,6 +429,7 @@ struct Buffers {
     values_buf: Vec<u32>,
     setvar_buf: Vec<u8>,
     setvar_name: Vec<u8>,
+    tx_key_ids: Vec<u32>,
     matched: Vec<RawMatch>,
 }
 
@@ -479,6 +483,7 @@ impl Buffers {
                 values_buf: Vec::new(),
                 setvar_buf: Vec::new(),
                 setvar_name: Vec::new(),
+                tx_key_ids: Vec::new(),
                 // A CRS request matches ~100 bookkeeping rules (paranoia-level skips,
                 // defaults): room for them from the first transaction.
                 matched: Vec::with_capacity(128),
@@ -501,6 +506,7 @@ impl Buffers {
             + self.values_buf.capacity() * 4
             + self.setvar_buf.capacity()
             + self.setvar_name.capacity()
+            + self.tx_key_ids.capacity() * 4
             + self.matched.capacity() * std::mem::size_of::<RawMatch>();
         if size > KEEP_LIMIT {
             return;
@@ -523,6 +529,7 @@ impl Buffers {
         self.values_buf.clear();
         self.setvar_buf.clear();
         self.setvar_name.clear();
+        self.tx_key_ids.clear();
         // The matches' `msg`/`data` strings are freed here (empty for `nolog` rules).
         self.matched.clear();
         let _ = SPARE.try_with(|s| {
@@ -558,6 +565,7 @@ impl Drop for Transaction {
             values_buf: std::mem::take(&mut self.values_buf),
             setvar_buf: std::mem::take(&mut self.setvar_buf),
             setvar_name: std::mem::take(&mut self.setvar_name),
+            tx_key_ids: std::mem::take(&mut self.tx_key_ids),
             matched: std::mem::take(&mut self.matched),
         }
         .give_back();
