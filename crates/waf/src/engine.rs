@@ -413,8 +413,9 @@ pub(crate) enum GateTest {
     /// No match when bit `bit` of group `group`'s union is clear (see `Link::group_bit`).
     Union { group: u32, bit: u8 },
     /// A direct TX read (`Link::direct_tx`: member `slot`, or its count when `count`)
-    /// compared with a literal number: no match when the comparison fails (CRS's
-    /// paranoia-level and score checks).
+    /// compared with a literal number: no match when the comparison fails, a match
+    /// (taken without evaluating the operator again) when it holds — CRS's paranoia-level,
+    /// default-setting and score checks.
     Tx {
         slot: u32,
         operand: i32,

@@ -55,9 +55,6 @@ pub(crate) fn direct_tx_of(link: &Link) -> Option<DirectTx> {
     })
 }
 
-/// Whether the link may use the per-transaction target-set and group caches. Runtime
-/// exclusions (`ctl:ruleRemoveTarget*`) filter the cached items; a count (`&VAR`) would
-/// change with them, so such links extract anew.
 /// What a rule's [`Gate`] tells about its first link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Gated {
@@ -69,6 +66,9 @@ enum Gated {
     Unknown,
 }
 
+/// Whether the link may use the per-transaction target-set and group caches. Runtime
+/// exclusions (`ctl:ruleRemoveTarget*`) filter the cached items; a count (`&VAR`) would
+/// change with them, so such links extract anew.
 fn uses_caches(link: &Link, runtime: &[Target]) -> bool {
     runtime.is_empty() || !link.targets.iter().any(|t| t.count)
 }
