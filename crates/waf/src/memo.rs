@@ -189,7 +189,8 @@ impl Memo {
 
     /// The entry of the result of chain `chain` on entry `e`'s value, when remembered.
     pub(crate) fn chain(&self, e: u32, chain: u32) -> Option<u32> {
-        if chain < 64 && self.unchanged[e as usize] & (1 << chain) != 0 {
+        let unchanged = self.unchanged.get(e as usize).copied().unwrap_or(0);
+        if chain < 64 && unchanged & (1 << chain) != 0 {
             return Some(e);
         }
         self.chains.get(&(e, chain)).copied()
@@ -197,8 +198,12 @@ impl Memo {
 
     /// Remembers that chain `chain` turns entry `e`'s value into entry `result`'s.
     pub(crate) fn set_chain(&mut self, e: u32, chain: u32, result: u32) {
-        if result == e && chain < 64 {
-            self.unchanged[e as usize] |= 1 << chain;
+        if let Some(bits) = self
+            .unchanged
+            .get_mut(e as usize)
+            .filter(|_| result == e && chain < 64)
+        {
+            *bits |= 1 << chain;
         } else {
             self.chains.insert((e, chain), result);
         }
