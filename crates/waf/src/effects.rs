@@ -72,8 +72,8 @@ impl Transaction {
     pub(crate) fn run_setvars(&mut self, link: &Link) {
         // The expanded value goes through one reused buffer; an existing member is
         // overwritten in place, so a setvar allocates only when it creates a member.
-        let mut buf = std::mem::take(&mut self.setvar_buf);
-        let mut name = std::mem::take(&mut self.setvar_name);
+        let mut buf = std::mem::take(&mut self.scratch.setvar_buf);
+        let mut name = std::mem::take(&mut self.scratch.setvar_name);
         for sv in &link.setvars {
             if let Some(slot) = sv.tx_slot {
                 self.setvar_tx(sv, slot, &mut buf);
@@ -111,8 +111,8 @@ impl Transaction {
             };
             write_member(coll, key, &sv.op, delta, &mut buf);
         }
-        self.setvar_buf = buf;
-        self.setvar_name = name;
+        self.scratch.setvar_buf = buf;
+        self.scratch.setvar_name = name;
     }
 
     /// A `setvar` on TX member slot `slot`.

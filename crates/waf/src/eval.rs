@@ -226,15 +226,10 @@ impl Transaction {
                 operand,
                 cmp,
                 count,
-            } => {
-                let operand = i64::from(operand);
-                let holds = match (count, self.state.tx.get_slot(slot)) {
-                    (true, m) => cmp.holds(if m.is_some() { b"1" } else { b"0" }, operand),
-                    (false, Some(v)) => cmp.holds(v, operand),
-                    (false, None) => false,
-                };
-                if holds { Gated::TxHolds } else { Gated::Out }
-            }
+            } => match self.direct_tx_value(DirectTx { slot, count }) {
+                Some(v) if cmp.holds(v, i64::from(operand)) => Gated::TxHolds,
+                _ => Gated::Out,
+            },
         };
         if gated == Gated::Out {
             self.no_match();
@@ -368,10 +363,10 @@ impl Transaction {
             return self.eval_tx_slot(link, op, direct);
         }
         let mut any = false;
-        let mut items = std::mem::take(&mut self.items_buf);
+        let mut items = std::mem::take(&mut self.scratch.items_buf);
         items.clear();
         self.link_items(link, runtime, &mut items);
-        let mut values = std::mem::take(&mut self.values_buf);
+        let mut values = std::mem::take(&mut self.scratch.values_buf);
         for item in &items {
             values.clear();
             if link.multi_match {
@@ -390,8 +385,8 @@ impl Transaction {
                 any |= self.test_value(link, op, *item, tv);
             }
         }
-        self.items_buf = items;
-        self.values_buf = values;
+        self.scratch.items_buf = items;
+        self.scratch.values_buf = values;
         any
     }
 
@@ -555,12 +550,8 @@ impl Transaction {
     /// paranoia-level, scoring and default-setting checks): the operator runs on the stored
     /// value or the count, interned only on a match, as extraction would give them.
     fn eval_tx_slot(&mut self, link: &Link, op: &Operator, direct: DirectTx) -> bool {
-        let member = self.state.tx.get_slot(direct.slot);
-        let count: &'static [u8] = if member.is_some() { b"1" } else { b"0" };
-        let value = match (direct.count, member) {
-            (true, _) => count,
-            (false, Some(v)) => v,
-            (false, None) => return false,
+        let Some(value) = self.direct_tx_value(direct) else {
+            return false;
         };
         let mut caps = link.capture.then(Vec::new);
         if !op.evaluate(value, &Expander(&self.state), caps.as_mut()) {
@@ -570,15 +561,25 @@ impl Transaction {
         true
     }
 
+    /// What a direct TX link's operator sees: the member's value, or `1`/`0` for its count;
+    /// None when the member is unset (no value: no match).
+    fn direct_tx_value(&self, direct: DirectTx) -> Option<&[u8]> {
+        let member = self.state.tx.get_slot(direct.slot);
+        match (direct.count, member) {
+            (true, m) => Some(if m.is_some() { b"1" } else { b"0" }),
+            (false, m) => m,
+        }
+    }
+
     /// The effects of a direct TX link's match: MATCHED_VAR(S), captures, setvars.
     fn direct_hit(&mut self, link: &Link, direct: DirectTx, caps: Option<Vec<Vec<u8>>>) {
-        let count: &'static [u8] = if self.state.tx.get_slot(direct.slot).is_some() {
-            b"1"
-        } else {
-            b"0"
-        };
         let State { tx, vals, .. } = &mut self.state;
         let item = if direct.count {
+            let count: &[u8] = if tx.get_slot(direct.slot).is_some() {
+                b"1"
+            } else {
+                b"0"
+            };
             Item {
                 var: Var::TX,
                 key: None,
@@ -588,13 +589,13 @@ impl Transaction {
             // The member's name, interned once per transaction (CRS checks a few members
             // ~175 times per request).
             let s = direct.slot as usize;
-            if self.tx_key_ids.len() <= s {
-                self.tx_key_ids.resize(s + 1, u32::MAX);
+            if self.scratch.tx_key_ids.len() <= s {
+                self.scratch.tx_key_ids.resize(s + 1, u32::MAX);
             }
-            let key = match self.tx_key_ids[s] {
+            let key = match self.scratch.tx_key_ids[s] {
                 u32::MAX => {
                     let id = vals.intern(direct_tx_key(link).unwrap_or_default().as_bytes());
-                    self.tx_key_ids[s] = id;
+                    self.scratch.tx_key_ids[s] = id;
                     id
                 }
                 id => id,
@@ -735,7 +736,7 @@ impl Transaction {
             pf.scan_into(
                 self.state.vals.get(value),
                 &mut self.scan_words[off..off + words],
-                &mut self.scan_seen,
+                &mut self.scratch.scan_seen,
             );
         }
         if let (Some(e), Some(memo)) = (entry, &mut self.memo) {

@@ -97,19 +97,18 @@ impl Interner {
 
     /// Id of `bytes`, adding it when new.
     pub fn intern(&mut self, value: &[u8]) -> u32 {
-        if let [b] = value {
-            let ids = self.bytes1.get_or_insert_with(|| Box::new([u32::MAX; 256]));
-            let id = ids[usize::from(*b)];
-            if id != u32::MAX {
-                return id;
+        let [b] = value else {
+            return self.intern_hashed(value);
+        };
+        let i = usize::from(*b);
+        match self.bytes1.as_ref().map(|ids| ids[i]) {
+            Some(id) if id != u32::MAX => id,
+            _ => {
+                let id = self.intern_hashed(value);
+                self.bytes1.get_or_insert_with(|| Box::new([u32::MAX; 256]))[i] = id;
+                id
             }
-            let id = self.intern_hashed(value);
-            if let Some(ids) = &mut self.bytes1 {
-                ids[usize::from(*b)] = id;
-            }
-            return id;
         }
-        self.intern_hashed(value)
     }
 
     /// [`Self::intern`] through the hash table.

@@ -117,17 +117,8 @@ pub struct Transaction {
     /// The inverse of `memo_of`: memo entry → value id in this transaction.
     pub(crate) value_of_memo: FxMap<u32, u32>,
     pub(crate) memo_generation: u64,
-    /// Scratch space of the prefilter scans.
-    pub(crate) scan_seen: Vec<u64>,
-    /// Reused buffers for rule evaluation.
-    pub(crate) items_buf: Vec<crate::state::Item>,
-    pub(crate) values_buf: Vec<u32>,
-    /// Reused buffer for `setvar` values.
-    pub(crate) setvar_buf: Vec<u8>,
-    /// Reused for the expanded name of a `setvar` whose name has macros.
-    pub(crate) setvar_name: Vec<u8>,
-    /// Per TX slot, the interned id of its name (`u32::MAX`: not interned yet).
-    pub(crate) tx_key_ids: Vec<u32>,
+    /// Reused vectors of evaluation (see [`Scratch`]).
+    pub(crate) scratch: Scratch,
     /// Matches as recorded during evaluation (cheap); turned into [`MatchedRule`]s on demand.
     pub(crate) matched: Vec<RawMatch>,
     pub(crate) matched_view: std::cell::OnceCell<Vec<MatchedRule>>,
@@ -213,12 +204,7 @@ impl Transaction {
             memo_of: buffers.memo_of,
             value_of_memo: buffers.value_of_memo,
             memo_generation: 0,
-            scan_seen: buffers.scan_seen,
-            items_buf: buffers.items_buf,
-            values_buf: buffers.values_buf,
-            setvar_buf: buffers.setvar_buf,
-            setvar_name: buffers.setvar_name,
-            tx_key_ids: buffers.tx_key_ids,
+            scratch: buffers.scratch,
             matched: buffers.matched,
             matched_view: std::cell::OnceCell::new(),
             interrupted: None,
@@ -424,13 +410,46 @@ struct Buffers {
     target_sets: Vec<crate::groups::Cached>,
     atoms: Vec<crate::groups::Cached>,
     set_items: Vec<crate::state::Item>,
-    scan_seen: Vec<u64>,
-    items_buf: Vec<crate::state::Item>,
-    values_buf: Vec<u32>,
-    setvar_buf: Vec<u8>,
-    setvar_name: Vec<u8>,
-    tx_key_ids: Vec<u32>,
+    scratch: Scratch,
     matched: Vec<RawMatch>,
+}
+
+/// A transaction's scratch vectors: contents meaningful within one evaluation step (or, for
+/// `tx_key_ids`, one transaction), kept for reuse with the other buffers.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// Scratch space of the prefilter scans.
+    pub(crate) scan_seen: Vec<u64>,
+    /// Reused buffers for rule evaluation.
+    pub(crate) items_buf: Vec<crate::state::Item>,
+    pub(crate) values_buf: Vec<u32>,
+    /// Reused buffer for `setvar` values.
+    pub(crate) setvar_buf: Vec<u8>,
+    /// Reused for the expanded name of a `setvar` whose name has macros.
+    pub(crate) setvar_name: Vec<u8>,
+    /// Per TX slot, the interned id of its name (`u32::MAX`: not interned yet).
+    pub(crate) tx_key_ids: Vec<u32>,
+}
+
+impl Scratch {
+    /// Roughly the bytes held on the heap.
+    fn heap_size(&self) -> usize {
+        self.scan_seen.capacity() * 8
+            + self.items_buf.capacity() * std::mem::size_of::<crate::state::Item>()
+            + self.values_buf.capacity() * 4
+            + self.setvar_buf.capacity()
+            + self.setvar_name.capacity()
+            + self.tx_key_ids.capacity() * 4
+    }
+
+    fn clear(&mut self) {
+        self.scan_seen.clear();
+        self.items_buf.clear();
+        self.values_buf.clear();
+        self.setvar_buf.clear();
+        self.setvar_name.clear();
+        self.tx_key_ids.clear();
+    }
 }
 
 /// Buffers larger than this (bytes, roughly) are freed rather than kept for reuse.
@@ -478,12 +497,7 @@ impl Buffers {
                 target_sets: Vec::new(),
                 atoms: Vec::new(),
                 set_items: Vec::new(),
-                scan_seen: Vec::new(),
-                items_buf: Vec::new(),
-                values_buf: Vec::new(),
-                setvar_buf: Vec::new(),
-                setvar_name: Vec::new(),
-                tx_key_ids: Vec::new(),
+                scratch: Scratch::default(),
                 // A CRS request matches ~100 bookkeeping rules (paranoia-level skips,
                 // defaults): room for them from the first transaction.
                 matched: Vec::with_capacity(128),
@@ -500,13 +514,8 @@ impl Buffers {
             + self.memo_of.capacity() * 4
             + self.value_of_memo.capacity() * 8
             + self.groups.heap_size()
-            + (self.set_items.capacity() + self.items_buf.capacity())
-                * std::mem::size_of::<crate::state::Item>()
-            + self.scan_seen.capacity() * 8
-            + self.values_buf.capacity() * 4
-            + self.setvar_buf.capacity()
-            + self.setvar_name.capacity()
-            + self.tx_key_ids.capacity() * 4
+            + self.set_items.capacity() * std::mem::size_of::<crate::state::Item>()
+            + self.scratch.heap_size()
             + self.matched.capacity() * std::mem::size_of::<RawMatch>();
         if size > KEEP_LIMIT {
             return;
@@ -524,12 +533,7 @@ impl Buffers {
         self.target_sets.clear();
         self.atoms.clear();
         self.set_items.clear();
-        self.scan_seen.clear();
-        self.items_buf.clear();
-        self.values_buf.clear();
-        self.setvar_buf.clear();
-        self.setvar_name.clear();
-        self.tx_key_ids.clear();
+        self.scratch.clear();
         // The matches' `msg`/`data` strings are freed here (empty for `nolog` rules).
         self.matched.clear();
         let _ = SPARE.try_with(|s| {
@@ -560,12 +564,7 @@ impl Drop for Transaction {
             target_sets: std::mem::take(&mut self.target_sets),
             atoms: std::mem::take(&mut self.atoms),
             set_items: std::mem::take(&mut self.set_items),
-            scan_seen: std::mem::take(&mut self.scan_seen),
-            items_buf: std::mem::take(&mut self.items_buf),
-            values_buf: std::mem::take(&mut self.values_buf),
-            setvar_buf: std::mem::take(&mut self.setvar_buf),
-            setvar_name: std::mem::take(&mut self.setvar_name),
-            tx_key_ids: std::mem::take(&mut self.tx_key_ids),
+            scratch: std::mem::take(&mut self.scratch),
             matched: std::mem::take(&mut self.matched),
         }
         .give_back();

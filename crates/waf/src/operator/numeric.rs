@@ -79,17 +79,7 @@ impl Comparison {
     }
 
     pub fn evaluate(self, input: &[u8], operand: &[u8]) -> bool {
-        if self == Comparison::Eq {
-            return parse_stoi(input) == parse_stoi(operand);
-        }
-        let (a, b) = (parse_c_integer(input), parse_c_integer(operand));
-        match self {
-            Comparison::Ge => a >= b,
-            Comparison::Gt => a > b,
-            Comparison::Le => a <= b,
-            Comparison::Lt => a < b,
-            Comparison::Eq => a == b,
-        }
+        self.holds(input, self.operand(operand))
     }
 }
 
