@@ -411,7 +411,10 @@ pub(crate) enum GateTest {
     /// Only the rule itself can tell.
     Rule,
     /// No match when bit `bit` of group `group`'s union is clear (see `Link::group_bit`).
-    Union { group: u32, bit: u8 },
+    /// The union stays a superset of the values when runtime exclusions remove some, so it
+    /// decides for rules with such removals too — unless a target is a count (`counted`),
+    /// which the removals would change.
+    Union { group: u32, bit: u8, counted: bool },
     /// A direct TX read (`Link::direct_tx`: member `slot`, or its count when `count`)
     /// compared with a literal number: no match when the comparison fails, a match
     /// (taken without evaluating the operator again) when it holds — CRS's paranoia-level,
@@ -454,7 +457,11 @@ fn gate_test(first: &Link) -> GateTest {
         return GateTest::Rule;
     };
     if let (Some(group), Some(bit)) = (first.group, first.group_bit) {
-        return GateTest::Union { group, bit };
+        return GateTest::Union {
+            group,
+            bit,
+            counted: first.targets.iter().any(|t| t.count),
+        };
     }
     match (first.direct_tx, op.constant_comparison()) {
         (Some(tx), Some((cmp, operand))) => match i32::try_from(operand) {

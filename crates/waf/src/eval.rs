@@ -211,13 +211,19 @@ impl Transaction {
     }
 
     /// What the gate of a rule decides about its first link, as `eval_link` would (a rule
-    /// with runtime target removals goes the long way). A failed first link clears the
-    /// matched variables here, as `eval_link` does.
+    /// with runtime target removals goes the long way unless its union decides). A failed
+    /// first link clears the matched variables here, as `eval_link` does.
     fn gate(&mut self, gate: Gate) -> Gated {
+        let removals = || has_bit(&self.overrides.removed_target_rules, gate.ri as usize);
         let gated = match gate.test {
             GateTest::Rule => Gated::Unknown,
-            _ if has_bit(&self.overrides.removed_target_rules, gate.ri as usize) => Gated::Unknown,
-            GateTest::Union { group, bit } => match self.cached_union(group) {
+            // As `eval_link` decides with runtime removals (`uses_caches`): CRS's 941010
+            // removes REQUEST_FILENAME from the XSS rules for nearly every request.
+            GateTest::Union {
+                group,
+                bit,
+                counted,
+            } if !(counted && removals()) => match self.cached_union(group) {
                 Some(live) if live & (1 << bit) == 0 => Gated::Out,
                 _ => Gated::Unknown,
             },
@@ -226,10 +232,11 @@ impl Transaction {
                 operand,
                 cmp,
                 count,
-            } => match self.direct_tx_value(DirectTx { slot, count }) {
+            } if !removals() => match self.direct_tx_value(DirectTx { slot, count }) {
                 Some(v) if cmp.holds(v, i64::from(operand)) => Gated::TxHolds,
                 _ => Gated::Out,
             },
+            _ => Gated::Unknown,
         };
         if gated == Gated::Out {
             self.no_match();

@@ -76,3 +76,45 @@ fn unions_from_signatures_match_what_the_rules_match_without_fast_paths() {
         }
     }
 }
+
+/// Runtime removals (`ctl:ruleRemoveTargetByTag`, as CRS's 941010 removes REQUEST_FILENAME
+/// from the XSS rules for nearly every request): the union, computed over every value, still
+/// decides for the rules they affect — unless a target is a count, which they change.
+#[test]
+fn unions_decide_for_rules_with_runtime_removals_except_counts() {
+    const REMOVALS: &str = r#"
+SecRuleEngine DetectionOnly
+SecAction "id:10,phase:1,pass,nolog,ctl:ruleRemoveTargetByTag=perf;REQUEST_FILENAME,ctl:ruleRemoveTargetByTag=perf;ARGS_GET:b"
+SecRule REQUEST_FILENAME|ARGS "@rx attack" "id:11,phase:1,pass,log,t:none,tag:perf"
+SecRule REQUEST_FILENAME|ARGS "@rx attack" "id:12,phase:1,pass,log,t:none,tag:other"
+SecRule &ARGS_GET "@rx ^7$" "id:15,phase:1,pass,log,t:none,tag:other"
+SecRule &ARGS_GET "@rx ^1$" "id:13,phase:1,pass,log,t:none,tag:perf"
+SecRule ARGS_GET "@rx ^x$" "id:14,phase:1,pass,log,t:none,tag:perf"
+"#;
+    let (fast, slow) = (
+        engine_with(REMOVALS, true, true),
+        engine_with(REMOVALS, false, false),
+    );
+    let cases: [(&str, &[u64]); 6] = [
+        ("/x?a=b&c=d", &[]),
+        ("/attack?a=b&c=d", &[12]),
+        ("/x?a=attack&c=d", &[11, 12]),
+        ("/x?a=b", &[13]),
+        // ARGS_GET:b removed: one argument left, which the union rule 15 computed (over
+        // two) misses.
+        ("/x?b=x&c=y", &[13]),
+        ("/x?b=y&c=x", &[13, 14]),
+    ];
+    for (uri, want) in cases {
+        for round in 0..2 {
+            let ids = |engine: &Arc<Engine>| {
+                let mut tx = get_tx(engine, uri);
+                tx.process_request_headers();
+                let ids = tx.matched_rules().iter().map(|r| r.id);
+                ids.filter(|&id| id != 10).collect::<Vec<_>>()
+            };
+            assert_eq!(ids(&fast), want, "{uri} round {round}");
+            assert_eq!(ids(&slow), want, "{uri} round {round} without fast paths");
+        }
+    }
+}
