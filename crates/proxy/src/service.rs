@@ -207,6 +207,7 @@ async fn forward_direct_inspected(
 ) -> Result<Proxied, ProxyError> {
     let mut waf = phases::request_headers(route, conn.client, &record.request_id, &head)?;
     phases::no_request_body(&mut waf)?;
+    phases::after_inspection(waf.is_some()).await;
     let (resp, pooled) = forward_direct(conn, record, route, path, host, head).await?;
     response_phases(&mut waf, resp, pooled).await
 }
@@ -254,6 +255,7 @@ async fn forward_hyper(
     if route.backend.endpoints.is_empty() {
         return Err(ProxyError::NoEndpoints);
     }
+    phases::after_inspection(waf.is_some()).await;
     // A body inspected in full is in memory: the direct client sends it with the head.
     if let (None, Some(bytes)) = (&client_upgrade, body.in_memory()) {
         let target = head.uri.path_and_query().map_or("/", |p| p.as_str());

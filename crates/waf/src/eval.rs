@@ -463,9 +463,9 @@ impl Transaction {
     /// end of `set_items` and caches its range.
     fn extract_atom(&mut self, a: u32, version: u32) -> (usize, usize) {
         let atom = &self.engine.atoms[a as usize];
-        let excl: Vec<&Target> = atom.exclusions.iter().collect();
         let from = self.set_items.len();
-        self.state.extract(&atom.target, &excl, &mut self.set_items);
+        self.state
+            .extract(&atom.target, &atom.exclusions, &mut self.set_items);
         let len = self.set_items.len() - from;
         self.atoms[a as usize] = Cached::at(version, from, len);
         (from, len)
@@ -479,13 +479,12 @@ impl Transaction {
                 self.state.extract(target, &[], items);
                 continue;
             }
-            let excl: Vec<&Target> = link
+            let excl = link
                 .exclusions
                 .iter()
                 .chain(runtime.iter())
-                .filter(|e| e.var == target.var)
-                .collect();
-            self.state.extract(target, &excl, items);
+                .filter(|e| e.var == target.var);
+            self.state.extract(target, excl, items);
         }
     }
 

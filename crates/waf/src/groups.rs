@@ -73,10 +73,27 @@ struct Signature {
     len: u32,
 }
 
+/// What a group's union needs of one atom as a whole, per data version: the OR of its
+/// values' byte classes and, once a chain that changes none of them asks, the OR of their
+/// live bits. A chain whose trigger classes the atom lacks leaves every value as it is (the
+/// trigger soundness of `Transform::trigger`), so the atom's OR is its part of the union —
+/// one OR instead of one per value, for most (group, atom) pairs of benign traffic (a CRS
+/// GET: 61 of 85 groups, 339 of 581 values).
+#[derive(Debug, Clone, Copy, Default)]
+struct AtomSummary {
+    valid: bool,
+    version: u32,
+    classes: u32,
+    /// Offset in `scan_words` of the OR of the values' live bits, or `u32::MAX`.
+    live: u32,
+}
+
 /// The per-transaction group caches (kept per thread between transactions with the other
 /// buffers).
 #[derive(Debug, Default)]
 pub(crate) struct GroupBuffers {
+    /// Per atom: its summary.
+    summaries: Vec<AtomSummary>,
     /// Per group: its entries in `entries`.
     entries_of: Vec<Cached>,
     /// Per group: its union and the data version it was computed at.
@@ -99,6 +116,8 @@ impl GroupBuffers {
         self.unions.resize(groups, None);
         self.sigs_of.clear();
         self.sigs_of.resize(atoms, Cached::default());
+        self.summaries.clear();
+        self.summaries.resize(atoms, AtomSummary::default());
         self.entries.clear();
         self.sigs.clear();
         self.sig_values.clear();
@@ -110,6 +129,7 @@ impl GroupBuffers {
             + self.sigs.capacity() * std::mem::size_of::<Signature>()
             + (self.sig_values.capacity() + self.scratch.capacity() * 2) * 4
             + (self.entries_of.capacity() + self.sigs_of.capacity()) * std::mem::size_of::<Cached>()
+            + self.summaries.capacity() * std::mem::size_of::<AtomSummary>()
             + self.unions.capacity() * std::mem::size_of::<Option<(u32, u64)>>()
     }
 
@@ -179,6 +199,19 @@ impl Transaction {
         'atoms: for k in 0..self.engine.set_atoms[set as usize].len() {
             let a = self.engine.set_atoms[set as usize][k];
             let (istart, ilen) = self.atom_range(a);
+            if ilen == 0 {
+                continue;
+            }
+            let classes = self.atom_classes(a, istart, ilen);
+            if link.transforms.is_empty() || link.chain_trigger.is_some_and(|t| classes & t == 0)
+            {
+                // The chain changes none of the atom's values.
+                let live = self.atom_live(a, istart, ilen);
+                if or_masked(acc, &self.scan_words[live..]) {
+                    break 'atoms;
+                }
+                continue;
+            }
             if ilen < SIGNATURES_FROM {
                 // A small atom: each value, transformed.
                 for i in istart..istart + ilen {
@@ -220,11 +253,57 @@ impl Transaction {
     }
 
     /// The live bits of `value` after the link's chain. Only called when the engine has
-    /// live bits (`live_words > 0`), so every value has some.
+    /// live bits (`live_words > 0`), so every value has some. Inlined: the union's loop
+    /// calls it per value, and the common case is a few loads.
+    #[inline(always)]
     fn transformed_bits(&mut self, value: u32, link: &Link) -> &[u64] {
         let tv = self.through_chain(value, link);
         let off = self.scan(tv).unwrap_or(u32::MAX) as usize;
         self.scan_words.get(off..).unwrap_or_default()
+    }
+
+    /// The OR of the byte classes of atom `a`'s values (`set_items[istart..istart + ilen]`),
+    /// once per data version.
+    fn atom_classes(&mut self, a: u32, istart: usize, ilen: usize) -> u32 {
+        let version = self.state.data_version;
+        let summary = self.groups.summaries[a as usize];
+        if summary.valid && summary.version == version {
+            return summary.classes;
+        }
+        let mut classes = 0;
+        for i in istart..istart + ilen {
+            classes |= self.state.vals.classes(self.set_items[i].value);
+        }
+        self.groups.summaries[a as usize] = AtomSummary {
+            valid: true,
+            version,
+            classes,
+            live: u32::MAX,
+        };
+        classes
+    }
+
+    /// The offset in `scan_words` of the OR of atom `a`'s values' live bits (after
+    /// [`Self::atom_classes`] for the current data version), built on first use.
+    #[inline(never)]
+    fn atom_live(&mut self, a: u32, istart: usize, ilen: usize) -> usize {
+        let live = self.groups.summaries[a as usize].live;
+        if live != u32::MAX {
+            return live as usize;
+        }
+        let words = self.engine.live_words;
+        let live = self.scan_words.len();
+        self.scan_words.resize(live + words, 0);
+        for i in istart..istart + ilen {
+            if let Some(off) = self.scan(self.set_items[i].value) {
+                let off = off as usize;
+                for w in 0..words {
+                    self.scan_words[live + w] |= self.scan_words[off + w];
+                }
+            }
+        }
+        self.groups.summaries[a as usize].live = live as u32;
+        live
     }
 
     /// The signatures of atom `a`, whose items are `set_items[istart..istart + ilen]` (built

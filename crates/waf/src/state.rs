@@ -172,11 +172,16 @@ impl State {
     }
 
     /// Resolves `target` into items, dropping members matched by `exclusions`.
-    pub fn extract(&mut self, target: &Target, exclusions: &[&Target], out: &mut Vec<Item>) {
+    pub fn extract<'a>(
+        &mut self,
+        target: &Target,
+        exclusions: impl IntoIterator<Item = &'a Target> + Clone,
+        out: &mut Vec<Item>,
+    ) {
         let start = out.len();
         self.extract_raw(target, out);
-        if !exclusions.is_empty() {
-            self.drop_excluded(out, start, exclusions.iter().copied());
+        if exclusions.clone().into_iter().next().is_some() {
+            self.drop_excluded(out, start, exclusions);
         }
         if target.count {
             let n = out.len() - start;
