@@ -232,10 +232,16 @@ impl Transaction {
                 operand,
                 cmp,
                 count,
-            } if !removals() => match self.direct_tx_value(DirectTx { slot, count }) {
-                Some(v) if cmp.holds(v, i64::from(operand)) => Gated::TxHolds,
-                _ => Gated::Out,
-            },
+            } if !removals() => {
+                let value = match count {
+                    true => Some(i64::from(self.state.tx.get_slot(slot).is_some())),
+                    false => self.state.tx.slot_int(slot, cmp),
+                };
+                match value {
+                    Some(v) if cmp.holds_read(v, i64::from(operand)) => Gated::TxHolds,
+                    _ => Gated::Out,
+                }
+            }
             _ => Gated::Unknown,
         };
         if gated == Gated::Out {
@@ -678,7 +684,7 @@ impl Transaction {
             // The chain leaves the value unchanged (half the lookups of a JSON body's).
             return Some(value);
         }
-        if let Some(&tv) = self.value_of_memo.get(&r) {
+        if let Some(tv) = self.value_of_memo.get(r) {
             return Some(tv);
         }
         let tv = self.state.vals.intern(memo.bytes(r));

@@ -203,8 +203,7 @@ impl Transaction {
                 continue;
             }
             let classes = self.atom_classes(a, istart, ilen);
-            if link.transforms.is_empty() || link.chain_trigger.is_some_and(|t| classes & t == 0)
-            {
+            if link.transforms.is_empty() || link.chain_trigger.is_some_and(|t| classes & t == 0) {
                 // The chain changes none of the atom's values.
                 let live = self.atom_live(a, istart, ilen);
                 if or_masked(acc, &self.scan_words[live..]) {
@@ -292,16 +291,33 @@ impl Transaction {
             return live as usize;
         }
         let words = self.engine.live_words;
-        let live = self.scan_words.len();
-        self.scan_words.resize(live + words, 0);
-        for i in istart..istart + ilen {
-            if let Some(off) = self.scan(self.set_items[i].value) {
-                let off = off as usize;
-                for w in 0..words {
-                    self.scan_words[live + w] |= self.scan_words[off + w];
+        // ORed on the stack (CRS has 6 words), as the scans may append to `scan_words`.
+        let mut acc = [0u64; 16];
+        let live = if let Some(acc) = acc.get_mut(..words) {
+            for i in istart..istart + ilen {
+                if let Some(off) = self.scan(self.set_items[i].value) {
+                    let bits = &self.scan_words[off as usize..][..words];
+                    for (a, b) in acc.iter_mut().zip(bits) {
+                        *a |= b;
+                    }
                 }
             }
-        }
+            let live = self.scan_words.len();
+            self.scan_words.extend_from_slice(acc);
+            live
+        } else {
+            let live = self.scan_words.len();
+            self.scan_words.resize(live + words, 0);
+            for i in istart..istart + ilen {
+                if let Some(off) = self.scan(self.set_items[i].value) {
+                    let off = off as usize;
+                    for w in 0..words {
+                        self.scan_words[live + w] |= self.scan_words[off + w];
+                    }
+                }
+            }
+            live
+        };
         self.groups.summaries[a as usize].live = live as u32;
         live
     }

@@ -46,6 +46,51 @@ pub(crate) fn step_key(t: crate::transform::Transform) -> u32 {
     (1 << 31) | t as u32
 }
 
+/// A transaction's inverse of its value → memo entry table: memo entry → the transaction's
+/// value id. Entries are small dense numbers (at most [`MAX_ENTRIES`] per generation), so a
+/// vector indexed by entry, with the entries set listed for clearing, instead of a hash map
+/// (a benign GET notes ~60 entries).
+#[derive(Debug, Default)]
+pub(crate) struct EntryValues {
+    values: Vec<u32>,
+    set: Vec<u32>,
+}
+
+impl EntryValues {
+    /// The value id noted for entry `e`.
+    pub(crate) fn get(&self, e: u32) -> Option<u32> {
+        self.values
+            .get(e as usize)
+            .copied()
+            .filter(|&v| v != u32::MAX)
+    }
+
+    /// Notes `value` as the value id of entry `e`.
+    pub(crate) fn insert(&mut self, e: u32, value: u32) {
+        let i = e as usize;
+        if self.values.len() <= i {
+            self.values.resize(i + 1, u32::MAX);
+        }
+        if self.values[i] == u32::MAX {
+            self.set.push(e);
+        }
+        self.values[i] = value;
+    }
+
+    /// Forgets every entry (keeps the allocations).
+    pub(crate) fn clear(&mut self) {
+        for &e in &self.set {
+            self.values[e as usize] = u32::MAX;
+        }
+        self.set.clear();
+    }
+
+    /// Bytes held on the heap.
+    pub(crate) fn heap_size(&self) -> usize {
+        (self.values.capacity() + self.set.capacity()) * 4
+    }
+}
+
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 fn next_generation() -> u64 {

@@ -115,7 +115,7 @@ pub struct Transaction {
     /// `memo::UNKNOWN` / `memo::NOT_MEMOISED`.
     pub(crate) memo_of: Vec<u32>,
     /// The inverse of `memo_of`: memo entry → value id in this transaction.
-    pub(crate) value_of_memo: FxMap<u32, u32>,
+    pub(crate) value_of_memo: crate::memo::EntryValues,
     pub(crate) memo_generation: u64,
     /// Reused vectors of evaluation (see [`Scratch`]).
     pub(crate) scratch: Scratch,
@@ -405,7 +405,7 @@ struct Buffers {
     scan_words: Vec<u64>,
     scan_of: Vec<u32>,
     memo_of: Vec<u32>,
-    value_of_memo: FxMap<u32, u32>,
+    value_of_memo: crate::memo::EntryValues,
     groups: crate::groups::GroupBuffers,
     target_sets: Vec<crate::groups::Cached>,
     atoms: Vec<crate::groups::Cached>,
@@ -492,7 +492,7 @@ impl Buffers {
                 scan_words: Vec::new(),
                 scan_of: Vec::new(),
                 memo_of: Vec::new(),
-                value_of_memo: FxMap::default(),
+                value_of_memo: crate::memo::EntryValues::default(),
                 groups: Default::default(),
                 target_sets: Vec::new(),
                 atoms: Vec::new(),
@@ -512,7 +512,7 @@ impl Buffers {
             + self.scan_words.capacity() * 8
             + self.scan_of.capacity() * 4
             + self.memo_of.capacity() * 4
-            + self.value_of_memo.capacity() * 8
+            + self.value_of_memo.heap_size()
             + self.groups.heap_size()
             + self.set_items.capacity() * std::mem::size_of::<crate::state::Item>()
             + self.scratch.heap_size()

@@ -17,6 +17,7 @@
 //! same for its whole life.
 
 use crate::interner::FxMap;
+use crate::operator::Comparison;
 use crate::store::Collection;
 use crate::variable::Selector;
 use std::collections::HashMap;
@@ -138,6 +139,11 @@ pub struct TxVars {
     /// when a member is unset, so a reused `TxVars` rarely allocates.
     values: Vec<Vec<u8>>,
     present: Vec<u64>,
+    /// Per slot: its value as read by `@eq` (`stoi`) and by the other numeric comparisons
+    /// (`atoll`), once read (`read` bit 0 and 1); forgotten when the slot is written. CRS
+    /// compares a few members (paranoia levels, scores) ~250 times per request.
+    ints: Vec<[i64; 2]>,
+    read: Vec<u8>,
     /// Members whose names have no slot.
     extra: Collection,
     /// The slots' names: the engine's (set for each transaction).
@@ -151,6 +157,23 @@ impl TxVars {
         let s = s as usize;
         let word = *self.present.get(s / 64)?;
         (word & (1 << (s % 64)) != 0).then(|| self.values[s].as_slice())
+    }
+
+    /// The value in slot `s` as `cmp` reads it (see [`Comparison::read`]), remembered until
+    /// the slot is written.
+    pub(crate) fn slot_int(&mut self, s: u32, cmp: Comparison) -> Option<i64> {
+        self.get_slot(s)?;
+        let i = s as usize;
+        let k = usize::from(cmp != Comparison::Eq);
+        if self.read.len() <= i {
+            self.read.resize(i + 1, 0);
+            self.ints.resize(i + 1, [0; 2]);
+        }
+        if self.read[i] & (1 << k) == 0 {
+            self.ints[i][k] = cmp.read(&self.values[i]);
+            self.read[i] |= 1 << k;
+        }
+        Some(self.ints[i][k])
     }
 
     /// Uses `names` (an engine's) for the slots' names.
@@ -183,6 +206,9 @@ impl TxVars {
             self.present.resize(s / 64 + 1, 0);
         }
         self.present[s / 64] |= 1 << (s % 64);
+        if let Some(r) = self.read.get_mut(s) {
+            *r = 0;
+        }
         let v = &mut self.values[s];
         v.clear();
         v
@@ -280,6 +306,8 @@ impl TxVars {
         self.values.iter().map(Vec::capacity).sum::<usize>()
             + self.values.capacity() * 24
             + self.present.capacity() * 8
+            + self.ints.capacity() * 16
+            + self.read.capacity()
             + self
                 .extra
                 .iter()
@@ -327,5 +355,32 @@ mod tests {
         assert!(tx.is_empty());
         assert_eq!(tx.get_slot(s), None);
         assert_eq!(tx.get_slot(100_000), None);
+    }
+
+    #[test]
+    fn slot_integers_are_read_as_the_comparison_reads_them_until_written() {
+        let s = register("txvars_test_level");
+        let mut tx = TxVars::default();
+        assert_eq!(tx.slot_int(s, Comparison::Ge), None);
+        // atoll reads the leading digits; stoi too ("2abc" → 2), and an unreadable value
+        // reads as 0 for both.
+        for (value, want) in [(&b"2abc"[..], 2), (b" 7", 7), (b"x", 0), (b"-3", -3)] {
+            tx.set_slot(s, value);
+            for cmp in [Comparison::Eq, Comparison::Lt] {
+                assert_eq!(tx.slot_int(s, cmp), Some(cmp.read(value)), "{value:?}");
+                assert_eq!(tx.slot_int(s, cmp), Some(want), "{value:?} again");
+            }
+        }
+        // Written through `slot_mut` (as `setvar` does), the old reading is forgotten.
+        tx.slot_mut(s).extend_from_slice(b"40");
+        assert_eq!(tx.slot_int(s, Comparison::Ge), Some(40));
+        assert_eq!(tx.slot_int(s, Comparison::Eq), Some(40));
+        tx.remove_slot(s);
+        assert_eq!(tx.slot_int(s, Comparison::Eq), None);
+        tx.set_slot(s, b"1");
+        tx.clear();
+        assert_eq!(tx.slot_int(s, Comparison::Gt), None);
+        tx.set_slot(s, b"9");
+        assert_eq!(tx.slot_int(s, Comparison::Gt), Some(9));
     }
 }

@@ -69,12 +69,26 @@ impl Comparison {
 
     /// [`Comparison::evaluate`] with the operand already read by [`Comparison::operand`].
     pub fn holds(self, input: &[u8], operand: i64) -> bool {
+        self.holds_read(self.read(input), operand)
+    }
+
+    /// The input as this comparison reads it: `std::stoi` for `@eq`, C's `atoll` else.
+    pub fn read(self, input: &[u8]) -> i64 {
+        if self == Comparison::Eq {
+            parse_stoi(input)
+        } else {
+            parse_c_integer(input)
+        }
+    }
+
+    /// [`Comparison::holds`] on an input already read by [`Comparison::read`].
+    pub fn holds_read(self, input: i64, operand: i64) -> bool {
         match self {
-            Comparison::Eq => parse_stoi(input) == operand,
-            Comparison::Ge => parse_c_integer(input) >= operand,
-            Comparison::Gt => parse_c_integer(input) > operand,
-            Comparison::Le => parse_c_integer(input) <= operand,
-            Comparison::Lt => parse_c_integer(input) < operand,
+            Comparison::Eq => input == operand,
+            Comparison::Ge => input >= operand,
+            Comparison::Gt => input > operand,
+            Comparison::Le => input <= operand,
+            Comparison::Lt => input < operand,
         }
     }
 
