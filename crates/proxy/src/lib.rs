@@ -15,7 +15,7 @@
 //! | 3 | **read head** | hyper (head size, header-read timeout), `service::read_head` | 431, 413 |
 //! | 4 | **route** | `service::route`: one `ArcSwap::load`, `normalize_path`, `RouteTable::lookup` | 400, 404, 308 redirect |
 //! | 5 | **request phases** | `phases::request_headers`, `phases::request_body` (WAF 1–2, [`waf`]) | 403 (rule's status), 413, 503 fail-closed |
-//! | 6 | **upstream** | `service::forward`, `upstream`: round-robin, retry on connect failure, upgrades; body-less requests via `service::forward_direct` and `h1_client` (WAF phases around it) | 502, 503, 504 |
+//! | 6 | **upstream** | `service::forward`, `upstream`: round-robin, retry on connect failure, upgrades; body-less requests via `service::forward_direct` and `h1_client` (WAF phases around it; an inspected request yields first, `phases::after_inspection`) | 502, 503, 504 |
 //! | 7 | **response phases** | `phases::response_headers`, `phases::response_body` (WAF 3–4), hop-by-hop removal, `X-Request-Id` | the WAF's status |
 //! | 8 | **log** | `completion`: access log, metrics, connection back to its pool | — |
 //!

@@ -81,6 +81,8 @@ pub struct Engine {
     /// parsed XML body kept for the transaction's rules.
     pub(crate) xml_tree: bool,
     pub(crate) store: PersistentStore,
+    /// Phase 1's prologue (see `prologue.rs`), computed by the first transaction.
+    prologue: std::sync::OnceLock<Option<crate::prologue::Prologue>>,
     /// Rule indices per tag (for `ctl:ruleRemoveByTag`/`ruleRemoveTargetByTag`).
     by_tag: HashMap<String, Vec<u32>>,
     stats: EngineStats,
@@ -95,6 +97,13 @@ impl Engine {
     /// Starts a transaction for one request.
     pub fn transaction(self: &Arc<Self>, conn: ConnectionInfo) -> Transaction {
         Transaction::new(self.clone(), conn)
+    }
+
+    /// Phase 1's prologue, when it has one (computed on first use).
+    pub(crate) fn prologue(self: &Arc<Self>) -> Option<&crate::prologue::Prologue> {
+        self.prologue
+            .get_or_init(|| crate::prologue::Prologue::compute(self))
+            .as_ref()
     }
 
     /// Engine settings.
@@ -323,6 +332,7 @@ impl Engine {
             ),
             by_tag,
             stats,
+            prologue: std::sync::OnceLock::new(),
         })
     }
 }

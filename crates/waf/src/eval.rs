@@ -18,6 +18,7 @@ use crate::memo::{self, Memo};
 use crate::operator::MacroExpander;
 use crate::operator::Operator;
 use crate::prefilter::words_contain;
+use crate::prologue::Prologue;
 use crate::rule::{DirectTx, Link, Rule, Test};
 use crate::state::{Item, RuleContext, State};
 use crate::transaction::{Outcome, Transaction, has_bit};
@@ -104,19 +105,25 @@ impl MacroExpander for Expander<'_> {
 impl Transaction {
     /// Runs one phase's rules with the thread's value memo borrowed for the phase.
     pub(crate) fn run_phase(&mut self, phase: u8) -> Outcome {
+        // Before the memo is borrowed: the first transaction computes the prologue with
+        // transactions of its own.
+        let engine = self.engine.clone();
+        let prologue = (phase == 1 && !self.no_prologue)
+            .then(|| engine.prologue())
+            .flatten();
         if self.engine.memo {
             let memo = Memo::take(self.engine.id, self.engine.live_words);
             self.follow_memo_generation(memo.generation());
             self.memo = Some(memo);
         }
-        let outcome = self.run_phase_rules(phase);
+        let outcome = self.run_phase_rules(phase, prologue);
         if let Some(memo) = self.memo.take() {
             memo.give_back();
         }
         outcome
     }
 
-    fn run_phase_rules(&mut self, phase: u8) -> Outcome {
+    fn run_phase_rules(&mut self, phase: u8, prologue: Option<&Prologue>) -> Outcome {
         if let Some(o) = &self.interrupted {
             if phase != 5 {
                 return o.clone();
@@ -127,10 +134,38 @@ impl Transaction {
         {
             return self.outcome();
         }
+        let len = self.engine.gates[phase as usize].len();
+        let result = match prologue {
+            Some(p) => match self.run_rules(phase, 0, p.start) {
+                Ok(pos) if pos == p.start && p.applies(self) => {
+                    p.apply(self);
+                    self.run_rules(phase, p.end, len)
+                }
+                Ok(pos) => self.run_rules(phase, pos, len),
+                Err(o) => Err(o),
+            },
+            None => self.run_rules(phase, 0, len),
+        };
+        match result {
+            Ok(_) => Outcome::Pass,
+            Err(o) => o,
+        }
+    }
+
+    /// Evaluates the rules at positions `start..end` of `phase`: `Ok` with the position
+    /// reached (`end`, or past it after a `skipAfter`), `Err` with the outcome when the
+    /// phase ends early (a disruptive action, `allow`, the rule engine turned off).
+    pub(crate) fn run_rules(
+        &mut self,
+        phase: u8,
+        start: usize,
+        end: usize,
+    ) -> Result<usize, Outcome> {
         let engine = self.engine.clone();
         let gates = &engine.gates[phase as usize];
-        let mut pos = 0;
-        while pos < gates.len() {
+        let end = end.min(gates.len());
+        let mut pos = start;
+        while pos < end {
             let gate = gates[pos];
             if gate.ri == Gate::MARKER {
                 pos += 1;
@@ -138,7 +173,7 @@ impl Transaction {
             }
             let ri = gate.ri as usize;
             if self.rule_engine() == RuleEngineMode::Off {
-                break;
+                return Err(Outcome::Pass);
             }
             if self.is_removed(ri) {
                 pos += 1;
@@ -169,18 +204,18 @@ impl Transaction {
                 match &rule.disruptive {
                     Disruptive::Pass | Disruptive::Block => {}
                     Disruptive::Deny => {
-                        return self.interrupt(Outcome::Deny {
+                        return Err(self.interrupt(Outcome::Deny {
                             status: rule.status.unwrap_or(403),
-                        });
+                        }));
                     }
-                    Disruptive::Drop => return self.interrupt(Outcome::Drop),
+                    Disruptive::Drop => return Err(self.interrupt(Outcome::Drop)),
                     Disruptive::Redirect(m) => {
                         let status = rule
                             .status
                             .filter(|s| (300..400).contains(s))
                             .unwrap_or(302);
                         let location = m.expand(&self.state);
-                        return self.interrupt(Outcome::Redirect { status, location });
+                        return Err(self.interrupt(Outcome::Redirect { status, location }));
                     }
                     Disruptive::Allow(scope) => {
                         match scope {
@@ -190,7 +225,7 @@ impl Transaction {
                             }
                             AllowScope::Phase => {}
                         }
-                        return Outcome::Pass;
+                        return Err(Outcome::Pass);
                     }
                 }
             }
@@ -207,7 +242,7 @@ impl Transaction {
                 pos += 1;
             }
         }
-        Outcome::Pass
+        Ok(pos)
     }
 
     /// What the gate of a rule decides about its first link, as `eval_link` would (a rule

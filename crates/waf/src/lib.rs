@@ -35,6 +35,7 @@ mod interner;
 mod macros;
 mod memo;
 mod prefilter;
+mod prologue;
 mod recommended;
 mod request;
 mod rule;

@@ -81,6 +81,11 @@ impl Macro {
     }
 
     /// True when the text has at least one reference.
+    /// Whether every reference is to a TX member by name (`%{tx.x}`).
+    pub(crate) fn refs_only_tx(&self) -> bool {
+        self.parts.iter().all(|p| !matches!(p, Part::Ref(..)))
+    }
+
     pub fn has_refs(&self) -> bool {
         self.parts
             .iter()

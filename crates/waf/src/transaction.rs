@@ -125,6 +125,9 @@ pub struct Transaction {
     pub(crate) interrupted: Option<Outcome>,
     /// Set by `allow`: phases up to and including this one are skipped.
     pub(crate) allowed_through: u8,
+    /// Evaluates phase 1 from its first rule even when the engine has a prologue (set for
+    /// the transactions that compute it).
+    pub(crate) no_prologue: bool,
     pub(crate) request_body: Vec<u8>,
     pub(crate) request_body_over_limit: bool,
     pub(crate) response_body: Vec<u8>,
@@ -209,6 +212,7 @@ impl Transaction {
             matched_view: std::cell::OnceCell::new(),
             interrupted: None,
             allowed_through: 0,
+            no_prologue: false,
             request_body: Vec::new(),
             request_body_over_limit: false,
             response_body: Vec::new(),

@@ -176,6 +176,16 @@ impl TxVars {
         Some(self.ints[i][k])
     }
 
+    /// The slots set, with their values, in slot order.
+    pub(crate) fn present_slots(&self) -> impl Iterator<Item = (u32, &[u8])> + '_ {
+        (0..self.values.len() as u32).filter_map(|s| self.get_slot(s).map(|v| (s, v)))
+    }
+
+    /// Whether no member without a slot is set.
+    pub(crate) fn unslotted_is_empty(&self) -> bool {
+        self.extra.is_empty()
+    }
+
     /// Uses `names` (an engine's) for the slots' names.
     pub(crate) fn set_names(&mut self, names: &Arc<TxNames>) {
         if !Arc::ptr_eq(&self.names, names) {
