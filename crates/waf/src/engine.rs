@@ -67,6 +67,9 @@ pub struct Engine {
     /// Per target group: the words of the live bits its slots fall in, with the mask of its
     /// slots in each (a group's union is ORed over these words only).
     pub(crate) group_words: Vec<Vec<(u32, u64)>>,
+    /// Per group: where slot *j* (of the first 64) falls in its words: `(k << 6) | bit`
+    /// for word `group_words[g][k]`.
+    pub(crate) group_slot_pos: Vec<Vec<u16>>,
     /// The TX names with a slot, as registered when this engine was built (its rules' names
     /// included): its transactions look names up here, without a lock.
     pub(crate) tx_names: Arc<crate::txvars::TxNames>,
@@ -286,6 +289,21 @@ impl Engine {
                 words
             })
             .collect();
+        // Per group, slot j's word (its index in the group's words) and bit: (k << 6) | bit.
+        let group_slot_pos: Vec<Vec<u16>> = group_slots
+            .iter()
+            .zip(&group_words)
+            .map(|(slots, words)| {
+                slots
+                    .iter()
+                    .take(64)
+                    .map(|&s| {
+                        let k = words.iter().position(|&(w, _)| w == s / 64).unwrap_or(0);
+                        ((k as u16) << 6) | (s % 64) as u16
+                    })
+                    .collect()
+            })
+            .collect();
         let live_words = (live_slots as usize).div_ceil(64);
         let mut live_init = vec![0u64; live_words];
         for s in prefilter_slots..live_slots {
@@ -321,6 +339,7 @@ impl Engine {
             live_init,
             group_slots,
             group_words,
+            group_slot_pos,
             target_sets: target_set_ids.len(),
             set_atoms,
             atoms,

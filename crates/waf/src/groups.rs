@@ -241,10 +241,9 @@ impl Transaction {
             }
         }
         let mut live = 0u64;
-        let slots = &self.engine.group_slots[g as usize];
-        for (j, &slot) in slots.iter().take(64).enumerate() {
-            let k = words.iter().position(|&(w, _)| w == slot / 64);
-            if k.is_some_and(|k| acc[k] & (1 << (slot % 64)) != 0) {
+        for (j, &p) in self.engine.group_slot_pos[g as usize].iter().enumerate() {
+            let (k, bit) = (usize::from(p >> 6), p & 63);
+            if acc.get(k).is_some_and(|a| a & (1 << bit) != 0) {
                 live |= 1 << j;
             }
         }
