@@ -262,7 +262,7 @@ impl Transaction {
 
     /// The OR of the byte classes of atom `a`'s values (`set_items[istart..istart + ilen]`),
     /// once per data version.
-    fn atom_classes(&mut self, a: u32, istart: usize, ilen: usize) -> u32 {
+    pub(crate) fn atom_classes(&mut self, a: u32, istart: usize, ilen: usize) -> u32 {
         let version = self.state.data_version;
         let summary = self.groups.summaries[a as usize];
         if summary.valid && summary.version == version {
@@ -284,7 +284,7 @@ impl Transaction {
     /// The offset in `scan_words` of the OR of atom `a`'s values' live bits (after
     /// [`Self::atom_classes`] for the current data version), built on first use.
     #[inline(never)]
-    fn atom_live(&mut self, a: u32, istart: usize, ilen: usize) -> usize {
+    pub(crate) fn atom_live(&mut self, a: u32, istart: usize, ilen: usize) -> usize {
         let live = self.groups.summaries[a as usize].live;
         if live != u32::MAX {
             return live as usize;

@@ -118,3 +118,53 @@ SecRule ARGS_GET "@rx ^x$" "id:14,phase:1,pass,log,t:none,tag:perf"
         }
     }
 }
+
+/// `multiMatch` links go atom by atom: an atom no step can change is tested on its raw
+/// values only, and passed over whole when none has the link's live slot. Whatever the
+/// path, the same matches, MATCHED_VARs and setvar order as without fast paths.
+#[test]
+fn multi_match_links_by_atom_match_what_they_match_without_fast_paths() {
+    const MULTI: &str = r#"
+SecRuleEngine DetectionOnly
+SecRule ARGS_NAMES|ARGS|REQUEST_HEADERS:X-A "@rx attack" "id:21,phase:1,pass,log,t:none,t:urlDecodeUni,t:lowercase,multiMatch,setvar:'tx.m1=%{tx.m1} %{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule ARGS "@pm needle" "id:22,phase:1,pass,log,t:none,t:lowercase,multiMatch,setvar:'tx.m2=%{tx.m2} %{MATCHED_VAR}'"
+SecRule ARGS|REQUEST_HEADERS:X-A "@rx ^Attack$" "id:23,phase:1,pass,log,t:none,t:lowercase,multiMatch,setvar:'tx.m3=%{tx.m3} %{MATCHED_VAR}'"
+"#;
+    let (fast, slow) = (
+        engine_with(MULTI, true, true),
+        engine_with(MULTI, false, false),
+    );
+    let seen = |engine: &Arc<Engine>, uri: &str, header: &str| {
+        let mut tx = get_tx(engine, uri);
+        tx.request_header(b"X-A", header.as_bytes());
+        tx.process_request_headers();
+        let ids: Vec<u64> = tx.matched_rules().iter().map(|r| r.id).collect();
+        let vars: Vec<Option<String>> = ["m1", "m2", "m3"]
+            .iter()
+            .map(|v| engine_support::tx_var(&tx, v))
+            .collect();
+        (ids, vars)
+    };
+    let cases = [
+        (query(3, &[]), "plain"),
+        (query(3, &[("x", "attack")]), "plain"),
+        (query(3, &[("x", "ATTACK")]), "Attack"),
+        (query(3, &[("x", "%2541ttack")]), "plain"),
+        (query(40, &[("x", "Needle"), ("y", "%2561ttack")]), "plain"),
+        (query(40, &[]), "ATTACK"),
+        (query(40, &[("attack", "1")]), "plain"),
+    ];
+    for (uri, header) in &cases {
+        for round in 0..2 {
+            assert_eq!(
+                seen(&fast, uri, header),
+                seen(&slow, uri, header),
+                "{uri} {header} round {round}"
+            );
+        }
+    }
+    // The cases match: by value, by name, after decoding, in the header.
+    assert_eq!(seen(&fast, &cases[2].0, cases[2].1).0, [21, 23]);
+    assert_eq!(seen(&fast, &cases[4].0, cases[4].1).0, [21, 22]);
+    assert_eq!(seen(&fast, &cases[6].0, cases[6].1).0, [21]);
+}
