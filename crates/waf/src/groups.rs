@@ -262,12 +262,18 @@ impl Transaction {
 
     /// The OR of the byte classes of atom `a`'s values (`set_items[istart..istart + ilen]`),
     /// once per data version.
+    #[inline(always)]
     pub(crate) fn atom_classes(&mut self, a: u32, istart: usize, ilen: usize) -> u32 {
-        let version = self.state.data_version;
         let summary = self.groups.summaries[a as usize];
-        if summary.valid && summary.version == version {
+        if summary.valid && summary.version == self.state.data_version {
             return summary.classes;
         }
+        self.atom_classes_new(a, istart, ilen)
+    }
+
+    #[inline(never)]
+    fn atom_classes_new(&mut self, a: u32, istart: usize, ilen: usize) -> u32 {
+        let version = self.state.data_version;
         let mut classes = 0;
         for i in istart..istart + ilen {
             classes |= self.state.vals.classes(self.set_items[i].value);
@@ -283,12 +289,16 @@ impl Transaction {
 
     /// The offset in `scan_words` of the OR of atom `a`'s values' live bits (after
     /// [`Self::atom_classes`] for the current data version), built on first use.
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn atom_live(&mut self, a: u32, istart: usize, ilen: usize) -> usize {
-        let live = self.groups.summaries[a as usize].live;
-        if live != u32::MAX {
-            return live as usize;
+        match self.groups.summaries[a as usize].live {
+            u32::MAX => self.atom_live_new(a, istart, ilen),
+            live => live as usize,
         }
+    }
+
+    #[inline(never)]
+    fn atom_live_new(&mut self, a: u32, istart: usize, ilen: usize) -> usize {
         let words = self.engine.live_words;
         // ORed on the stack (CRS has 6 words), as the scans may append to `scan_words`.
         let mut acc = [0u64; 16];
