@@ -11,14 +11,13 @@
 
 use crate::action::{AllowScope, Disruptive};
 use crate::ctl::RuleEngineMode;
-use crate::engine::{Gate, GateTest};
+use crate::engine::{Engine, Gate, GateTest};
 use crate::groups::Cached;
 use crate::macros::expand_text;
 use crate::memo::{self, Memo};
 use crate::operator::MacroExpander;
 use crate::operator::Operator;
 use crate::prefilter::words_contain;
-use crate::prologue::Prologue;
 use crate::rule::{DirectTx, Link, Rule, Test};
 use crate::state::{Item, RuleContext, State};
 use crate::transaction::{Outcome, Transaction, has_bit};
@@ -105,25 +104,19 @@ impl MacroExpander for Expander<'_> {
 impl Transaction {
     /// Runs one phase's rules with the thread's value memo borrowed for the phase.
     pub(crate) fn run_phase(&mut self, phase: u8) -> Outcome {
-        // Before the memo is borrowed: the first transaction computes the prologue with
-        // transactions of its own.
-        let engine = self.engine.clone();
-        let prologue = (phase == 1 && !self.no_prologue)
-            .then(|| engine.prologue())
-            .flatten();
         if self.engine.memo {
             let memo = Memo::take(self.engine.id, self.engine.live_words);
             self.follow_memo_generation(memo.generation());
             self.memo = Some(memo);
         }
-        let outcome = self.run_phase_rules(phase, prologue);
+        let outcome = self.run_phase_rules(phase);
         if let Some(memo) = self.memo.take() {
             memo.give_back();
         }
         outcome
     }
 
-    fn run_phase_rules(&mut self, phase: u8, prologue: Option<&Prologue>) -> Outcome {
+    fn run_phase_rules(&mut self, phase: u8) -> Outcome {
         if let Some(o) = &self.interrupted {
             if phase != 5 {
                 return o.clone();
@@ -134,17 +127,24 @@ impl Transaction {
         {
             return self.outcome();
         }
-        let len = self.engine.gates[phase as usize].len();
+        // One clone of the engine's `Arc` per phase: its reference count is a cache line
+        // the proxy's threads share.
+        let engine = self.engine.clone();
+        let len = engine.gates[phase as usize].len();
+        // The first transaction computes the prologue, with transactions of its own.
+        let prologue = (phase == 1 && !self.no_prologue)
+            .then(|| engine.prologue())
+            .flatten();
         let result = match prologue {
-            Some(p) => match self.run_rules(phase, 0, p.start) {
+            Some(p) => match self.run_rules(&engine, phase, 0, p.start) {
                 Ok(pos) if pos == p.start && p.applies(self) => {
                     p.apply(self);
-                    self.run_rules(phase, p.end, len)
+                    self.run_rules(&engine, phase, p.end, len)
                 }
-                Ok(pos) => self.run_rules(phase, pos, len),
+                Ok(pos) => self.run_rules(&engine, phase, pos, len),
                 Err(o) => Err(o),
             },
-            None => self.run_rules(phase, 0, len),
+            None => self.run_rules(&engine, phase, 0, len),
         };
         match result {
             Ok(_) => Outcome::Pass,
@@ -157,11 +157,11 @@ impl Transaction {
     /// phase ends early (a disruptive action, `allow`, the rule engine turned off).
     pub(crate) fn run_rules(
         &mut self,
+        engine: &Engine,
         phase: u8,
         start: usize,
         end: usize,
     ) -> Result<usize, Outcome> {
-        let engine = self.engine.clone();
         let gates = &engine.gates[phase as usize];
         let end = end.min(gates.len());
         let mut pos = start;
@@ -458,10 +458,7 @@ impl Transaction {
             if ilen == 0 {
                 continue;
             }
-            let classes = self.atom_classes(a, istart, ilen);
-            let unchanged =
-                link.transforms.is_empty() || link.chain_trigger.is_some_and(|t| classes & t == 0);
-            if unchanged {
+            if link.leaves_unchanged(self.atom_classes(a, istart, ilen)) {
                 let live = self.atom_live(a, istart, ilen);
                 if !words_contain(&self.scan_words[live..], slot) {
                     continue;

@@ -202,8 +202,7 @@ impl Transaction {
             if ilen == 0 {
                 continue;
             }
-            let classes = self.atom_classes(a, istart, ilen);
-            if link.transforms.is_empty() || link.chain_trigger.is_some_and(|t| classes & t == 0) {
+            if link.leaves_unchanged(self.atom_classes(a, istart, ilen)) {
                 // The chain changes none of the atom's values.
                 let live = self.atom_live(a, istart, ilen);
                 if or_masked(acc, &self.scan_words[live..]) {
@@ -224,9 +223,7 @@ impl Transaction {
             let (start, len) = self.atom_signatures(a, istart, ilen);
             for k in start..start + len {
                 let sig = self.groups.sigs[k];
-                let unchanged = link.transforms.is_empty()
-                    || link.chain_trigger.is_some_and(|t| sig.classes & t == 0);
-                if unchanged {
+                if link.leaves_unchanged(sig.classes) {
                     if or_masked(acc, &self.scan_words[sig.live as usize..]) {
                         break 'atoms;
                     }
@@ -299,36 +296,47 @@ impl Transaction {
 
     #[inline(never)]
     fn atom_live_new(&mut self, a: u32, istart: usize, ilen: usize) -> usize {
+        // ORed apart, as a scan may append to `scan_words`: on the stack (CRS has 6 words).
         let words = self.engine.live_words;
-        // ORed on the stack (CRS has 6 words), as the scans may append to `scan_words`.
-        let mut acc = [0u64; 16];
-        let live = if let Some(acc) = acc.get_mut(..words) {
-            for i in istart..istart + ilen {
-                if let Some(off) = self.scan(self.set_items[i].value) {
-                    let bits = &self.scan_words[off as usize..][..words];
-                    for (a, b) in acc.iter_mut().zip(bits) {
-                        *a |= b;
-                    }
-                }
+        let (mut stack, mut heap) = ([0u64; 16], Vec::new());
+        let acc: &mut [u64] = match stack.get_mut(..words) {
+            Some(acc) => acc,
+            None => {
+                heap.resize(words, 0);
+                &mut heap
             }
-            let live = self.scan_words.len();
-            self.scan_words.extend_from_slice(acc);
-            live
-        } else {
-            let live = self.scan_words.len();
-            self.scan_words.resize(live + words, 0);
-            for i in istart..istart + ilen {
-                if let Some(off) = self.scan(self.set_items[i].value) {
-                    let off = off as usize;
-                    for w in 0..words {
-                        self.scan_words[live + w] |= self.scan_words[off + w];
-                    }
-                }
-            }
-            live
         };
+        for i in istart..istart + ilen {
+            if let Some(off) = self.scan(self.set_items[i].value) {
+                for (a, b) in acc
+                    .iter_mut()
+                    .zip(&self.scan_words[off as usize..][..words])
+                {
+                    *a |= b;
+                }
+            }
+        }
+        let live = self.scan_words.len();
+        self.scan_words.extend_from_slice(acc);
         self.groups.summaries[a as usize].live = live as u32;
         live
+    }
+
+    /// ORs the live bits at `from` in `scan_words` into those at `into` (two distinct
+    /// blocks of `live_words` words, in either order: a scan may come after the block it is
+    /// ORed into).
+    fn or_live_bits(&mut self, into: usize, from: usize) {
+        let words = self.engine.live_words;
+        let (to, bits) = if into < from {
+            let (head, tail) = self.scan_words.split_at_mut(from);
+            (&mut head[into..into + words], &tail[..words])
+        } else {
+            let (head, tail) = self.scan_words.split_at_mut(into);
+            (&mut tail[..words], &head[from..from + words])
+        };
+        for (t, b) in to.iter_mut().zip(bits) {
+            *t |= b;
+        }
     }
 
     /// The signatures of atom `a`, whose items are `set_items[istart..istart + ilen]` (built
@@ -382,10 +390,7 @@ impl Transaction {
             sig.len += 1;
             let live = sig.live as usize;
             if let Some(off) = self.scan(value) {
-                let off = off as usize;
-                for w in 0..words {
-                    self.scan_words[live + w] |= self.scan_words[off + w];
-                }
+                self.or_live_bits(live, off as usize);
             }
         }
         self.groups.scratch = scratch;

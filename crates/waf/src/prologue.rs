@@ -113,6 +113,17 @@ fn probe(engine: &Arc<Engine>) -> Transaction {
     tx
 }
 
+impl ItemBytes {
+    /// The item in `tx`, its key and value interned there.
+    fn intern(&self, tx: &mut Transaction) -> Item {
+        Item {
+            var: self.var,
+            key: self.key.as_ref().map(|k| tx.state.vals.intern(k)),
+            value: tx.state.vals.intern(&self.value),
+        }
+    }
+}
+
 fn item_bytes(tx: &Transaction, item: &Item) -> ItemBytes {
     let vals = &tx.state.vals;
     ItemBytes {
@@ -145,7 +156,7 @@ impl Prologue {
                     break;
                 }
                 let before = tx.matched.len();
-                if tx.run_rules(1, end, end + 1).is_err() {
+                if tx.run_rules(engine, 1, end, end + 1).is_err() {
                     break;
                 }
                 if tx.matched.len() > before && !effects_are_constant_tx(rule) {
@@ -163,7 +174,7 @@ impl Prologue {
             value: tx.state.vals.intern(b"\0portcullis prologue: inherited"),
         };
         tx.state.matched = Some((sentinel, sentinel.value));
-        let ran = tx.run_rules(1, start, end);
+        let ran = tx.run_rules(engine, 1, start, end);
         let clean = ran == Ok(end)
             && tx.interrupted.is_none()
             && tx.allowed_through == 0
@@ -231,11 +242,7 @@ impl Prologue {
             match r {
                 Recorded::Inherited => inherited.map(|(i, v)| (Some(i), v)),
                 Recorded::Own(item, value) => {
-                    let item = item.as_ref().map(|i| Item {
-                        var: i.var,
-                        key: i.key.as_ref().map(|k| tx.state.vals.intern(k)),
-                        value: tx.state.vals.intern(&i.value),
-                    });
+                    let item = item.as_ref().map(|i| i.intern(tx));
                     Some((item, tx.state.vals.intern(value)))
                 }
             }
@@ -260,11 +267,7 @@ impl Prologue {
         };
         tx.state.matched_all.clear();
         for (item, value) in &self.matched_all {
-            let item = Item {
-                var: item.var,
-                key: item.key.as_ref().map(|k| tx.state.vals.intern(k)),
-                value: tx.state.vals.intern(&item.value),
-            };
+            let item = item.intern(tx);
             let value = tx.state.vals.intern(value);
             tx.state.matched_all.push((item, value));
         }

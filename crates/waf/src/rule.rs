@@ -83,6 +83,15 @@ pub struct Link {
 }
 
 /// A complete rule.
+impl Link {
+    /// Whether the link's transformation chain leaves every value whose byte classes are
+    /// within `classes` as it is (no transformation, or none of the chain's trigger classes).
+    #[inline]
+    pub(crate) fn leaves_unchanged(&self, classes: u32) -> bool {
+        self.transforms.is_empty() || self.chain_trigger.is_some_and(|t| classes & t == 0)
+    }
+}
+
 #[derive(Debug)]
 pub struct Rule {
     /// `id` (0 for chain-less rules without one, which SecLang forbids for SecRule).
