@@ -64,12 +64,6 @@ pub struct Engine {
     /// `group_bit` is its index here). A group with any gets its values' live bits, and a
     /// union of them as one word: bit *j* set when some value has slot `group_slots[g][j]`.
     pub(crate) group_slots: Vec<Vec<u32>>,
-    /// Per target group: the words of the live bits its slots fall in, with the mask of its
-    /// slots in each (a group's union is ORed over these words only).
-    pub(crate) group_words: Vec<Vec<(u32, u64)>>,
-    /// Per group: where slot *j* (of the first 64) falls in its words: `(k << 6) | bit`
-    /// for word `group_words[g][k]`.
-    pub(crate) group_slot_pos: Vec<Vec<u16>>,
     /// The TX names with a slot, as registered when this engine was built (its rules' names
     /// included): its transactions look names up here, without a lock.
     pub(crate) tx_names: Arc<crate::txvars::TxNames>,
@@ -275,6 +269,8 @@ impl Engine {
                 link.group_bit = u8::try_from(j).ok().filter(|&j| j < 64);
             }
         }
+        // Per group: the words of the live bits its slots fall in, with the mask of its
+        // slots in each (a group's union is ORed over these words only).
         let group_words: Vec<Vec<(u32, u64)>> = group_slots
             .iter()
             .map(|slots| {
@@ -304,6 +300,16 @@ impl Engine {
                     .collect()
             })
             .collect();
+        // Each link gets its set's and group's tables (see `UnionPlan`).
+        for link in rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
+            if let Some(set) = link.target_set {
+                link.plan.atoms = set_atoms[set as usize].clone().into();
+            }
+            if let Some(g) = link.group {
+                link.plan.words = group_words[g as usize].clone().into();
+                link.plan.slot_pos = group_slot_pos[g as usize].clone().into();
+            }
+        }
         let live_words = (live_slots as usize).div_ceil(64);
         let mut live_init = vec![0u64; live_words];
         for s in prefilter_slots..live_slots {
@@ -338,8 +344,6 @@ impl Engine {
             live_words,
             live_init,
             group_slots,
-            group_words,
-            group_slot_pos,
             target_sets: target_set_ids.len(),
             set_atoms,
             atoms,

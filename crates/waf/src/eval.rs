@@ -410,10 +410,10 @@ impl Transaction {
         if let Some(direct) = link.direct_tx.filter(|_| runtime.is_empty()) {
             return self.eval_tx_slot(link, op, direct);
         }
-        if let (true, Some(set), Some(slot), true) =
+        if let (true, Some(_), Some(slot), true) =
             (link.multi_match, link.target_set, gate, runtime.is_empty())
         {
-            return self.eval_multi_match(link, op, set, slot);
+            return self.eval_multi_match(link, op, slot);
         }
         let mut any = false;
         let mut items = std::mem::take(&mut self.scratch.items_buf);
@@ -449,11 +449,10 @@ impl Transaction {
     /// (the atom's OR of live bits, shared with the groups' unions) it is passed over
     /// whole. CRS's six `multiMatch` rules (libinjection, Node.js, path traversal) visit
     /// every argument: ~80 per 1 KB JSON body. Same order as the set's items.
-    fn eval_multi_match(&mut self, link: &Link, op: &Operator, set: u32, slot: u32) -> bool {
+    fn eval_multi_match(&mut self, link: &Link, op: &Operator, slot: u32) -> bool {
         let mut any = false;
         let mut values = std::mem::take(&mut self.scratch.values_buf);
-        for k in 0..self.engine.set_atoms[set as usize].len() {
-            let a = self.engine.set_atoms[set as usize][k];
+        for &a in &link.plan.atoms {
             let (istart, ilen) = self.atom_range(a);
             if ilen == 0 {
                 continue;

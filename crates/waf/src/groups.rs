@@ -152,7 +152,7 @@ impl Transaction {
         let live = if self.engine.group_slots[gi].is_empty() || self.engine.live_words == 0 {
             u64::MAX
         } else {
-            self.compute_union(g, link)
+            self.compute_union(link)
         };
         self.groups.unions[gi] = Some((version, live));
         live
@@ -171,23 +171,15 @@ impl Transaction {
     /// transformed bits; stops once every slot is live. Kept out of `eval_link` (once per
     /// group and transaction, against `eval_link`'s once per rule): the caller stays small.
     #[inline(never)]
-    fn compute_union(&mut self, g: u32, link: &Link) -> u64 {
-        // The group's words are copied out rather than borrowed through a clone of the
-        // engine's `Arc`: the proxy's threads share the engine, and its reference count is
-        // one cache line they would fight over, a union at a time.
-        let mut words_buf = [(0u32, 0u64); 8];
-        let group_words = &self.engine.group_words[g as usize];
-        let Some(words) = words_buf.get_mut(..group_words.len()) else {
+    fn compute_union(&mut self, link: &Link) -> u64 {
+        let plan = &link.plan;
+        let words = &*plan.words;
+        if words.len() > 8 || link.target_set.is_none() {
             // Slots spread over more than 8 words (not in CRS): every link looks.
             return u64::MAX;
-        };
-        words.copy_from_slice(group_words);
-        let words = &*words;
+        }
         let mut acc = [0u64; 8];
         let acc = &mut acc[..words.len()];
-        let Some(set) = link.target_set else {
-            return u64::MAX;
-        };
         let or_masked = |acc: &mut [u64], bits: &[u64]| {
             let mut full = true;
             for (a, &(w, mask)) in acc.iter_mut().zip(words) {
@@ -196,8 +188,7 @@ impl Transaction {
             }
             full
         };
-        'atoms: for k in 0..self.engine.set_atoms[set as usize].len() {
-            let a = self.engine.set_atoms[set as usize][k];
+        'atoms: for &a in &plan.atoms {
             let (istart, ilen) = self.atom_range(a);
             if ilen == 0 {
                 continue;
@@ -238,7 +229,7 @@ impl Transaction {
             }
         }
         let mut live = 0u64;
-        for (j, &p) in self.engine.group_slot_pos[g as usize].iter().enumerate() {
+        for (j, &p) in plan.slot_pos.iter().enumerate() {
             let (k, bit) = (usize::from(p >> 6), p & 63);
             if acc.get(k).is_some_and(|a| a & (1 << bit) != 0) {
                 live |= 1 << j;

@@ -80,6 +80,23 @@ pub struct Link {
     pub logdata: Option<Macro>,
     /// Where the `SecRule` was written.
     pub origin: Origin,
+    /// The engine's tables of the link's target set and group (see [`UnionPlan`]).
+    pub(crate) plan: UnionPlan,
+}
+
+/// What a group's union (`groups.rs`) and a `multiMatch` link read of the engine's tables
+/// for a link's target set and group, copied into the link when the engine is built: the
+/// loops read them through the rule, which is borrowed apart from the transaction, instead
+/// of through the transaction's `Arc` of the engine (a copy of the tables per union, or a
+/// clone of the `Arc` whose reference count the proxy's threads would fight over).
+#[derive(Debug, Default)]
+pub(crate) struct UnionPlan {
+    /// The set's atoms (`Engine::set_atoms`).
+    pub(crate) atoms: Box<[u32]>,
+    /// The group's words and masks (`Engine::group_words`).
+    pub(crate) words: Box<[(u32, u64)]>,
+    /// Where each of the group's slots falls in `words` (`Engine::group_slot_pos`).
+    pub(crate) slot_pos: Box<[u16]>,
 }
 
 /// A complete rule.
