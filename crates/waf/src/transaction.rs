@@ -232,32 +232,41 @@ impl Transaction {
 
     /// Every rule that matched so far (logged ones and `nolog` ones, flagged).
     pub fn matched_rules(&self) -> &[MatchedRule] {
-        self.matched_view.get_or_init(|| {
-            self.matched
-                .iter()
-                .map(|m| {
-                    let rule = &self.engine.rules[m.rule];
-                    let origin = rule.origin();
-                    MatchedRule {
-                        id: rule.id,
-                        phase: rule.phase,
-                        msg: m.msg.clone(),
-                        data: m.data.clone(),
-                        severity: rule.severity,
-                        tags: rule.tags.clone(),
-                        file: origin.file.to_string(),
-                        line: origin.line,
-                        matched_var_name: m
-                            .var_item
-                            .map(|it| self.state.name_of(&it))
-                            .unwrap_or_default(),
-                        matched_var: self.state.vals.get(m.var_value).to_vec(),
-                        log: rule.log,
-                        disruptive: rule.is_disruptive(),
-                    }
-                })
-                .collect()
-        })
+        self.matched_view
+            .get_or_init(|| self.matched.iter().map(|m| self.matched_rule(m)).collect())
+    }
+
+    /// The matches of rules that log (not `nolog`), in match order, built now: what a
+    /// log writer needs — [`Self::matched_rules`] less the bookkeeping matches (CRS: ~130
+    /// paranoia-level skips per request), whose names, tags and values it would copy.
+    pub fn logged_rules(&self) -> Vec<MatchedRule> {
+        self.matched
+            .iter()
+            .filter(|m| self.engine.rules[m.rule].log)
+            .map(|m| self.matched_rule(m))
+            .collect()
+    }
+
+    fn matched_rule(&self, m: &RawMatch) -> MatchedRule {
+        let rule = &self.engine.rules[m.rule];
+        let origin = rule.origin();
+        MatchedRule {
+            id: rule.id,
+            phase: rule.phase,
+            msg: m.msg.clone(),
+            data: m.data.clone(),
+            severity: rule.severity,
+            tags: rule.tags.clone(),
+            file: origin.file.to_string(),
+            line: origin.line,
+            matched_var_name: m
+                .var_item
+                .map(|it| self.state.name_of(&it))
+                .unwrap_or_default(),
+            matched_var: self.state.vals.get(m.var_value).to_vec(),
+            log: rule.log,
+            disruptive: rule.is_disruptive(),
+        }
     }
 
     /// Whether a matched rule is logged (not `nolog`), without building the

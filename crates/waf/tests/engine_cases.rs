@@ -69,6 +69,14 @@ fn run(engine: &Arc<Engine>, req: &Value) -> (String, Vec<u64>, portcullis_waf::
             .find(|m| m.disruptive)
             .map(|m| m.id)
     );
+    // And the log writer's list is the full list less the `nolog` matches.
+    let logged: Vec<_> = tx
+        .matched_rules()
+        .iter()
+        .filter(|m| m.log)
+        .cloned()
+        .collect();
+    assert_eq!(tx.logged_rules(), logged);
     (outcome_text(&out), ids, tx)
 }
 

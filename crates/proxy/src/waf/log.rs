@@ -106,6 +106,7 @@ pub struct TxRecord<'a> {
     pub uri: &'a str,
     pub http_version: &'a str,
     pub host: &'a str,
+    /// Read for the audit log only (callers may leave it empty when that is off).
     pub request_headers: &'a [(String, String)],
     pub status: u16,
     /// (status, phase) when the WAF answered.
@@ -127,18 +128,19 @@ pub fn relevant(interrupted: bool, failure: bool, logged_match: bool) -> bool {
 pub fn write(rec: &TxRecord<'_>) {
     let Some(s) = sinks() else { return };
     if let Some(sink) = &s.error {
-        let mut text = String::new();
+        // One timestamp and one buffer for the transaction's lines, each field escaped
+        // straight into it: an attack matches half a dozen CRS rules.
+        let mut text = String::with_capacity(1024 * rec.rules.len().min(16) + 256);
+        let now = timestamp();
         for r in rec.rules.iter().filter(|r| r.log) {
-            error_line(&mut text, rec, r);
+            error_line(&mut text, &now, rec, r);
         }
         if let Some(f) = rec.failure {
-            let _ = writeln!(
-                text,
-                "{} [error] ModSecurity: WAF failure: {f} [uri \"{}\"] [unique_id \"{}\"]",
-                timestamp(),
-                esc(rec.uri.as_bytes()),
-                esc(rec.unique_id.as_bytes())
-            );
+            let _ = write!(text, "{now} [error] ModSecurity: WAF failure: {f} [uri \"");
+            esc_into(&mut text, rec.uri.as_bytes());
+            text.push_str("\"] [unique_id \"");
+            esc_into(&mut text, rec.unique_id.as_bytes());
+            text.push_str("\"]\n");
         }
         if !text.is_empty() {
             sink.write(&text);
@@ -158,43 +160,57 @@ pub fn write(rec: &TxRecord<'_>) {
     }
 }
 
-fn error_line(out: &mut String, rec: &TxRecord<'_>, r: &MatchedRule) {
-    let head = match rec.interrupted {
+/// Whether the JSON audit log is written (its record needs the request's headers).
+pub fn audit_enabled() -> bool {
+    sinks().is_some_and(|s| s.audit.is_some())
+}
+
+fn error_line(out: &mut String, now: &str, rec: &TxRecord<'_>, r: &MatchedRule) {
+    out.push_str(now);
+    out.push_str(" [error] ModSecurity: ");
+    match rec.interrupted {
         Some((status, phase)) if r.disruptive && !rec.detection_only => match rec.interruption {
-            Some((Interruption::Redirect, location)) => format!(
-                "Access denied with redirection to {} using status {status} (phase {phase}).",
-                esc(location.unwrap_or("").as_bytes())
-            ),
-            Some((Interruption::Drop, _)) => {
-                format!("Access denied with connection close (phase {phase}).")
+            Some((Interruption::Redirect, location)) => {
+                out.push_str("Access denied with redirection to ");
+                esc_into(out, location.unwrap_or("").as_bytes());
+                let _ = write!(out, " using status {status} (phase {phase}).");
             }
-            _ => format!("Access denied with code {status} (phase {phase})."),
+            Some((Interruption::Drop, _)) => {
+                let _ = write!(out, "Access denied with connection close (phase {phase}).");
+            }
+            _ => {
+                let _ = write!(out, "Access denied with code {status} (phase {phase}).");
+            }
         },
-        _ => "Warning.".to_string(),
-    };
-    let _ = write!(
-        out,
-        "{} [error] ModSecurity: {head} Matched \"{}\" (Value: `{}') [file \"{}\"] [line \"{}\"] [id \"{}\"] [msg \"{}\"] [data \"{}\"] [severity \"{}\"]",
-        timestamp(),
-        esc(r.matched_var_name.as_bytes()),
-        esc(&r.matched_var[..r.matched_var.len().min(256)]),
-        esc(r.file.as_bytes()),
-        r.line,
-        r.id,
-        esc(r.msg.as_bytes()),
-        esc(r.data.as_bytes()),
-        r.severity.map_or(String::new(), |s| s.to_string()),
-    );
-    for t in &r.tags {
-        let _ = write!(out, " [tag \"{}\"]", esc(t.as_bytes()));
+        _ => out.push_str("Warning."),
     }
-    let _ = writeln!(
-        out,
-        " [hostname \"{}\"] [uri \"{}\"] [unique_id \"{}\"]",
-        esc(rec.host.as_bytes()),
-        esc(rec.uri.as_bytes()),
-        esc(rec.unique_id.as_bytes())
-    );
+    out.push_str(" Matched \"");
+    esc_into(out, r.matched_var_name.as_bytes());
+    out.push_str("\" (Value: `");
+    esc_into(out, &r.matched_var[..r.matched_var.len().min(256)]);
+    out.push_str("') [file \"");
+    esc_into(out, r.file.as_bytes());
+    let _ = write!(out, "\"] [line \"{}\"] [id \"{}\"] [msg \"", r.line, r.id);
+    esc_into(out, r.msg.as_bytes());
+    out.push_str("\"] [data \"");
+    esc_into(out, r.data.as_bytes());
+    out.push_str("\"] [severity \"");
+    if let Some(s) = r.severity {
+        let _ = write!(out, "{s}");
+    }
+    out.push_str("\"]");
+    for t in &r.tags {
+        out.push_str(" [tag \"");
+        esc_into(out, t.as_bytes());
+        out.push_str("\"]");
+    }
+    out.push_str(" [hostname \"");
+    esc_into(out, rec.host.as_bytes());
+    out.push_str("\"] [uri \"");
+    esc_into(out, rec.uri.as_bytes());
+    out.push_str("\"] [unique_id \"");
+    esc_into(out, rec.unique_id.as_bytes());
+    out.push_str("\"]\n");
 }
 
 /// ModSecurity v3's JSON audit record (`SecAuditLogFormat JSON`).
@@ -262,19 +278,32 @@ fn audit_json(rec: &TxRecord<'_>) -> serde_json::Value {
 /// Escapes a value for a bracketed `"..."` field.
 pub fn esc(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());
-    for &b in bytes {
+    esc_into(&mut s, bytes);
+    s
+}
+
+/// [`esc`], appended to `out`: printable runs are copied whole.
+fn esc_into(out: &mut String, bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let plain = rest
+            .iter()
+            .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'\\')
+            .unwrap_or(rest.len());
+        // Printable ASCII: valid UTF-8 as it is.
+        out.push_str(std::str::from_utf8(&rest[..plain]).unwrap_or_default());
+        let Some(&b) = rest.get(plain) else { break };
         match b {
             b'"' | b'\\' => {
-                s.push('\\');
-                s.push(b as char);
+                out.push('\\');
+                out.push(b as char);
             }
-            0x20..=0x7e => s.push(b as char),
             _ => {
-                let _ = write!(s, "\\x{b:02x}");
+                let _ = write!(out, "\\x{b:02x}");
             }
         }
+        rest = &rest[plain + 1..];
     }
-    s
 }
 
 /// `YYYY/MM/DD HH:MM:SS` (UTC), as nginx's error log.
@@ -313,6 +342,9 @@ mod tests {
     #[test]
     fn escapes_and_dates() {
         assert_eq!(esc(b"a\"b\\c\n\xff"), "a\\\"b\\\\c\\x0a\\xff");
+        assert_eq!(esc(b""), "");
+        assert_eq!(esc(b"plain text"), "plain text");
+        assert_eq!(esc(b"\x01\x7f\"\""), "\\x01\\x7f\\\"\\\"");
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_418), (2025, 11, 26));
     }

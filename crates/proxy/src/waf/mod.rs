@@ -437,11 +437,15 @@ impl WafTx {
             // Read back from the transaction: nothing is copied for the many exchanges that
             // are not logged.
             let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-            let headers: Vec<(String, String)> = self
-                .tx
-                .request_headers()
-                .map(|(k, v)| (lossy(k), lossy(v)))
-                .collect();
+            let headers: Vec<(String, String)> = match log::audit_enabled() {
+                true => self
+                    .tx
+                    .request_headers()
+                    .map(|(k, v)| (lossy(k), lossy(v)))
+                    .collect(),
+                false => Vec::new(),
+            };
+            let rules = self.tx.logged_rules();
             log::write(&log::TxRecord {
                 unique_id: &self.unique_id,
                 client_ip: self.client.ip(),
@@ -459,7 +463,7 @@ impl WafTx {
                     .map(|(i, loc)| (*i, loc.as_deref())),
                 detection_only: self.policy.mode == WafMode::DetectionOnly,
                 failure: self.failure,
-                rules: self.tx.matched_rules(),
+                rules: &rules,
             });
         }
     }
