@@ -210,13 +210,13 @@ impl Transaction {
                 self.multipart_vars(out, &mut error);
             }
             Some(BodyProcessor::Json) if !body.is_empty() => {
-                match body::parse_json(&body, cfg.json_depth_limit) {
-                    Ok(pairs) => {
-                        for (k, v) in pairs.into_iter().take(limit) {
-                            self.state.push(Var::ARGS_POST, &k, &v);
+                match body::json_args(&body, cfg.json_depth_limit) {
+                    (args, None) => {
+                        for (k, v) in args.iter().take(limit) {
+                            self.state.push(Var::ARGS_POST, k, v);
                         }
                     }
-                    Err(e) => error = Some(e.to_string()),
+                    (_, Some(e)) => error = Some(e.to_string()),
                 }
             }
             Some(BodyProcessor::Json) => {}

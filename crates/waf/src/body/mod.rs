@@ -12,7 +12,7 @@ mod urlencoded;
 mod xml;
 pub mod xpath;
 
-pub use json::{parse_json, parse_json_partial};
+pub use json::{JsonArgs, json_args, parse_json, parse_json_partial};
 pub use multipart::parse_multipart;
 pub use urlencoded::parse_urlencoded;
 pub use xml::{XmlDocument, parse_xml, parse_xml_partial, parse_xml_values};
