@@ -869,10 +869,8 @@ impl Transaction {
         if self.untouched(value, t) {
             return value;
         }
-        if let Some(&tv) = self.tcache.get(&(value, t)) {
-            return tv;
-        }
-        // As for chains: a remembered result is not copied into the transformation cache.
+        // As for chains: the memo first (it answers for repeated values, and a remembered
+        // result is not copied into the transformation cache), then `step_cached`'s cache.
         let key = memo::step_key(t);
         if let Some(tv) = self.memo_chain(value, key) {
             return tv;

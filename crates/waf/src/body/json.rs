@@ -354,7 +354,8 @@ impl Scanner<'_> {
                 _ => return Err(self.error("invalid character inside string")),
             }
         }
-        if std::str::from_utf8(&out[from..]).is_err() {
+        let text = &out[from..];
+        if !text.is_ascii() && std::str::from_utf8(text).is_err() {
             return Err(self.error("invalid bytes in UTF8 string"));
         }
         Ok(())
