@@ -16,7 +16,7 @@ use crate::groups::Cached;
 use crate::macros::expand_text;
 use crate::memo::{self, Memo};
 use crate::operator::MacroExpander;
-use crate::operator::Operator;
+use crate::operator::{Comparison, Operator};
 use crate::prefilter::words_contain;
 use crate::rule::{DirectTx, Link, Rule, Test};
 use crate::state::{Item, RuleContext, State};
@@ -267,16 +267,10 @@ impl Transaction {
                 operand,
                 cmp,
                 count,
-            } if !removals() => {
-                let value = match count {
-                    true => Some(i64::from(self.state.tx.get_slot(slot).is_some())),
-                    false => self.state.tx.slot_int(slot, cmp),
-                };
-                match value {
-                    Some(v) if cmp.holds_read(v, i64::from(operand)) => Gated::TxHolds,
-                    _ => Gated::Out,
-                }
-            }
+            } if !removals() => match self.direct_tx_int(DirectTx { slot, count }, cmp) {
+                Some(v) if cmp.holds_read(v, i64::from(operand)) => Gated::TxHolds,
+                _ => Gated::Out,
+            },
             _ => Gated::Unknown,
         };
         if gated == Gated::Out {
@@ -658,6 +652,15 @@ impl Transaction {
         match (direct.count, member) {
             (true, m) => Some(if m.is_some() { b"1" } else { b"0" }),
             (false, m) => m,
+        }
+    }
+
+    /// [`Self::direct_tx_value`] as `cmp` reads it, the member's reading remembered until it
+    /// is written (`TxVars::slot_int`).
+    fn direct_tx_int(&mut self, direct: DirectTx, cmp: Comparison) -> Option<i64> {
+        match direct.count {
+            true => Some(i64::from(self.state.tx.get_slot(direct.slot).is_some())),
+            false => self.state.tx.slot_int(direct.slot, cmp),
         }
     }
 

@@ -287,28 +287,13 @@ impl Transaction {
 
     #[inline(never)]
     fn atom_live_new(&mut self, a: u32, istart: usize, ilen: usize) -> usize {
-        // ORed apart, as a scan may append to `scan_words`: on the stack (CRS has 6 words).
-        let words = self.engine.live_words;
-        let (mut stack, mut heap) = ([0u64; 16], Vec::new());
-        let acc: &mut [u64] = match stack.get_mut(..words) {
-            Some(acc) => acc,
-            None => {
-                heap.resize(words, 0);
-                &mut heap
-            }
-        };
+        let live = self.scan_words.len();
+        self.scan_words.resize(live + self.engine.live_words, 0);
         for i in istart..istart + ilen {
             if let Some(off) = self.scan(self.set_items[i].value) {
-                for (a, b) in acc
-                    .iter_mut()
-                    .zip(&self.scan_words[off as usize..][..words])
-                {
-                    *a |= b;
-                }
+                self.or_live_bits(live, off as usize);
             }
         }
-        let live = self.scan_words.len();
-        self.scan_words.extend_from_slice(acc);
         self.groups.summaries[a as usize].live = live as u32;
         live
     }

@@ -80,12 +80,12 @@ impl Macro {
         }
     }
 
-    /// True when the text has at least one reference.
-    /// Whether every reference is to a TX member by name (`%{tx.x}`).
+    /// Whether every reference is to a TX member by its slot (`%{tx.x}`).
     pub(crate) fn refs_only_tx(&self) -> bool {
         self.parts.iter().all(|p| !matches!(p, Part::Ref(..)))
     }
 
+    /// True when the text has at least one reference.
     pub fn has_refs(&self) -> bool {
         self.parts
             .iter()

@@ -93,13 +93,12 @@ pub struct Link {
 pub(crate) struct UnionPlan {
     /// The set's atoms (`Engine::set_atoms`).
     pub(crate) atoms: Box<[u32]>,
-    /// The group's words and masks (`Engine::group_words`).
+    /// The words of live bits the group's slots fall in, each with the mask of its slots.
     pub(crate) words: Box<[(u32, u64)]>,
-    /// Where each of the group's slots falls in `words` (`Engine::group_slot_pos`).
+    /// Where each of the group's first 64 slots falls: `(k << 6) | bit` for `words[k]`.
     pub(crate) slot_pos: Box<[u16]>,
 }
 
-/// A complete rule.
 impl Link {
     /// Whether the link's transformation chain leaves every value whose byte classes are
     /// within `classes` as it is (no transformation, or none of the chain's trigger classes).
@@ -109,6 +108,7 @@ impl Link {
     }
 }
 
+/// A complete rule.
 #[derive(Debug)]
 pub struct Rule {
     /// `id` (0 for chain-less rules without one, which SecLang forbids for SecRule).

@@ -437,13 +437,13 @@ impl WafTx {
             // Read back from the transaction: nothing is copied for the many exchanges that
             // are not logged.
             let lossy = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-            let headers: Vec<(String, String)> = match log::audit_enabled() {
-                true => self
-                    .tx
+            let headers: Vec<(String, String)> = if log::audit_enabled() {
+                self.tx
                     .request_headers()
                     .map(|(k, v)| (lossy(k), lossy(v)))
-                    .collect(),
-                false => Vec::new(),
+                    .collect()
+            } else {
+                Vec::new()
             };
             let rules = self.tx.logged_rules();
             log::write(&log::TxRecord {

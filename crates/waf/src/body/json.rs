@@ -155,24 +155,20 @@ struct Namer {
     args: JsonArgs,
 }
 
-impl Namer {
-    /// The name part of the next value or container: the current key, `json` at the top
-    /// level, nothing for an array element, `empty-key` for an empty key.
-    fn current_key(&self) -> &[u8] {
-        if self.containers.is_empty() {
-            return b"json";
-        }
-        if self.current_key.is_empty() {
-            if matches!(self.containers.last(), Some((_, Some(_)))) {
-                return b"";
-            }
-            return b"empty-key";
-        }
-        &self.current_key
+/// The name part of the next value or container: the current key, `json` at the top level,
+/// nothing for an array element, `empty-key` for an empty key.
+fn member_name<'a>(containers: &[(Vec<u8>, Option<usize>)], key: &'a [u8]) -> &'a [u8] {
+    match (containers.last(), key.is_empty()) {
+        (None, _) => b"json",
+        (Some((_, Some(_))), true) => b"",
+        (Some(_), true) => b"empty-key",
+        (Some(_), false) => key,
     }
+}
 
+impl Namer {
     fn open(&mut self, array: bool) {
-        let name = self.current_key().to_vec();
+        let name = member_name(&self.containers, &self.current_key).to_vec();
         self.current_key.clear();
         self.containers.push((name, array.then_some(0)));
     }
@@ -185,9 +181,14 @@ impl Namer {
     }
 
     fn value(&mut self, value: &[u8]) {
-        let path = &mut self.args.bytes;
+        let Namer {
+            containers,
+            current_key,
+            args,
+        } = self;
+        let path = &mut args.bytes;
         let start = path.len();
-        for (name, counter) in &self.containers {
+        for (name, counter) in containers.iter() {
             path.extend_from_slice(name);
             match counter {
                 Some(n) => {
@@ -197,22 +198,15 @@ impl Namer {
                 None => path.push(b'.'),
             }
         }
-        match self.containers.last_mut() {
+        path.extend_from_slice(member_name(containers, current_key));
+        match containers.last_mut() {
             Some((_, Some(counter))) => *counter += 1,
-            _ => {
-                let key: &[u8] = match (self.containers.is_empty(), self.current_key.is_empty()) {
-                    (true, _) => b"json",
-                    (false, true) => b"empty-key",
-                    (false, false) => &self.current_key,
-                };
-                path.extend_from_slice(key);
-                self.current_key.clear();
-            }
+            _ => current_key.clear(),
         }
         let mid = path.len();
         path.extend_from_slice(value);
         let end = path.len();
-        self.args.spans.push((start as u32, mid as u32, end as u32));
+        args.spans.push((start as u32, mid as u32, end as u32));
     }
 }
 
