@@ -179,7 +179,7 @@ impl Transaction {
                 pos += 1;
                 continue;
             }
-            let known = self.gate(gate);
+            let known = self.gate(engine, gate);
             if known == Gated::Out {
                 pos += 1;
                 continue;
@@ -248,7 +248,7 @@ impl Transaction {
     /// What the gate of a rule decides about its first link, as `eval_link` would (a rule
     /// with runtime target removals goes the long way unless its union decides). A failed
     /// first link clears the matched variables here, as `eval_link` does.
-    fn gate(&mut self, gate: Gate) -> Gated {
+    fn gate(&mut self, engine: &Engine, gate: Gate) -> Gated {
         let removals = || has_bit(&self.overrides.removed_target_rules, gate.ri as usize);
         let gated = match gate.test {
             GateTest::Rule => Gated::Unknown,
@@ -258,10 +258,19 @@ impl Transaction {
                 group,
                 bit,
                 counted,
-            } if !(counted && removals()) => match self.cached_union(group) {
-                Some(live) if live & (1 << bit) == 0 => Gated::Out,
-                _ => Gated::Unknown,
-            },
+            } if !(counted && removals()) => {
+                // The union as `eval_link` would compute it, computed here when the rule is
+                // its group's first this transaction (~80 per CRS request): a clear bit then
+                // passes the rule over without setting up its evaluation.
+                let live = match self.cached_union(group) {
+                    Some(live) => live,
+                    None => self.group_union(group, &engine.rules[gate.ri as usize].links[0]),
+                };
+                match live & (1 << bit) {
+                    0 => Gated::Out,
+                    _ => Gated::Unknown,
+                }
+            }
             GateTest::Tx {
                 slot,
                 operand,
