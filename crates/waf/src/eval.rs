@@ -468,16 +468,47 @@ impl Transaction {
             }
             for i in istart..istart + ilen {
                 let item = self.set_items[i];
+                let entry = self.memo_entry(item.value);
+                if let (Some(e), Some(memo)) = (entry, &self.memo) {
+                    if memo
+                        .multi_live(e, link.chain_id)
+                        .is_some_and(|live| !words_contain(live, slot))
+                    {
+                        continue;
+                    }
+                }
+                let generation = self.memo_generation;
                 values.clear();
                 self.transformed_each(item.value, link, &mut values);
+                let mut live = std::mem::take(&mut self.scratch.multi_live);
+                live.clear();
+                live.resize(self.engine.live_words, 0);
+                // Every tested value's bits, or the OR would claim more than it saw.
+                let mut complete = true;
                 for &tv in &values {
-                    if let Some(off) = self.scan(tv) {
-                        if !words_contain(&self.scan_words[off as usize..], slot) {
-                            continue;
+                    match self.scan(tv) {
+                        Some(off) => {
+                            let bits = &self.scan_words[off as usize..];
+                            for (l, b) in live.iter_mut().zip(bits) {
+                                *l |= b;
+                            }
+                            if !words_contain(bits, slot) {
+                                continue;
+                            }
                         }
+                        None => complete = false,
                     }
                     any |= self.test_value(link, op, item, tv);
                 }
+                // Not when the memo was cleared meanwhile (`e` would name another value).
+                if let (Some(e), Some(memo), true) = (
+                    entry,
+                    &mut self.memo,
+                    complete && generation == self.memo_generation,
+                ) {
+                    memo.set_multi_live(e, link.chain_id, &live);
+                }
+                self.scratch.multi_live = live;
             }
         }
         self.scratch.values_buf = values;

@@ -32,6 +32,8 @@ pub(crate) const MAX_VALUE: usize = 4096;
 pub(crate) const MAX_ENTRIES: usize = 4096;
 /// Bytes of memoised values held before the memo is cleared.
 pub(crate) const MAX_BYTES: usize = 512 << 10;
+/// `multiMatch` summaries held before they are forgotten (the values stay).
+const MAX_MULTI: usize = 4 * MAX_ENTRIES;
 /// Memos kept per thread (one per engine; the least recently used goes first).
 const MAX_MEMOS: usize = 4;
 
@@ -132,6 +134,12 @@ pub(crate) struct Memo {
     bytes: usize,
     /// (entry, transformation chain id) → entry of the chain's result.
     chains: crate::interner::FxMap<(u32, u32), u32>,
+    /// (entry, `multiMatch` chain id) → offset in `multi_words` of the OR of the live bits
+    /// of every value the link tests for the entry's value: the value and each step result
+    /// that changed it. A value whose OR lacks a `multiMatch` link's live slot is passed
+    /// over with one lookup instead of its steps and their scans.
+    multi: crate::interner::FxMap<(u32, u32), u32>,
+    multi_words: Vec<u64>,
 }
 
 impl Memo {
@@ -158,6 +166,8 @@ impl Memo {
                 unchanged: Vec::new(),
                 bytes: 0,
                 chains: Default::default(),
+                multi: Default::default(),
+                multi_words: Vec::new(),
             },
         }
     }
@@ -181,6 +191,8 @@ impl Memo {
         self.filled.clear();
         self.unchanged.clear();
         self.chains.clear();
+        self.multi.clear();
+        self.multi_words.clear();
         self.bytes = 0;
         self.generation = next_generation();
     }
@@ -254,6 +266,28 @@ impl Memo {
         }
     }
 
+    /// The OR of the live bits of what `multiMatch` chain `chain` has a link test for entry
+    /// `e`'s value, when remembered. Bits only ever clear (`set_no_match`) after the OR was
+    /// taken, so it stays a superset: a clear slot means no tested value can match.
+    pub(crate) fn multi_live(&self, e: u32, chain: u32) -> Option<&[u64]> {
+        let off = *self.multi.get(&(e, chain))? as usize;
+        self.multi_words.get(off..off + self.live_words)
+    }
+
+    /// Remembers `live` as [`Self::multi_live`] of entry `e` and chain `chain`.
+    pub(crate) fn set_multi_live(&mut self, e: u32, chain: u32, live: &[u64]) {
+        if live.len() != self.live_words {
+            return;
+        }
+        if self.multi.len() >= MAX_MULTI {
+            self.multi.clear();
+            self.multi_words.clear();
+        }
+        let off = self.multi_words.len();
+        self.multi_words.extend_from_slice(live);
+        self.multi.insert((e, chain), off as u32);
+    }
+
     /// Records that the memoised operator of live slot `slot` does not match the entry's
     /// value.
     pub(crate) fn set_no_match(&mut self, e: u32, slot: u32) {
@@ -305,6 +339,25 @@ mod tests {
         // Another shape for the same engine id: a fresh memo.
         m.give_back();
         assert_ne!(Memo::take(u64::MAX - 7, 3).generation(), g2);
+    }
+
+    #[test]
+    fn multi_match_summaries() {
+        let mut m = Memo::take(u64::MAX - 9, 2);
+        let a = m.entry(b"x%41");
+        assert!(m.multi_live(a, 3).is_none());
+        m.set_multi_live(a, 3, &[1, 2]);
+        assert_eq!(m.multi_live(a, 3), Some(&[1u64, 2][..]));
+        assert!(m.multi_live(a, 4).is_none(), "per chain");
+        m.set_multi_live(a, 5, &[1]);
+        assert!(m.multi_live(a, 5).is_none(), "wrong width ignored");
+        for i in 0..MAX_MULTI as u32 {
+            m.set_multi_live(a, 100 + i, &[0, 0]);
+        }
+        assert!(m.multi.len() <= MAX_MULTI, "bounded");
+        m.reset();
+        let a = m.entry(b"x%41");
+        assert!(m.multi_live(a, 3).is_none(), "forgotten with the values");
     }
 
     #[test]

@@ -436,6 +436,8 @@ pub(crate) struct Scratch {
     /// Reused buffers for rule evaluation.
     pub(crate) items_buf: Vec<crate::state::Item>,
     pub(crate) values_buf: Vec<u32>,
+    /// The OR of a `multiMatch` value's tested live bits (see `Memo::multi_live`).
+    pub(crate) multi_live: Vec<u64>,
     /// Reused buffer for `setvar` values.
     pub(crate) setvar_buf: Vec<u8>,
     /// Reused for the expanded name of a `setvar` whose name has macros.
@@ -450,6 +452,7 @@ impl Scratch {
         self.scan_seen.capacity() * 8
             + self.items_buf.capacity() * std::mem::size_of::<crate::state::Item>()
             + self.values_buf.capacity() * 4
+            + self.multi_live.capacity() * 8
             + self.setvar_buf.capacity()
             + self.setvar_name.capacity()
             + self.tx_key_ids.capacity() * 4
@@ -459,6 +462,7 @@ impl Scratch {
         self.scan_seen.clear();
         self.items_buf.clear();
         self.values_buf.clear();
+        self.multi_live.clear();
         self.setvar_buf.clear();
         self.setvar_name.clear();
         self.tx_key_ids.clear();

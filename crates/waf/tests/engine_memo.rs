@@ -35,6 +35,7 @@ SecRule ARGS "@pm evil" "id:5,phase:2,deny,status:403,log"
 SecRule ARGS "@rx ^union select" "id:6,phase:2,pass,log,t:none,t:lowercase,t:urlDecodeUni"
 SecRule ARGS "@rx ^UNION%20" "id:7,phase:2,pass,log,t:none"
 SecRule ARGS "@rx ^<x" "id:8,phase:2,pass,log,t:none,t:urlDecodeUni,t:htmlEntityDecode,multiMatch"
+SecRule ARGS "@rx ^<y" "id:9,phase:2,pass,log,t:none,t:lowercase,multiMatch"
 "#;
 
 #[test]
@@ -59,8 +60,11 @@ fn repeated_values_give_the_same_matches_as_without_the_memo() {
         "/?a=%253Cx",           // the steps' results remembered: 8 again
         "/?a=%26lt;x",          // 8 only after htmlEntityDecode, the second step
         "/?a=%26lt;x",
-        "/?a=%2526lt;y", // two steps, no match
+        "/?a=%2526lt;y", // two steps, no match: both multiMatch summaries lack their slot
         "/?a=%2526lt;y",
+        "/?a=%3CY%25", // 9 after lowercase; 8's summary of the value lacks 8's and 9's slots
+        "/?a=%3CY%25", // 8 passed over by its summary, 9 (another chain) still matches
+        "/?a=%253Cx&b=%3CY%25",
     ];
     for (round, uri) in uris.iter().enumerate() {
         let (out_with, tx_with) = get(&with, uri);
@@ -91,6 +95,8 @@ fn repeated_values_give_the_same_matches_as_without_the_memo() {
     assert_eq!(ids(&tx), [3, 8]);
     let (_, tx) = get(&with, "/?a=%2526lt;y");
     assert_eq!(ids(&tx), [3]);
+    let (_, tx) = get(&with, "/?a=%3CY%25");
+    assert_eq!(ids(&tx), [3, 9]);
 }
 
 #[test]
