@@ -813,6 +813,14 @@ impl Transaction {
         Some(tv)
     }
 
+    /// The memo entry of chain `chain`'s result on `value`, when the memo remembers it and
+    /// the chain changes the value (an unchanged value is the caller's own).
+    pub(crate) fn memo_chain_entry(&mut self, value: u32, chain: u32) -> Option<u32> {
+        let e = self.memo_entry(value)?;
+        let r = self.memo.as_ref()?.chain(e, chain)?;
+        (r != e).then_some(r)
+    }
+
     /// Tells the memo that chain `chain` turns `value` into `tv`.
     fn remember_chain(&mut self, value: u32, chain: u32, tv: u32) {
         let Some(e) = self.memo_entry(value) else {

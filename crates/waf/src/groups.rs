@@ -204,7 +204,7 @@ impl Transaction {
             if ilen < SIGNATURES_FROM {
                 // A small atom: each value, transformed.
                 for i in istart..istart + ilen {
-                    let bits = self.transformed_bits(self.set_items[i].value, link);
+                    let bits = self.union_bits(self.set_items[i].value, link);
                     if or_masked(acc, bits) {
                         break 'atoms;
                     }
@@ -222,7 +222,7 @@ impl Transaction {
                 }
                 for i in sig.start..sig.start + sig.len {
                     let value = self.groups.sig_values[i as usize];
-                    if or_masked(acc, self.transformed_bits(value, link)) {
+                    if or_masked(acc, self.union_bits(value, link)) {
                         break 'atoms;
                     }
                 }
@@ -236,6 +236,30 @@ impl Transaction {
             }
         }
         live
+    }
+
+    /// The live bits of `value` after the link's chain, for the union: straight from the
+    /// memo when it remembers the chain's result and that result's live bits — the result
+    /// is then neither interned into the transaction nor copied into `scan_words` (a
+    /// group's entries intern it when a link has to test it). Else `transformed_bits`.
+    #[inline(always)]
+    fn union_bits(&mut self, value: u32, link: &Link) -> &[u64] {
+        let changes = !link.transforms.is_empty()
+            && link
+                .chain_trigger
+                .is_none_or(|trigger| self.state.vals.classes(value) & trigger != 0);
+        let remembered = changes
+            .then(|| self.memo_chain_entry(value, link.chain_id))
+            .flatten()
+            .filter(|&r| self.memo.as_ref().is_some_and(|m| m.live(r).is_some()));
+        match remembered {
+            Some(r) => self
+                .memo
+                .as_ref()
+                .and_then(|m| m.live(r))
+                .unwrap_or_default(),
+            None => self.transformed_bits(value, link),
+        }
     }
 
     /// The live bits of `value` after the link's chain. Only called when the engine has
