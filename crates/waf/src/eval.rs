@@ -641,14 +641,22 @@ impl Transaction {
 
     /// The memo entry of value `value` (looked up once per transaction and memo
     /// generation), or None when the memo is off or the value too long.
+    /// Inlined: the answer is nearly always the transaction's table (~700 lookups per 1 KB
+    /// JSON transaction); the memo's own lookup is a call.
+    #[inline(always)]
     fn memo_entry(&mut self, value: u32) -> Option<u32> {
-        let memo = self.memo.as_mut()?;
-        let i = value as usize;
-        match self.memo_of.get(i) {
-            Some(&memo::NOT_MEMOISED) => return None,
-            Some(&e) if e != memo::UNKNOWN => return Some(e),
-            _ => {}
+        self.memo.as_ref()?;
+        match self.memo_of.get(value as usize) {
+            Some(&memo::NOT_MEMOISED) => None,
+            Some(&e) if e != memo::UNKNOWN => Some(e),
+            _ => self.memo_entry_new(value),
         }
+    }
+
+    /// [`Self::memo_entry`] of a value not looked up in this memo generation yet.
+    #[inline(never)]
+    fn memo_entry_new(&mut self, value: u32) -> Option<u32> {
+        let memo = self.memo.as_mut()?;
         let e = memo.entry(self.state.vals.get(value));
         // A full memo is cleared by `entry`: then every entry number noted so far is void.
         let generation = memo.generation();
