@@ -10,9 +10,13 @@
 # (c) the number of 403 answers is compared with the number of attacks sent. Prints req/s,
 # p50, p99, the ratios portcullis+CRS / nginx+ModSecurity and portcullis+CRS / WAF off, and
 # RSS with CRS loaded. Everything listens on 127.0.0.1; every wrk run is bounded.
+# ROUNDS rounds, each running every workload on every contender in turn: the summary takes
+# the median req/s and p99 of each (contender, workload) over the rounds — single runs
+# minutes apart move by ±10–20% on the shared 2-core machine — and prints each round's
+# ratios beside the ratios of the medians.
 #
-#   loadtest/waf.sh                      # DURATION=8s WARMUP=2s CONNECTIONS=64 THREADS=2
-#   DURATION=4s loadtest/waf.sh
+#   loadtest/waf.sh                      # ROUNDS=3 DURATION=8s WARMUP=2s CONNECTIONS=64 THREADS=2
+#   ROUNDS=1 DURATION=4s loadtest/waf.sh
 #
 # Needs: nginx libnginx-mod-http-modsecurity wrk (Debian; installed when missing).
 set -euo pipefail
@@ -21,6 +25,7 @@ root=$(cd "$here/.." && pwd)
 # shellcheck source=loadtest/lib.sh
 . "$here/lib.sh"
 DURATION=${DURATION:-8s}
+ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
@@ -119,28 +124,45 @@ for w in get post mix; do
   done
 done
 results="$work/results.txt"; : > "$results"
-for w in get post mix; do
-  run_wrk portcullis-crs 18080 $w >> "$results"
-  run_wrk portcullis-nowaf 18083 $w >> "$results"
-  run_wrk nginx-modsec-crs 18091 $w >> "$results"
+for round in $(seq 1 "$ROUNDS"); do
+  for w in get post mix; do
+    for c in portcullis-crs:18080 portcullis-nowaf:18083 nginx-modsec-crs:18091; do
+      printf '%s ' "$round" >> "$results"
+      run_wrk "${c%%:*}" "${c##*:}" $w >> "$results"
+    done
+  done
 done
 
 rss_kb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t; }
 nginx_pids=$(pgrep -P "$(cat "$work/nginx-modsec.pid")" | tr '\n' ' ')
 echo
-echo "machine: $(nproc) cores, $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d$DURATION; all on 127.0.0.1; CRS $(cd "$CRS_DIR" && ls rules/*.conf | wc -l) rule files, PL1, blocking"
-printf '%-18s %-5s %10s %9s %9s %6s %9s %7s %7s\n' contender load req/s p50_ms p99_ms errors forbidden attacks other
-while read -r name load rest; do
+echo "machine: $(nproc) cores, $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds; all on 127.0.0.1; CRS $(cd "$CRS_DIR" && ls rules/*.conf | wc -l) rule files, PL1, blocking"
+printf '%-5s %-18s %-5s %10s %9s %9s %6s %9s %7s %7s\n' round contender load req/s p50_ms p99_ms errors forbidden attacks other
+table="$work/table.txt"; : > "$table"
+while read -r round name load rest; do
+  rps=0 p50_us=0 p99_us=0 errors=0 forbidden=0 attacks=0 other=0
   eval "$rest"
-  printf '%-18s %-5s %10s %9.2f %9.2f %6s %9s %7s %7s\n' "$name" "$load" "$rps" \
+  printf '%-5s %-18s %-5s %10s %9.2f %9.2f %6s %9s %7s %7s\n' "$round" "$name" "$load" "$rps" \
     "$(echo "$p50_us/1000" | bc -l)" "$(echo "$p99_us/1000" | bc -l)" "$errors" "$forbidden" "$attacks" "$other"
+  echo "$round $name $load $rps $p99_us" >> "$table"
 done < "$results"
-get_rps() { awk -v n="$1" -v l="$2" '$1==n && $2==l {split($3,a,"="); print a[2]}' "$results"; }
+# median of column $col over the rounds of (contender, workload)
+median() { awk -v n="$1" -v l="$2" -v c="$3" '$2==n && $3==l {print $c}' "$table" | sort -n \
+  | awk '{v[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+echo
+echo "medians over $ROUNDS rounds (req/s, p99 ms):"
 for w in get post mix; do
-  a=$(get_rps portcullis-crs $w); b=$(get_rps nginx-modsec-crs $w); c=$(get_rps portcullis-nowaf $w)
-  [ -n "$a" ] && [ -n "$b" ] && [ "$b" != 0 ] && [ -n "$c" ] && [ "$c" != 0 ] && \
-    printf 'ratio %-4s portcullis+CRS / nginx+ModSecurity+CRS: %6.1fx   portcullis+CRS / portcullis no WAF: %.2f\n' \
-      "$w" "$(echo "$a/$b" | bc -l)" "$(echo "$a/$c" | bc -l)"
+  a=$(median portcullis-crs $w 4); b=$(median nginx-modsec-crs $w 4); c=$(median portcullis-nowaf $w 4)
+  printf '%-4s portcullis+CRS %8.0f (p99 %6.2f)   no WAF %8.0f (p99 %6.2f)   nginx+ModSecurity+CRS %6.0f (p99 %8.2f)\n' "$w" \
+    "$a" "$(echo "$(median portcullis-crs $w 5)/1000" | bc -l)" "$c" "$(echo "$(median portcullis-nowaf $w 5)/1000" | bc -l)" \
+    "$b" "$(echo "$(median nginx-modsec-crs $w 5)/1000" | bc -l)"
+  if [ "$b" != 0 ] && [ "$c" != 0 ]; then
+    per_round=$(for r in $(seq 1 "$ROUNDS"); do
+      awk -v r="$r" -v l="$w" '$1==r && $3==l {v[$2]=$4} END {if (v["nginx-modsec-crs"]>0 && v["portcullis-nowaf"]>0) printf "%.1fx/%.2f ", v["portcullis-crs"]/v["nginx-modsec-crs"], v["portcullis-crs"]/v["portcullis-nowaf"]}' "$table"
+    done)
+    printf 'ratio %-4s portcullis+CRS / nginx+ModSecurity+CRS: %6.1fx   portcullis+CRS / portcullis no WAF: %.2f   (per round: %s)\n' \
+      "$w" "$(echo "$a/$b" | bc -l)" "$(echo "$a/$c" | bc -l)" "$per_round"
+  fi
 done
 echo "RSS after load: portcullis+CRS $(rss_kb $pc_waf) kB, portcullis no WAF $(rss_kb $pc_plain) kB, nginx+ModSecurity+CRS (master+workers) $(rss_kb "$(cat "$work/nginx-modsec.pid")" $nginx_pids) kB"
 echo "(mix: forbidden should equal attacks, up to the requests in flight when wrk stopped)"
