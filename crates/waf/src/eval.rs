@@ -821,12 +821,12 @@ impl Transaction {
         Some(tv)
     }
 
-    /// The memo entry of chain `chain`'s result on `value`, when the memo remembers it and
-    /// the chain changes the value (an unchanged value is the caller's own).
-    pub(crate) fn memo_chain_entry(&mut self, value: u32, chain: u32) -> Option<u32> {
+    /// What the memo remembers of chain `chain` on `value`: `Some(None)` when the chain
+    /// leaves the value unchanged, `Some(Some(r))` for result entry `r`, None when unknown.
+    pub(crate) fn memo_chain_result(&mut self, value: u32, chain: u32) -> Option<Option<u32>> {
         let e = self.memo_entry(value)?;
         let r = self.memo.as_ref()?.chain(e, chain)?;
-        (r != e).then_some(r)
+        Some((r != e).then_some(r))
     }
 
     /// Tells the memo that chain `chain` turns `value` into `tv`.

@@ -241,23 +241,34 @@ impl Transaction {
     /// The live bits of `value` after the link's chain, for the union: straight from the
     /// memo when it remembers the chain's result and that result's live bits — the result
     /// is then neither interned into the transaction nor copied into `scan_words` (a
-    /// group's entries intern it when a link has to test it). Else `transformed_bits`.
+    /// group's entries intern it when a link has to test it); the value's own bits when the
+    /// memo knows the chain leaves it unchanged (half of a JSON body's lookups), without
+    /// asking again through `transformed_bits`. Else `transformed_bits`.
     #[inline(always)]
     fn union_bits(&mut self, value: u32, link: &Link) -> &[u64] {
         let changes = !link.transforms.is_empty()
             && link
                 .chain_trigger
                 .is_none_or(|trigger| self.state.vals.classes(value) & trigger != 0);
-        let remembered = changes
-            .then(|| self.memo_chain_entry(value, link.chain_id))
-            .flatten()
-            .filter(|&r| self.memo.as_ref().is_some_and(|m| m.live(r).is_some()));
+        // The memo's answer: Some(None) when the chain leaves the value unchanged.
+        let remembered = match changes.then(|| self.memo_chain_result(value, link.chain_id)) {
+            Some(Some(Some(r))) if self.memo.as_ref().is_some_and(|m| m.live(r).is_some()) => {
+                Some(Some(r))
+            }
+            Some(Some(None)) => Some(None),
+            _ => None,
+        };
         match remembered {
-            Some(r) => self
+            Some(Some(r)) => self
                 .memo
                 .as_ref()
                 .and_then(|m| m.live(r))
                 .unwrap_or_default(),
+            Some(None) => {
+                // Unchanged by the chain: the value's own bits.
+                let off = self.scan(value).unwrap_or(u32::MAX) as usize;
+                self.scan_words.get(off..).unwrap_or_default()
+            }
             None => self.transformed_bits(value, link),
         }
     }
