@@ -279,6 +279,13 @@ impl Memo {
         if live.len() != self.live_words {
             return;
         }
+        if let Some(&off) = self.multi.get(&(e, chain)) {
+            // Again (its OR had the slot of a link that then tested it): in place, or a
+            // value seen in every transaction would grow `multi_words` without bound.
+            let off = off as usize;
+            self.multi_words[off..off + live.len()].copy_from_slice(live);
+            return;
+        }
         if self.multi.len() >= MAX_MULTI {
             self.multi.clear();
             self.multi_words.clear();
@@ -351,6 +358,9 @@ mod tests {
         assert!(m.multi_live(a, 4).is_none(), "per chain");
         m.set_multi_live(a, 5, &[1]);
         assert!(m.multi_live(a, 5).is_none(), "wrong width ignored");
+        m.set_multi_live(a, 3, &[4, 0]);
+        assert_eq!(m.multi_live(a, 3), Some(&[4u64, 0][..]));
+        assert_eq!(m.multi_words.len(), 2, "the same key again: in place");
         for i in 0..MAX_MULTI as u32 {
             m.set_multi_live(a, 100 + i, &[0, 0]);
         }
