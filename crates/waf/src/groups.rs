@@ -246,30 +246,23 @@ impl Transaction {
     /// asking again through `transformed_bits`. Else `transformed_bits`.
     #[inline(always)]
     fn union_bits(&mut self, value: u32, link: &Link) -> &[u64] {
-        let changes = !link.transforms.is_empty()
-            && link
-                .chain_trigger
-                .is_none_or(|trigger| self.state.vals.classes(value) & trigger != 0);
-        // The memo's answer: Some(None) when the chain leaves the value unchanged.
-        let remembered = match changes.then(|| self.memo_chain_result(value, link.chain_id)) {
-            Some(Some(Some(r))) if self.memo.as_ref().is_some_and(|m| m.live(r).is_some()) => {
-                Some(Some(r))
-            }
-            Some(Some(None)) => Some(None),
-            _ => None,
+        let classes = self.state.vals.classes(value);
+        let remembered = match link.leaves_unchanged(classes) {
+            true => None,
+            false => self.memo_chain_result(value, link.chain_id),
         };
         match remembered {
-            Some(Some(r)) => self
+            // Unchanged by the chain: the value's own bits.
+            Some(None) => {
+                let off = self.scan(value).unwrap_or(u32::MAX) as usize;
+                self.scan_words.get(off..).unwrap_or_default()
+            }
+            Some(Some(r)) if self.memo.as_ref().is_some_and(|m| m.live(r).is_some()) => self
                 .memo
                 .as_ref()
                 .and_then(|m| m.live(r))
                 .unwrap_or_default(),
-            Some(None) => {
-                // Unchanged by the chain: the value's own bits.
-                let off = self.scan(value).unwrap_or(u32::MAX) as usize;
-                self.scan_words.get(off..).unwrap_or_default()
-            }
-            None => self.transformed_bits(value, link),
+            _ => self.transformed_bits(value, link),
         }
     }
 

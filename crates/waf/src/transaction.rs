@@ -242,7 +242,7 @@ impl Transaction {
     pub fn logged_rules(&self) -> Vec<MatchedRule> {
         self.matched
             .iter()
-            .filter(|m| self.engine.rules[m.rule].log)
+            .filter(|m| self.logs(m))
             .map(|m| self.matched_rule(m))
             .collect()
     }
@@ -272,7 +272,12 @@ impl Transaction {
     /// Whether a matched rule is logged (not `nolog`), without building the
     /// [`MatchedRule`] list: most benign CRS transactions match only `nolog` bookkeeping.
     pub fn has_logged_match(&self) -> bool {
-        self.matched.iter().any(|m| self.engine.rules[m.rule].log)
+        self.matched.iter().any(|m| self.logs(m))
+    }
+
+    /// Whether the rule of match `m` logs (not `nolog`).
+    fn logs(&self, m: &RawMatch) -> bool {
+        self.engine.rules[m.rule].log
     }
 
     /// Id of the last matched rule whose action is disruptive (applied or not, as
