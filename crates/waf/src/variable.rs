@@ -317,21 +317,25 @@ fn parse_selector(text: &str, start: usize, var: Var) -> Result<(Selector, usize
 #[derive(Debug, Clone)]
 pub struct KeyRegex {
     re: Regex,
-    /// The literal when the pattern is `^` followed by ASCII letters, digits, `_` or `-` only.
-    prefix: Option<Box<[u8]>>,
+    /// A literal every match holds (see [`required_literal`]).
+    literal: Option<Literal>,
     /// The TX slots whose names match (see `txvars.rs`), computed on first use.
     pub(crate) tx_slots: crate::txvars::SlotMatches,
 }
 
 impl KeyRegex {
-    /// Whether `key` matches. An ASCII key is compared with the literal prefix directly (for
-    /// ASCII the regex's Unicode case folding agrees with ASCII case folding); anything else
-    /// goes through the regex.
+    /// Whether `key` matches. An ASCII key is searched for the required literal directly (for
+    /// ASCII the regex's Unicode case folding agrees with ASCII case folding): without it
+    /// the key cannot match, with it a pattern that is only the literal matches; anything
+    /// else goes through the regex. CRS asks its `!REQUEST_COOKIES:/^_ga(?:_\w+)?$/`-style
+    /// exclusions about every cookie and its `TX:/paramcounter_.*/` about every TX name.
     pub fn is_match(&self, key: &[u8]) -> bool {
-        match &self.prefix {
-            Some(p) if key.is_ascii() => {
-                key.len() >= p.len() && key[..p.len()].eq_ignore_ascii_case(p)
-            }
+        match &self.literal {
+            Some(lit) if key.is_ascii() => match (lit.found_in(key), lit.exact) {
+                (false, _) => false,
+                (true, true) => true,
+                (true, false) => self.re.is_match(key),
+            },
             _ => self.re.is_match(key),
         }
     }
@@ -342,14 +346,53 @@ impl KeyRegex {
     }
 }
 
-/// The literal of a `^literal` pattern made only of ASCII letters, digits, `_` and `-`.
-fn anchored_literal(pattern: &str) -> Option<Box<[u8]>> {
-    let lit = pattern.strip_prefix('^')?;
-    let plain = !lit.is_empty()
-        && lit
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    plain.then(|| lit.as_bytes().into())
+/// A literal every match of `pattern` contains: the run of ASCII letters, digits, `_` and
+/// `-` the pattern begins with (after a leading `^`: then at the start of the key), without
+/// its last character when a `?`, `*` or `{` quantifier follows it; `exact` when the run is
+/// the whole pattern (or followed by `.*` alone). None for a pattern with a `|` anywhere (an alternative need not
+/// contain the run) or without such a run.
+fn required_literal(pattern: &str) -> Option<Literal> {
+    let (rest, anchored) = match pattern.strip_prefix('^') {
+        Some(rest) => (rest, true),
+        None => (pattern, false),
+    };
+    if rest.contains('|') {
+        return None;
+    }
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let run = rest.bytes().take_while(|&b| plain(b)).count();
+    let (lit, exact) = match rest.as_bytes().get(run) {
+        None => (&rest[..run], true),
+        // `.*` matches the empty string: the literal decides.
+        Some(b'.') if &rest[run..] == ".*" => (&rest[..run], true),
+        Some(b'?' | b'*' | b'{') => (&rest[..run.saturating_sub(1)], false),
+        Some(_) => (&rest[..run], false),
+    };
+    (!lit.is_empty()).then(|| Literal {
+        text: lit.as_bytes().into(),
+        anchored,
+        exact,
+    })
+}
+
+/// See [`required_literal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Literal {
+    text: Box<[u8]>,
+    anchored: bool,
+    exact: bool,
+}
+
+impl Literal {
+    /// Whether the ASCII `key` holds the literal where the pattern needs it, ASCII case
+    /// folded.
+    fn found_in(&self, key: &[u8]) -> bool {
+        let n = self.text.len();
+        match self.anchored {
+            true => key.len() >= n && key[..n].eq_ignore_ascii_case(&self.text),
+            false => key.windows(n).any(|w| w.eq_ignore_ascii_case(&self.text)),
+        }
+    }
 }
 
 /// Compiles a key-selector regex (case-insensitive, size-limited).
@@ -361,7 +404,7 @@ pub fn key_regex(pattern: &str) -> Result<KeyRegex, String> {
         .map_err(|e| format!("invalid selector regex /{pattern}/: {e}"))?;
     Ok(KeyRegex {
         re,
-        prefix: anchored_literal(pattern),
+        literal: required_literal(pattern),
         tx_slots: Default::default(),
     })
 }
@@ -389,9 +432,9 @@ mod tests {
     #[test]
     fn anchored_literal_selectors_match_like_the_regex() {
         let lit = key_regex("^header_name_920450_").unwrap();
-        assert!(lit.prefix.is_some());
+        assert!(matches!(lit.literal, Some(Literal { exact: true, .. })));
         let other = key_regex("^header_name_920450_|x").unwrap();
-        assert!(other.prefix.is_none());
+        assert!(other.literal.is_none());
         let keys: [&[u8]; 8] = [
             b"header_name_920450_content-type",
             b"HEADER_NAME_920450_X",
@@ -407,5 +450,64 @@ mod tests {
         }
         assert!(!lit.is_match(b"header_name_92045"));
         assert!(lit.is_match(b"Header_Name_920450_a"));
+    }
+
+    #[test]
+    fn required_literals_reject_like_the_regex() {
+        // (pattern, (literal, anchored, exact))
+        let cases = [
+            ("^_ga(?:_\\w+)?$", Some(("_ga", true, false))),
+            ("^pbjs-\\w+$", Some(("pbjs-", true, false))),
+            ("^_pk_ref", Some(("_pk_ref", true, true))),
+            ("^abc?d", Some(("ab", true, false))),
+            ("^ab*", Some(("a", true, false))),
+            ("^a{0,2}b", None),
+            ("^ab+c", Some(("ab", true, false))),
+            ("^ab|cd", None),
+            ("^(?:ab|cd)", None),
+            ("__utm", Some(("__utm", false, true))),
+            ("paramcounter_.*", Some(("paramcounter_", false, true))),
+            ("^ab.*", Some(("ab", true, true))),
+            ("ab.*c", Some(("ab", false, false))),
+            ("ab.+", Some(("ab", false, false))),
+            ("bc?d", Some(("b", false, false))),
+            ("^[a]b", None),
+            ("\\x22?\\x24Version", None),
+        ];
+        let keys: [&[u8]; 17] = [
+            b"_ga",
+            b"_GA_X1",
+            b"_gab",
+            b"pbjs-id",
+            b"PBJS-",
+            b"_pk_ref.1.abcd",
+            b"abd",
+            b"acd",
+            b"bc",
+            b"cd",
+            b"x__UTMz",
+            b"tx.paramcounter_args",
+            b"paramcounter",
+            b"abc",
+            b"xab",
+            b"",
+            "_g\u{212a}".as_bytes(),
+        ];
+        for (pattern, want) in cases {
+            let re = key_regex(pattern).unwrap();
+            let got = re
+                .literal
+                .as_ref()
+                .map(|l| (l.text.as_ref(), l.anchored, l.exact));
+            let want = want.map(|(p, a, e): (&str, bool, bool)| (p.as_bytes(), a, e));
+            assert_eq!(got, want, "{pattern}");
+            for key in keys {
+                assert_eq!(re.is_match(key), re.re.is_match(key), "/{pattern}/ {key:?}");
+            }
+        }
+        let ga = key_regex("^_ga(?:_\\w+)?$").unwrap();
+        assert!(ga.is_match(b"_ga") && ga.is_match(b"_Ga_X1") && !ga.is_match(b"session"));
+        let utm = key_regex("__utm").unwrap();
+        assert!(utm.is_match(b"a__UTMb") && !utm.is_match(b"_utm"));
     }
 }
