@@ -8,8 +8,8 @@
 # browser headers, (b) benign 1 KB JSON POSTs, (c) GETs with every 10th request an attack.
 # Before timing, each WAF contender is checked: benign requests 200, every attack 403; during
 # (c) the number of 403 answers is compared with the number of attacks sent. Prints req/s,
-# p50, p99, the ratios portcullis+CRS / nginx+ModSecurity and portcullis+CRS / WAF off, and
-# RSS with CRS loaded. Everything listens on 127.0.0.1; every wrk run is bounded.
+# p50, p99, each contender's own CPU time per request, the ratios portcullis+CRS /
+# nginx+ModSecurity and portcullis+CRS / WAF off, and RSS with CRS loaded. Everything listens on 127.0.0.1; every wrk run is bounded.
 # ROUNDS rounds, each running every workload on every contender in turn: the summary takes
 # the median req/s and p99 of each (contender, workload) over the rounds — single runs
 # minutes apart move by ±10–20% on the shared 2-core machine — and prints each round's
@@ -109,11 +109,20 @@ for port in 18080 18091; do
 done
 [ "$bad" = 0 ] && echo "check: benign requests 200 and attacks 403 on portcullis+CRS and nginx+ModSecurity+CRS"
 
-run_wrk() { # name port script
-  local out
+hz=$(getconf CLK_TCK)
+run_wrk() { # name port script PID... — PIDs: the contender's processes, whose CPU time per
+  # completed request is reported (cpu_us): what one request costs the contender itself,
+  # apart from the load generator and the origin that share the machine with it.
+  local out u0 s0 u1 s1 requests cpu_us=0
+  read -r u0 s0 < <(lt_cpu_ticks "${@:4}")
   out=$(timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
         -s "$here/waf/$3.lua" "http://127.0.0.1:$2" 2>&1 | grep PCX_RESULT || true)
-  printf '%s %s %s\n' "$1" "$3" "${out#PCX_RESULT }"
+  read -r u1 s1 < <(lt_cpu_ticks "${@:4}")
+  requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<< "$out")
+  if [ -n "$requests" ] && [ "$requests" -gt 0 ]; then
+    cpu_us=$(echo "($u1 + $s1 - $u0 - $s0) * 1000000 / $hz / $requests" | bc -l)
+  fi
+  printf '%s %s %s cpu_us=%.1f\n' "$1" "$3" "${out#PCX_RESULT }" "$cpu_us"
 }
 # Warm-up, not measured: every contender serves each workload for $WARMUP first, so the
 # figures are steady state (regex automata built, caches filled) for all of them.
@@ -124,27 +133,35 @@ for w in get post mix; do
   done
 done
 results="$work/results.txt"; : > "$results"
+nginx_pids=$(pgrep -P "$(cat "$work/nginx-modsec.pid")" | tr '\n' ' ')
+procs() { # contender -> its pids
+  case $1 in
+    portcullis-crs) echo "$pc_waf" ;;
+    portcullis-nowaf) echo "$pc_plain" ;;
+    nginx-modsec-crs) echo "$(cat "$work/nginx-modsec.pid") $nginx_pids" ;;
+  esac
+}
 for round in $(seq 1 "$ROUNDS"); do
   for w in get post mix; do
     for c in portcullis-crs:18080 portcullis-nowaf:18083 nginx-modsec-crs:18091; do
       printf '%s ' "$round" >> "$results"
-      run_wrk "${c%%:*}" "${c##*:}" $w >> "$results"
+      # shellcheck disable=SC2046 # one word per pid
+      run_wrk "${c%%:*}" "${c##*:}" $w $(procs "${c%%:*}") >> "$results"
     done
   done
 done
 
 rss_kb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t; }
-nginx_pids=$(pgrep -P "$(cat "$work/nginx-modsec.pid")" | tr '\n' ' ')
 echo
 echo "machine: $(nproc) cores, $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds; all on 127.0.0.1; CRS $(cd "$CRS_DIR" && ls rules/*.conf | wc -l) rule files, PL1, blocking"
-printf '%-5s %-18s %-5s %10s %9s %9s %6s %9s %7s %7s\n' round contender load req/s p50_ms p99_ms errors forbidden attacks other
+printf '%-5s %-18s %-5s %10s %9s %9s %9s %6s %9s %7s %7s\n' round contender load req/s cpu_us/req p50_ms p99_ms errors forbidden attacks other
 table="$work/table.txt"; : > "$table"
 while read -r round name load rest; do
-  rps=0 p50_us=0 p99_us=0 errors=0 forbidden=0 attacks=0 other=0
+  rps=0 requests=0 cpu_us=0 p50_us=0 p99_us=0 errors=0 forbidden=0 attacks=0 other=0 sent=0
   eval "$rest"
-  printf '%-5s %-18s %-5s %10s %9.2f %9.2f %6s %9s %7s %7s\n' "$round" "$name" "$load" "$rps" \
+  printf '%-5s %-18s %-5s %10s %9.1f %9.2f %9.2f %6s %9s %7s %7s\n' "$round" "$name" "$load" "$rps" "$cpu_us" \
     "$(echo "$p50_us/1000" | bc -l)" "$(echo "$p99_us/1000" | bc -l)" "$errors" "$forbidden" "$attacks" "$other"
-  echo "$round $name $load $rps $p99_us" >> "$table"
+  echo "$round $name $load $rps $p99_us $cpu_us" >> "$table"
 done < "$results"
 # median of column $col over the rounds of (contender, workload)
 median() { awk -v n="$1" -v l="$2" -v c="$3" '$2==n && $3==l {print $c}' "$table" | sort -n \
@@ -163,6 +180,13 @@ for w in get post mix; do
     printf 'ratio %-4s portcullis+CRS / nginx+ModSecurity+CRS: %6.1fx   portcullis+CRS / portcullis no WAF: %.2f   (per round: %s)\n' \
       "$w" "$(echo "$a/$b" | bc -l)" "$(echo "$a/$c" | bc -l)" "$per_round"
   fi
+  ca=$(median portcullis-crs $w 6); cb=$(median nginx-modsec-crs $w 6); cc=$(median portcullis-nowaf $w 6)
+  if [ "$(echo "$ca > 0" | bc)" = 1 ]; then
+    printf 'cpu   %-4s per request: portcullis+CRS %.1f us, no WAF %.1f us, nginx+ModSecurity+CRS %.1f us (%.1fx portcullis+CRS)\n' \
+      "$w" "$ca" "$cc" "$cb" "$(echo "$cb/$ca" | bc -l)"
+  fi
 done
 echo "RSS after load: portcullis+CRS $(rss_kb $pc_waf) kB, portcullis no WAF $(rss_kb $pc_plain) kB, nginx+ModSecurity+CRS (master+workers) $(rss_kb "$(cat "$work/nginx-modsec.pid")" $nginx_pids) kB"
 echo "(mix: forbidden should equal attacks, up to the requests in flight when wrk stopped)"
+echo "(cpu: the contender's own user+system CPU per completed request — the load generator and"
+echo " the origin share the two cores, so req/s ratios are bounded by their cost; CPU per request is not)"

@@ -17,8 +17,8 @@ function done(summary, latency, requests)
     a = a + t:get("attacks"); s = s + t:get("sent")
   end
   io.write(string.format(
-    "PCX_RESULT rps=%.0f p50_us=%d p99_us=%d errors=%d forbidden=%d other=%d attacks=%d sent=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
+    "PCX_RESULT rps=%.0f requests=%d p50_us=%d p99_us=%d errors=%d forbidden=%d other=%d attacks=%d sent=%d\n",
+    summary.requests / (summary.duration / 1e6), summary.requests, latency:percentile(50), latency:percentile(99),
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     f, o, a, s))
 end
