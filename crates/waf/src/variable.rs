@@ -348,7 +348,7 @@ impl KeyRegex {
 
 /// A literal every match of `pattern` contains: the run of ASCII letters, digits, `_` and
 /// `-` the pattern begins with (after a leading `^`: then at the start of the key), without
-/// its last character when a `?`, `*` or `{` quantifier follows it; `exact` when the run is
+/// its last character when a quantifier follows it; `exact` when the run is
 /// the whole pattern (or followed by `.*` alone). None for a pattern with a `|` anywhere (an alternative need not
 /// contain the run) or without such a run.
 fn required_literal(pattern: &str) -> Option<Literal> {
@@ -365,7 +365,8 @@ fn required_literal(pattern: &str) -> Option<Literal> {
         None => (&rest[..run], true),
         // `.*` matches the empty string: the literal decides.
         Some(b'.') if &rest[run..] == ".*" => (&rest[..run], true),
-        Some(b'?' | b'*' | b'{') => (&rest[..run.saturating_sub(1)], false),
+        // A quantifier (even `+`, which another may follow: `a+{0,2}`) governs the last byte.
+        Some(b'?' | b'*' | b'+' | b'{') => (&rest[..run.saturating_sub(1)], false),
         Some(_) => (&rest[..run], false),
     };
     (!lit.is_empty()).then(|| Literal {
@@ -462,7 +463,8 @@ mod tests {
             ("^abc?d", Some(("ab", true, false))),
             ("^ab*", Some(("a", true, false))),
             ("^a{0,2}b", None),
-            ("^ab+c", Some(("ab", true, false))),
+            ("^ab+c", Some(("a", true, false))),
+            ("^a+{0,2}b", None),
             ("^ab|cd", None),
             ("^(?:ab|cd)", None),
             ("__utm", Some(("__utm", false, true))),
@@ -509,5 +511,45 @@ mod tests {
         assert!(ga.is_match(b"_ga") && ga.is_match(b"_Ga_X1") && !ga.is_match(b"session"));
         let utm = key_regex("__utm").unwrap();
         assert!(utm.is_match(b"a__UTMb") && !utm.is_match(b"_utm"));
+    }
+
+    #[test]
+    fn literal_shortcuts_agree_with_the_regex_on_generated_patterns() {
+        // Patterns from literal runs and the constructs that end or qualify them; keys over
+        // the same letters in both cases, plus non-ASCII ones (which the regex decides).
+        const TOKENS: [&str; 16] = [
+            "ab", "a", "B", "_", "-", "?", "*", "+", "{0,2}", ".", ".*", "\\w", "(?:a|b)", "$",
+            "|", "[a-]",
+        ];
+        const KEY_BYTES: [&str; 8] = ["a", "A", "b", "B", "_", "-", "x", "\u{17f}"];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut checked = 0;
+        for _ in 0..3000 {
+            let mut pattern = String::from(["", "^"][next(2)]);
+            for _ in 0..1 + next(4) {
+                pattern.push_str(TOKENS[next(TOKENS.len())]);
+            }
+            let Ok(re) = key_regex(&pattern) else {
+                continue;
+            };
+            for _ in 0..20 {
+                let key: String = (0..next(7))
+                    .map(|_| KEY_BYTES[next(KEY_BYTES.len())])
+                    .collect();
+                assert_eq!(
+                    re.is_match(key.as_bytes()),
+                    re.re.is_match(key.as_bytes()),
+                    "/{pattern}/ {key:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 30_000, "{checked}");
     }
 }
