@@ -9,9 +9,10 @@
 # Before timing, each WAF contender is checked: benign requests 200, every attack 403; during
 # (c) the number of 403 answers is compared with the number of attacks sent. Prints req/s,
 # p50, p99, each contender's own CPU time per request, the ratios portcullis+CRS /
-# nginx+ModSecurity and portcullis+CRS / WAF off, and RSS with CRS loaded. Everything listens on 127.0.0.1; every wrk run is bounded.
+# nginx+ModSecurity and portcullis+CRS / WAF off, and RSS with CRS loaded. Everything
+# listens on 127.0.0.1; every wrk run is bounded.
 # ROUNDS rounds, each running every workload on every contender in turn: the summary takes
-# the median req/s and p99 of each (contender, workload) over the rounds — single runs
+# the median req/s, p99 and CPU per request of each (contender, workload) over the rounds — single runs
 # minutes apart move by ±10–20% on the shared 2-core machine — and prints each round's
 # ratios beside the ratios of the medians.
 #

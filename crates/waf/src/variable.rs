@@ -348,9 +348,9 @@ impl KeyRegex {
 
 /// A literal every match of `pattern` contains: the run of ASCII letters, digits, `_` and
 /// `-` the pattern begins with (after a leading `^`: then at the start of the key), without
-/// its last character when a quantifier follows it; `exact` when the run is
-/// the whole pattern (or followed by `.*` alone). None for a pattern with a `|` anywhere (an alternative need not
-/// contain the run) or without such a run.
+/// its last character when a quantifier follows it; `exact` when the run is the whole
+/// pattern (or followed by `.*` alone). None for a pattern with a `|` anywhere (an
+/// alternative need not contain the run) or without such a run.
 fn required_literal(pattern: &str) -> Option<Literal> {
     let (rest, anchored) = match pattern.strip_prefix('^') {
         Some(rest) => (rest, true),
