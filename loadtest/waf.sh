@@ -12,9 +12,9 @@
 # nginx+ModSecurity and portcullis+CRS / WAF off, and RSS with CRS loaded. Everything
 # listens on 127.0.0.1; every wrk run is bounded.
 # ROUNDS rounds, each running every workload on every contender in turn: the summary takes
-# the median req/s, p99 and CPU per request of each (contender, workload) over the rounds — single runs
-# minutes apart move by ±10–20% on the shared 2-core machine — and prints each round's
-# ratios beside the ratios of the medians.
+# the median req/s, p99 and CPU per request of each (contender, workload) over the rounds
+# — single runs minutes apart move by ±10–20% on the shared 2-core machine — and prints
+# each round's ratios beside the ratios of the medians.
 #
 #   loadtest/waf.sh                      # ROUNDS=3 DURATION=8s WARMUP=2s CONNECTIONS=64 THREADS=2
 #   ROUNDS=1 DURATION=4s loadtest/waf.sh
