@@ -71,7 +71,8 @@ fn id_ranges(d: &Directive) -> CompileResult<Vec<(u64, u64)>> {
 }
 
 impl EngineBuilder {
-    /// Turns prefilters on (default) or off; results are identical either way.
+    /// Turns prefilters on (default) or off, and with them the other fast paths (phase 1's
+    /// prologue, plain TX hits taken at the gate); results are identical either way.
     pub fn prefilter(&mut self, on: bool) -> &mut Self {
         self.prefilter = on;
         self

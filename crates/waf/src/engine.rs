@@ -3,6 +3,7 @@
 //! assigns target sets and groups (see `DESIGN.md`, Caches) and builds the prefilter
 //! automaton.
 
+use crate::action::Disruptive;
 use crate::builder::{EngineBuilder, Item};
 use crate::config::EngineConfig;
 use crate::error::CompileError;
@@ -43,6 +44,9 @@ static NEXT_ENGINE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) rules: Vec<Rule>,
+    /// Per rule, its id: what a plain TX hit (`GateTest::Tx::plain`) needs of the rule, kept
+    /// dense so that the phase loop does not read the rule for it.
+    pub(crate) rule_ids: Vec<u64>,
     /// For each phase position holding a rule with `skipAfter`, the position to continue at.
     pub(crate) jumps: [Vec<usize>; 6],
     /// Per phase position (phases 1..=5; index 0 unused), what the phase loop needs to pass
@@ -342,9 +346,10 @@ impl Engine {
             .map(|i| (rules[i as usize].id, i))
             .collect();
         by_id.sort_unstable();
-        let gates = phase_gates(&phases, &rules);
+        let gates = phase_gates(&phases, &rules, b.prefilter);
         Ok(Engine {
             config: b.config.clone(),
+            rule_ids: rules.iter().map(|r| r.id).collect(),
             rules,
             jumps,
             gates,
@@ -464,12 +469,15 @@ pub(crate) enum GateTest {
     /// A direct TX read (`Link::direct_tx`: member `slot`, or its count when `count`)
     /// compared with a literal number: no match when the comparison fails, a match
     /// (taken without evaluating the operator again) when it holds — CRS's paranoia-level,
-    /// default-setting and score checks.
+    /// default-setting and score checks. `plain`: the match has no effect beyond the
+    /// matched variables, the match record and the rule's `skipAfter` (see
+    /// [`plain_tx_rule`]) — CRS's paranoia-level skips, ~55 per request.
     Tx {
         slot: u32,
         operand: i32,
         cmp: Comparison,
         count: bool,
+        plain: bool,
     },
 }
 
@@ -480,7 +488,9 @@ impl Gate {
 // The loop reads one gate per rule: keep four to a cache line.
 const _: () = assert!(std::mem::size_of::<Gate>() == 16);
 
-fn phase_gates(phases: &[Vec<PhaseItem>; 6], rules: &[Rule]) -> [Vec<Gate>; 6] {
+/// The gates of every phase position; `fast`: plain TX hits are marked (an engine built
+/// without prefilters, the tests' reference, takes no fast path).
+fn phase_gates(phases: &[Vec<PhaseItem>; 6], rules: &[Rule], fast: bool) -> [Vec<Gate>; 6] {
     phases.each_ref().map(|items| {
         items
             .iter()
@@ -491,7 +501,22 @@ fn phase_gates(phases: &[Vec<PhaseItem>; 6], rules: &[Rule]) -> [Vec<Gate>; 6] {
                 },
                 PhaseItem::Rule(ri) => Gate {
                     ri: *ri as u32,
-                    test: gate_test(&rules[*ri].links[0]),
+                    test: match gate_test(&rules[*ri].links[0]) {
+                        GateTest::Tx {
+                            slot,
+                            operand,
+                            cmp,
+                            count,
+                            ..
+                        } => GateTest::Tx {
+                            slot,
+                            operand,
+                            cmp,
+                            count,
+                            plain: fast && plain_tx_rule(&rules[*ri]),
+                        },
+                        test => test,
+                    },
                 },
             })
             .collect()
@@ -516,11 +541,31 @@ fn gate_test(first: &Link) -> GateTest {
                 operand,
                 cmp,
                 count: tx.count,
+                plain: false,
             },
             Err(_) => GateTest::Rule,
         },
         _ => GateTest::Rule,
     }
+}
+
+/// Whether a match of `rule`, a one-link rule whose link reads a TX member directly, does
+/// nothing but set the matched variables, record the match and jump (`skipAfter`): no
+/// capture, setvar, other action, message, log data, severity, `skip` or disruptive action
+/// beyond `pass`/`block` (neither acts in the phase loop).
+fn plain_tx_rule(rule: &Rule) -> bool {
+    let [link] = rule.links.as_slice() else {
+        return false;
+    };
+    link.direct_tx.is_some()
+        && !link.capture
+        && link.setvars.is_empty()
+        && link.actions.is_empty()
+        && link.msg.is_none()
+        && link.logdata.is_none()
+        && rule.severity.is_none()
+        && rule.skip == 0
+        && matches!(rule.disruptive, Disruptive::Pass | Disruptive::Block)
 }
 
 /// For every rule position with `skipAfter:M`, the position just after the next marker `M`

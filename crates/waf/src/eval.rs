@@ -20,7 +20,7 @@ use crate::operator::{Comparison, Operator};
 use crate::prefilter::words_contain;
 use crate::rule::{DirectTx, Link, Rule, Test};
 use crate::state::{Item, RuleContext, State};
-use crate::transaction::{Outcome, Transaction, has_bit};
+use crate::transaction::{Outcome, RawMatch, Transaction, has_bit};
 use crate::transform::Transform;
 use crate::variable::{Selector, Target, Var};
 use std::borrow::Cow;
@@ -184,6 +184,24 @@ impl Transaction {
                 pos += 1;
                 continue;
             }
+            if let (
+                Gated::TxHolds,
+                GateTest::Tx {
+                    slot,
+                    count,
+                    plain: true,
+                    ..
+                },
+            ) = (known, gate.test)
+            {
+                // Its effects from the gate alone, without reading the rule or its link.
+                self.plain_tx_hit(engine, ri, phase, DirectTx { slot, count });
+                pos = match engine.jumps[phase as usize][pos] {
+                    usize::MAX => pos + 1,
+                    to => to,
+                };
+                continue;
+            }
             let rule = &engine.rules[ri];
             self.state.rule = RuleContext {
                 id: rule.id,
@@ -276,6 +294,7 @@ impl Transaction {
                 operand,
                 cmp,
                 count,
+                ..
             } if !removals() => match self.direct_tx_int(DirectTx { slot, count }, cmp) {
                 Some(v) if cmp.holds_read(v, i64::from(operand)) => Gated::TxHolds,
                 _ => Gated::Out,
@@ -720,41 +739,69 @@ impl Transaction {
 
     /// The effects of a direct TX link's match: MATCHED_VAR(S), captures, setvars.
     fn direct_hit(&mut self, link: &Link, direct: DirectTx, caps: Option<Vec<Vec<u8>>>) {
+        let item = self.direct_item(direct, || direct_tx_key(link));
+        let tv = item.value;
+        self.on_hit(link, item, tv, caps);
+    }
+
+    /// A match of rule `ri`, whose gate is a plain TX comparison (`GateTest::Tx::plain`)
+    /// found true: what `eval_tx_hit` and `record` do for it, from the engine's dense
+    /// tables — the rule and its link are read only for the member's name, once per
+    /// transaction.
+    fn plain_tx_hit(&mut self, engine: &Engine, ri: usize, phase: u8, direct: DirectTx) {
+        self.state.rule = RuleContext {
+            id: engine.rule_ids[ri],
+            phase,
+            severity: None,
+        };
+        let item = self.direct_item(direct, || direct_tx_key(&engine.rules[ri].links[0]));
+        let tv = item.value;
+        self.state.matched = Some((item, tv));
+        self.state.matched_all.clear();
+        self.state.matched_all.push((item, tv));
+        self.matched.push(RawMatch {
+            rule: ri,
+            msg: String::new(),
+            data: String::new(),
+            var_item: Some(item),
+            var_value: tv,
+        });
+        self.matched_view.take();
+    }
+
+    /// The item a direct TX link matched: the member (its name interned once per
+    /// transaction; CRS checks a few members ~175 times per request) or its count.
+    fn direct_item<'k>(&mut self, direct: DirectTx, key: impl FnOnce() -> Option<&'k str>) -> Item {
         let State { tx, vals, .. } = &mut self.state;
-        let item = if direct.count {
+        if direct.count {
             let count: &[u8] = if tx.get_slot(direct.slot).is_some() {
                 b"1"
             } else {
                 b"0"
             };
-            Item {
+            return Item {
                 var: Var::TX,
                 key: None,
                 value: vals.intern(count),
-            }
-        } else {
-            // The member's name, interned once per transaction (CRS checks a few members
-            // ~175 times per request).
-            let s = direct.slot as usize;
-            if self.scratch.tx_key_ids.len() <= s {
-                self.scratch.tx_key_ids.resize(s + 1, u32::MAX);
-            }
-            let key = match self.scratch.tx_key_ids[s] {
-                u32::MAX => {
-                    let id = vals.intern(direct_tx_key(link).unwrap_or_default().as_bytes());
-                    self.scratch.tx_key_ids[s] = id;
-                    id
-                }
-                id => id,
             };
-            Item {
-                var: Var::TX,
-                key: Some(key),
-                value: vals.intern(tx.get_slot(direct.slot).unwrap_or_default()),
+        }
+        let s = direct.slot as usize;
+        if self.scratch.tx_key_ids.len() <= s {
+            self.scratch.tx_key_ids.resize(s + 1, u32::MAX);
+        }
+        let key = match self.scratch.tx_key_ids[s] {
+            u32::MAX => {
+                let id = vals.intern(key().unwrap_or_default().as_bytes());
+                self.scratch.tx_key_ids[s] = id;
+                id
             }
+            id => id,
         };
-        let tv = item.value;
-        self.on_hit(link, item, tv, caps);
+        Item {
+            var: Var::TX,
+            key: Some(key),
+            value: vals.intern(tx.get_slot(direct.slot).unwrap_or_default()),
+        }
     }
 
     fn on_hit(&mut self, link: &Link, item: Item, tv: u32, caps: Option<Vec<Vec<u8>>>) {
