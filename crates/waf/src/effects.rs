@@ -231,13 +231,12 @@ impl Transaction {
             Some(m) if rule.log => m.expand(&self.state),
             _ => String::new(),
         };
-        self.matched.push(RawMatch {
-            rule: index,
-            msg: expand(msg),
-            data: expand(data),
-            var_item,
-            var_value,
-        });
+        let (msg, data) = (expand(msg), expand(data));
+        let mut m = RawMatch::plain(index, rule, var_item, var_value);
+        if !msg.is_empty() || !data.is_empty() {
+            m.texts = Some(Box::new((msg, data)));
+        }
+        self.matched.push(m);
         self.matched_view.take();
     }
 }

@@ -551,8 +551,8 @@ fn gate_test(first: &Link) -> GateTest {
 
 /// Whether a match of `rule`, a one-link rule whose link reads a TX member directly, does
 /// nothing but set the matched variables, record the match and jump (`skipAfter`): no
-/// capture, setvar, other action, message, log data, severity, `skip` or disruptive action
-/// beyond `pass`/`block` (neither acts in the phase loop).
+/// capture, setvar, other action, message, log data, severity, `log`, `skip` or disruptive
+/// action beyond `pass`/`block` (neither acts in the phase loop).
 fn plain_tx_rule(rule: &Rule) -> bool {
     let [link] = rule.links.as_slice() else {
         return false;
@@ -564,6 +564,7 @@ fn plain_tx_rule(rule: &Rule) -> bool {
         && link.msg.is_none()
         && link.logdata.is_none()
         && rule.severity.is_none()
+        && !rule.log
         && rule.skip == 0
         && matches!(rule.disruptive, Disruptive::Pass | Disruptive::Block)
 }

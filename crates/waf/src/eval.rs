@@ -759,12 +759,14 @@ impl Transaction {
         self.state.matched = Some((item, tv));
         self.state.matched_all.clear();
         self.state.matched_all.push((item, tv));
+        // Not `log`, not disruptive (`plain_tx_rule`).
         self.matched.push(RawMatch {
-            rule: ri,
-            msg: String::new(),
-            data: String::new(),
-            var_item: Some(item),
+            rule: ri as u32,
             var_value: tv,
+            var_item: Some(item),
+            texts: None,
+            log: false,
+            disruptive: false,
         });
         self.matched_view.take();
     }

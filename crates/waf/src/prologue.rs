@@ -54,8 +54,8 @@ pub(crate) struct Prologue {
     rules: Vec<u32>,
     /// TX members set, by slot.
     tx: Vec<(u32, Box<[u8]>)>,
-    /// Matches: rule index and the MATCHED_VAR recorded.
-    hits: Vec<(usize, Recorded)>,
+    /// Matches: rule index, the MATCHED_VAR recorded and the rule's (`log`, disruptive).
+    hits: Vec<(u32, Recorded, (bool, bool))>,
     /// MATCHED_VAR and MATCHED_VARS at the end.
     matched: Recorded,
     matched_all: Vec<(ItemBytes, Box<[u8]>)>,
@@ -201,7 +201,10 @@ impl Prologue {
             hits: tx
                 .matched
                 .iter()
-                .map(|m| (m.rule, recorded(m.var_item.as_ref(), m.var_value)))
+                .map(|m| {
+                    let rec = recorded(m.var_item.as_ref(), m.var_value);
+                    (m.rule, rec, (m.log, m.disruptive))
+                })
                 .collect(),
             matched: match &st.matched {
                 Some((item, value)) => recorded(Some(item), *value),
@@ -247,17 +250,18 @@ impl Prologue {
                 }
             }
         };
-        for (rule, recorded) in &self.hits {
+        for (rule, recorded, (log, disruptive)) in &self.hits {
             let (var_item, var_value) = match resolve(tx, recorded) {
                 Some(r) => r,
                 None => (None, tx.state.vals.intern(b"")),
             };
             tx.matched.push(crate::transaction::RawMatch {
                 rule: *rule,
-                msg: String::new(),
-                data: String::new(),
-                var_item,
                 var_value,
+                var_item,
+                texts: None,
+                log: *log,
+                disruptive: *disruptive,
             });
         }
         tx.matched_view.take();

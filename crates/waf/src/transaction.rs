@@ -6,6 +6,7 @@
 use crate::ctl::{BodyProcessor, RuleEngineMode};
 use crate::engine::Engine;
 use crate::interner::{FxMap, Interner};
+use crate::rule::Rule;
 use crate::setvar::{INT_BYTES, int_bytes};
 use crate::state::State;
 use crate::transform::Transform;
@@ -59,15 +60,43 @@ pub struct MatchedRule {
     pub disruptive: bool,
 }
 
-/// A match as recorded while rules run; `msg`/`logdata` are expanded at match time.
+/// A match as recorded while rules run; `msg`/`logdata` are expanded at match time. Small
+/// (a CRS request records ~100, nearly all `nolog` bookkeeping): the texts are boxed and
+/// absent when empty, and what the log writer asks of every match is copied from the rule.
 #[derive(Debug)]
 pub(crate) struct RawMatch {
-    pub rule: usize,
-    pub msg: String,
-    pub data: String,
+    pub rule: u32,
+    pub var_value: u32,
     /// The matched item; its display name is built when the match is read.
     pub var_item: Option<crate::state::Item>,
-    pub var_value: u32,
+    /// The expanded `msg` and `logdata`, unless both are empty.
+    pub texts: Option<Box<(String, String)>>,
+    /// The rule logs (not `nolog`).
+    pub log: bool,
+    /// The rule's action is disruptive ([`Rule::is_disruptive`]).
+    pub disruptive: bool,
+}
+
+// A CRS request writes ~100 of them: keep them to well under a cache line each.
+const _: () = assert!(std::mem::size_of::<RawMatch>() <= 40);
+
+impl RawMatch {
+    /// A match of rule `rule` (index) with no message or log data.
+    pub(crate) fn plain(
+        rule: usize,
+        r: &Rule,
+        var_item: Option<crate::state::Item>,
+        var_value: u32,
+    ) -> RawMatch {
+        RawMatch {
+            rule: rule as u32,
+            var_value,
+            var_item,
+            texts: None,
+            log: r.log,
+            disruptive: r.is_disruptive(),
+        }
+    }
 }
 
 /// Per-transaction changes made by `ctl:`.
@@ -248,13 +277,14 @@ impl Transaction {
     }
 
     fn matched_rule(&self, m: &RawMatch) -> MatchedRule {
-        let rule = &self.engine.rules[m.rule];
+        let rule = &self.engine.rules[m.rule as usize];
         let origin = rule.origin();
+        let (msg, data) = m.texts.as_deref().cloned().unwrap_or_default();
         MatchedRule {
             id: rule.id,
             phase: rule.phase,
-            msg: m.msg.clone(),
-            data: m.data.clone(),
+            msg,
+            data,
             severity: rule.severity,
             tags: rule.tags.clone(),
             file: origin.file.to_string(),
@@ -277,7 +307,7 @@ impl Transaction {
 
     /// Whether the rule of match `m` logs (not `nolog`).
     fn logs(&self, m: &RawMatch) -> bool {
-        self.engine.rules[m.rule].log
+        m.log
     }
 
     /// Id of the last matched rule whose action is disruptive (applied or not, as
@@ -286,9 +316,8 @@ impl Transaction {
         self.matched
             .iter()
             .rev()
-            .map(|m| &self.engine.rules[m.rule])
-            .find(|rule| rule.is_disruptive())
-            .map(|rule| rule.id)
+            .find(|m| m.disruptive)
+            .map(|m| self.engine.rules[m.rule as usize].id)
     }
 
     /// The disruptive outcome reached so far (Pass when none or in DetectionOnly).
@@ -556,7 +585,7 @@ impl Buffers {
         self.atoms.clear();
         self.set_items.clear();
         self.scratch.clear();
-        // The matches' `msg`/`data` strings are freed here (empty for `nolog` rules).
+        // The matches' `msg`/`logdata` texts are freed here (none for `nolog` rules).
         self.matched.clear();
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
