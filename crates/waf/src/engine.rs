@@ -68,6 +68,13 @@ pub struct Engine {
     /// `group_bit` is its index here). A group with any gets its values' live bits, and a
     /// union of them as one word: bit *j* set when some value has slot `group_slots[g][j]`.
     pub(crate) group_slots: Vec<Vec<u32>>,
+    /// Per target group, what its union reads (see [`GroupPlan`]).
+    pub(crate) group_plans: Vec<GroupPlan>,
+    /// The tables the [`GroupPlan`]s index: atoms, (word, mask) pairs and slot positions of
+    /// every group, one after another.
+    pub(crate) union_atoms: Vec<u32>,
+    pub(crate) union_words: Vec<(u32, u64)>,
+    pub(crate) union_slots: Vec<u16>,
     /// The TX names with a slot, as registered when this engine was built (its rules' names
     /// included): its transactions look names up here, without a lock.
     pub(crate) tx_names: Arc<crate::txvars::TxNames>,
@@ -312,16 +319,41 @@ impl Engine {
                     .collect()
             })
             .collect();
-        // Each link gets its set's and group's tables (see `UnionPlan`).
+        // Each link gets its set's atoms (see `UnionPlan`); each group its plan.
         for link in rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
             if let Some(set) = link.target_set {
                 link.plan.atoms = set_atoms[set as usize].clone().into();
             }
-            if let Some(g) = link.group {
-                link.plan.words = group_words[g as usize].clone().into();
-                link.plan.slot_pos = group_slot_pos[g as usize].clone().into();
+        }
+        let (mut union_atoms, mut union_words, mut union_slots) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let mut group_plans: Vec<Option<GroupPlan>> = vec![None; group_slots.len()];
+        for (ri, rule) in rules.iter().enumerate() {
+            for (li, link) in rule.links.iter().enumerate() {
+                let (Some(g), Some(set)) = (link.group, link.target_set) else {
+                    continue;
+                };
+                let g = g as usize;
+                if group_plans[g].is_some() {
+                    continue;
+                }
+                group_plans[g] = Some(GroupPlan {
+                    atoms: append(&mut union_atoms, &set_atoms[set as usize]),
+                    words: append(&mut union_words, &group_words[g]),
+                    slots: append(&mut union_slots, &group_slot_pos[g]),
+                    trigger: match link.transforms.is_empty() {
+                        true => Some(0),
+                        false => link.chain_trigger,
+                    },
+                    chain_id: link.chain_id,
+                    link: (ri as u32, li as u32),
+                });
             }
         }
+        let group_plans: Vec<GroupPlan> = group_plans
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect();
         let live_words = (live_slots as usize).div_ceil(64);
         let mut live_init = vec![0u64; live_words];
         for s in prefilter_slots..live_slots {
@@ -361,6 +393,10 @@ impl Engine {
             live_words,
             live_init,
             group_slots,
+            group_plans,
+            union_atoms,
+            union_words,
+            union_slots,
             target_sets: target_set_ids.len(),
             set_atoms,
             atoms,
@@ -442,6 +478,45 @@ fn group_key(link: &Link) -> Option<String> {
         key.push_str(&target_key(t));
     }
     Some(key)
+}
+
+/// What the union of one target group reads (`groups.rs`), kept in one dense table for all
+/// groups instead of in each link: a transaction computes ~80 unions, most of them from
+/// values the group's chain leaves as they are, and reading the first rule of each group
+/// and its link for them cost two cache misses per union. The link is read only when a
+/// value must go through the chain.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct GroupPlan {
+    /// The set's atoms, as (start, len) in `Engine::union_atoms`.
+    pub atoms: (u32, u32),
+    /// The words of live bits the group's slots fall in, each with the mask of its slots,
+    /// in `Engine::union_words`.
+    pub words: (u32, u32),
+    /// Where each of the group's first 64 slots falls, `(k << 6) | bit` for word `k`, in
+    /// `Engine::union_slots`.
+    pub slots: (u32, u32),
+    /// `Link::leaves_unchanged` as data: values whose byte classes miss these are left as
+    /// they are (`Some(0)`: no transformation); None: the chain may change any value.
+    pub trigger: Option<u32>,
+    /// The chain's id (`Link::chain_id`).
+    pub chain_id: u32,
+    /// (rule, link) of one link of the group: the chain to run.
+    pub link: (u32, u32),
+}
+
+impl GroupPlan {
+    /// Whether the group's chain leaves every value within byte classes `classes` as it is.
+    #[inline]
+    pub(crate) fn leaves_unchanged(&self, classes: u32) -> bool {
+        self.trigger.is_some_and(|t| classes & t == 0)
+    }
+}
+
+/// Appends `items` to `table`: their (start, len) in it.
+fn append<T: Copy>(table: &mut Vec<T>, items: &[T]) -> (u32, u32) {
+    let start = table.len() as u32;
+    table.extend_from_slice(items);
+    (start, items.len() as u32)
 }
 
 /// A phase position as the phase loop first reads it: a dense copy of what decides, for most

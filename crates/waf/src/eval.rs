@@ -210,8 +210,8 @@ impl Transaction {
             };
             self.state.matched_all.clear();
             let hit = match known {
-                Gated::TxHolds => self.eval_tx_hit(ri, rule),
-                _ => self.eval_link(ri, rule, 0),
+                Gated::TxHolds => self.eval_tx_hit(engine, ri, rule),
+                _ => self.eval_link(engine, ri, rule, 0),
             };
             if !hit {
                 pos += 1;
@@ -282,7 +282,7 @@ impl Transaction {
                 // passes the rule over without setting up its evaluation.
                 let live = match self.cached_union(group) {
                     Some(live) => live,
-                    None => self.group_union(group, &engine.rules[gate.ri as usize].links[0]),
+                    None => self.group_union(engine, group),
                 };
                 match live & (1 << bit) {
                     0 => Gated::Out,
@@ -310,15 +310,15 @@ impl Transaction {
     /// `eval_link(ri, rule, 0)` for a rule whose gate found its first link's TX comparison
     /// true (CRS's paranoia-level skips and default-setting checks, ~175 per GET): the hit's
     /// effects without evaluating the comparison again.
-    fn eval_tx_hit(&mut self, ri: usize, rule: &Rule) -> bool {
+    fn eval_tx_hit(&mut self, engine: &Engine, ri: usize, rule: &Rule) -> bool {
         let link = &rule.links[0];
         let (Test::Operator(_), Some(direct), false) = (&link.test, link.direct_tx, link.capture)
         else {
             // Captures come from the operator: let it run.
-            return self.eval_link(ri, rule, 0);
+            return self.eval_link(engine, ri, rule, 0);
         };
         self.direct_hit(link, direct, None);
-        if rule.links.len() > 1 && !self.eval_link(ri, rule, 1) {
+        if rule.links.len() > 1 && !self.eval_link(engine, ri, rule, 1) {
             return false;
         }
         for a in &link.actions {
@@ -357,7 +357,7 @@ impl Transaction {
         Some(all.into())
     }
 
-    fn eval_link(&mut self, ri: usize, rule: &Rule, li: usize) -> bool {
+    fn eval_link(&mut self, engine: &Engine, ri: usize, rule: &Rule, li: usize) -> bool {
         let link = &rule.links[li];
         let mut any = false;
         match &link.test {
@@ -376,7 +376,7 @@ impl Transaction {
                 match link.group {
                     Some(g) if uses_caches(link, runtime) => {
                         if let Some(j) = link.group_bit {
-                            if self.group_union(g, link) & (1 << j) == 0 {
+                            if self.group_union(engine, g) & (1 << j) == 0 {
                                 return self.no_match();
                             }
                         }
@@ -406,7 +406,7 @@ impl Transaction {
         if !any {
             return self.no_match();
         }
-        if li + 1 < rule.links.len() && !self.eval_link(ri, rule, li + 1) {
+        if li + 1 < rule.links.len() && !self.eval_link(engine, ri, rule, li + 1) {
             return false;
         }
         for a in &link.actions {

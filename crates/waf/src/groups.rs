@@ -17,6 +17,7 @@
 //! signatures (a 1 KB JSON body's 40 values fall into a handful), and CRS has a dozen chains
 //! per set, so most (group, value) pairs cost nothing.
 
+use crate::engine::{Engine, GroupPlan};
 use crate::rule::Link;
 use crate::state::Item;
 use crate::transaction::Transaction;
@@ -143,16 +144,17 @@ impl GroupBuffers {
 impl Transaction {
     /// The union of group `g`'s live bits (bit *j* for `Engine::group_slots[g][j]`);
     /// all bits set when the group has no live slot.
-    pub(crate) fn group_union(&mut self, g: u32, link: &Link) -> u64 {
+    /// `engine` is the transaction's (borrowed apart from it by the phase loop).
+    pub(crate) fn group_union(&mut self, engine: &Engine, g: u32) -> u64 {
         if let Some(live) = self.cached_union(g) {
             return live;
         }
         let version = self.state.data_version;
         let gi = g as usize;
-        let live = if self.engine.group_slots[gi].is_empty() || self.engine.live_words == 0 {
+        let live = if engine.group_slots[gi].is_empty() || engine.live_words == 0 {
             u64::MAX
         } else {
-            self.compute_union(link)
+            self.compute_union(engine, &engine.group_plans[gi])
         };
         self.groups.unions[gi] = Some((version, live));
         live
@@ -171,11 +173,11 @@ impl Transaction {
     /// transformed bits; stops once every slot is live. Kept out of `eval_link` (once per
     /// group and transaction, against `eval_link`'s once per rule): the caller stays small.
     #[inline(never)]
-    fn compute_union(&mut self, link: &Link) -> u64 {
-        let plan = &link.plan;
-        let words = &*plan.words;
-        if words.len() > 8 || link.target_set.is_none() {
-            // Slots spread over more than 8 words (not in CRS): every link looks.
+    fn compute_union(&mut self, engine: &Engine, plan: &GroupPlan) -> u64 {
+        let range = |(start, len): (u32, u32)| start as usize..(start + len) as usize;
+        let words = &engine.union_words[range(plan.words)];
+        if words.is_empty() || words.len() > 8 {
+            // Slots spread over more than 8 words (not in CRS), or no plan: every link looks.
             return u64::MAX;
         }
         let mut acc = [0u64; 8];
@@ -188,12 +190,12 @@ impl Transaction {
             }
             full
         };
-        'atoms: for &a in &plan.atoms {
+        'atoms: for &a in &engine.union_atoms[range(plan.atoms)] {
             let (istart, ilen) = self.atom_range(a);
             if ilen == 0 {
                 continue;
             }
-            if link.leaves_unchanged(self.atom_classes(a, istart, ilen)) {
+            if plan.leaves_unchanged(self.atom_classes(a, istart, ilen)) {
                 // The chain changes none of the atom's values.
                 let live = self.atom_live(a, istart, ilen);
                 if or_masked(acc, &self.scan_words[live..]) {
@@ -204,7 +206,7 @@ impl Transaction {
             if ilen < SIGNATURES_FROM {
                 // A small atom: each value, transformed.
                 for i in istart..istart + ilen {
-                    let bits = self.union_bits(self.set_items[i].value, link);
+                    let bits = self.union_bits(self.set_items[i].value, engine, plan);
                     if or_masked(acc, bits) {
                         break 'atoms;
                     }
@@ -214,7 +216,7 @@ impl Transaction {
             let (start, len) = self.atom_signatures(a, istart, ilen);
             for k in start..start + len {
                 let sig = self.groups.sigs[k];
-                if link.leaves_unchanged(sig.classes) {
+                if plan.leaves_unchanged(sig.classes) {
                     if or_masked(acc, &self.scan_words[sig.live as usize..]) {
                         break 'atoms;
                     }
@@ -222,14 +224,14 @@ impl Transaction {
                 }
                 for i in sig.start..sig.start + sig.len {
                     let value = self.groups.sig_values[i as usize];
-                    if or_masked(acc, self.union_bits(value, link)) {
+                    if or_masked(acc, self.union_bits(value, engine, plan)) {
                         break 'atoms;
                     }
                 }
             }
         }
         let mut live = 0u64;
-        for (j, &p) in plan.slot_pos.iter().enumerate() {
+        for (j, &p) in engine.union_slots[range(plan.slots)].iter().enumerate() {
             let (k, bit) = (usize::from(p >> 6), p & 63);
             if acc.get(k).is_some_and(|a| a & (1 << bit) != 0) {
                 live |= 1 << j;
@@ -245,11 +247,11 @@ impl Transaction {
     /// memo knows the chain leaves it unchanged (half of a JSON body's lookups), without
     /// asking again through `transformed_bits`. Else `transformed_bits`.
     #[inline(always)]
-    fn union_bits(&mut self, value: u32, link: &Link) -> &[u64] {
+    fn union_bits(&mut self, value: u32, engine: &Engine, plan: &GroupPlan) -> &[u64] {
         let classes = self.state.vals.classes(value);
-        let remembered = match link.leaves_unchanged(classes) {
+        let remembered = match plan.leaves_unchanged(classes) {
             true => None,
-            false => self.memo_chain_result(value, link.chain_id),
+            false => self.memo_chain_result(value, plan.chain_id),
         };
         match remembered {
             // Unchanged by the chain: the value's own bits.
@@ -262,7 +264,10 @@ impl Transaction {
                 .as_ref()
                 .and_then(|m| m.live(r))
                 .unwrap_or_default(),
-            _ => self.transformed_bits(value, link),
+            _ => {
+                let (ri, li) = plan.link;
+                self.transformed_bits(value, &engine.rules[ri as usize].links[li as usize])
+            }
         }
     }
 

@@ -84,19 +84,15 @@ pub struct Link {
     pub(crate) plan: UnionPlan,
 }
 
-/// What a group's union (`groups.rs`) and a `multiMatch` link read of the engine's tables
-/// for a link's target set and group, copied into the link when the engine is built: the
-/// loops read them through the rule, which is borrowed apart from the transaction, instead
-/// of through the transaction's `Arc` of the engine (a copy of the tables per union, or a
-/// clone of the `Arc` whose reference count the proxy's threads would fight over).
+/// What a `multiMatch` link reads of the engine's tables for its target set, copied into the
+/// link when the engine is built: the loop reads it through the rule, which is borrowed
+/// apart from the transaction, instead of through the transaction's `Arc` of the engine (a
+/// copy of the table, or a clone of the `Arc` whose reference count the proxy's threads
+/// would fight over). Groups' unions read `Engine::group_plans`.
 #[derive(Debug, Default)]
 pub(crate) struct UnionPlan {
     /// The set's atoms (`Engine::set_atoms`).
     pub(crate) atoms: Box<[u32]>,
-    /// The words of live bits the group's slots fall in, each with the mask of its slots.
-    pub(crate) words: Box<[(u32, u64)]>,
-    /// Where each of the group's first 64 slots falls: `(k << 6) | bit` for `words[k]`.
-    pub(crate) slot_pos: Box<[u16]>,
 }
 
 impl Link {
