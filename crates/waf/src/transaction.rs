@@ -139,7 +139,7 @@ pub struct Transaction {
     /// The items of the cached target sets and atoms, back to back.
     pub(crate) set_items: Vec<crate::state::Item>,
     /// The thread's value memo, borrowed while a phase runs (see `memo.rs`).
-    pub(crate) memo: Option<crate::memo::Memo>,
+    pub(crate) memo: Option<Box<crate::memo::Memo>>,
     /// Per value id: its entry in the memo of generation `memo_generation`, or
     /// `memo::UNKNOWN` / `memo::NOT_MEMOISED`.
     pub(crate) memo_of: Vec<u32>,
