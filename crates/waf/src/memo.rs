@@ -99,10 +99,13 @@ fn next_generation() -> u64 {
     NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A thread's memos. Boxed: a transaction takes its memo out and gives it back once per
+/// phase, and a move is then a pointer instead of the memo's ~300 bytes.
+#[allow(clippy::vec_box)]
+type Memos = Vec<Box<Memo>>;
+
 thread_local! {
-    // Boxed: a transaction takes its thread's memo and gives it back once per phase, and a
-    // move is then a pointer instead of the memo's ~300 bytes.
-    static MEMOS: RefCell<Vec<Box<Memo>>> = const { RefCell::new(Vec::new()) };
+    static MEMOS: RefCell<Memos> = const { RefCell::new(Vec::new()) };
 }
 
 /// Makes the calling thread's value memos forget every value (their allocations stay): the
