@@ -42,6 +42,8 @@ mod rule;
 mod setvar;
 mod state;
 mod store;
+#[cfg(test)]
+mod test_rng;
 mod transaction;
 mod txvars;
 mod variable;

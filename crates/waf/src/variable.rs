@@ -522,13 +522,7 @@ mod tests {
             "|", "[a-]",
         ];
         const KEY_BYTES: [&str; 8] = ["a", "A", "b", "B", "_", "-", "x", "\u{17f}"];
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::test_rng::below();
         let mut checked = 0;
         for _ in 0..3000 {
             let mut pattern = String::from(["", "^"][next(2)]);

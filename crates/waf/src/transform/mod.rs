@@ -331,13 +331,7 @@ mod trigger_tests {
     /// bytes outside the set, where the special sequences are).
     #[test]
     fn triggers_are_sound() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift();
         let mut checked = 0;
         for t in Transform::all() {
             let Some(trigger) = t.trigger() else { continue };
