@@ -232,7 +232,7 @@ impl Transaction {
             _ => String::new(),
         };
         let (msg, data) = (expand(msg), expand(data));
-        let mut m = RawMatch::plain(index, rule, var_item, var_value);
+        let mut m = RawMatch::new(index, rule, var_item, var_value);
         if !msg.is_empty() || !data.is_empty() {
             m.texts = Some(Box::new((msg, data)));
         }
