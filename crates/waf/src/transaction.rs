@@ -82,7 +82,7 @@ const _: () = assert!(std::mem::size_of::<RawMatch>() <= 40);
 
 impl RawMatch {
     /// A match of rule `rule` (index) with no message or log data.
-    pub(crate) fn plain(
+    pub(crate) fn new(
         rule: usize,
         r: &Rule,
         var_item: Option<crate::state::Item>,
