@@ -235,7 +235,6 @@ fn make_link(
         msg: None,
         logdata: None,
         origin: d.origin.clone(),
-        plan: Default::default(),
     };
     for a in defaults.iter().chain(actions) {
         match a {

@@ -236,6 +236,11 @@ impl Transaction {
         if !msg.is_empty() || !data.is_empty() {
             m.texts = Some(Box::new((msg, data)));
         }
+        self.push_match(m);
+    }
+
+    /// Records a match (the built list of matches, when there is one, is void now).
+    pub(crate) fn push_match(&mut self, m: RawMatch) {
         self.matched.push(m);
         self.matched_view.take();
     }

@@ -319,12 +319,7 @@ impl Engine {
                     .collect()
             })
             .collect();
-        // Each link gets its set's atoms (see `UnionPlan`); each group its plan.
-        for link in rules.iter_mut().flat_map(|r| r.links.iter_mut()) {
-            if let Some(set) = link.target_set {
-                link.plan.atoms = set_atoms[set as usize].clone().into();
-            }
-        }
+        // Each group its plan.
         let (mut union_atoms, mut union_words, mut union_slots) =
             (Vec::new(), Vec::new(), Vec::new());
         let mut group_plans: Vec<Option<GroupPlan>> = vec![None; group_slots.len()];
@@ -576,29 +571,16 @@ fn phase_gates(phases: &[Vec<PhaseItem>; 6], rules: &[Rule], fast: bool) -> [Vec
                 },
                 PhaseItem::Rule(ri) => Gate {
                     ri: *ri as u32,
-                    test: match gate_test(&rules[*ri].links[0]) {
-                        GateTest::Tx {
-                            slot,
-                            operand,
-                            cmp,
-                            count,
-                            ..
-                        } => GateTest::Tx {
-                            slot,
-                            operand,
-                            cmp,
-                            count,
-                            plain: fast && plain_tx_rule(&rules[*ri]),
-                        },
-                        test => test,
-                    },
+                    test: gate_test(&rules[*ri], fast),
                 },
             })
             .collect()
     })
 }
 
-fn gate_test(first: &Link) -> GateTest {
+/// The gate of `rule`, from its first link; `fast`: see [`phase_gates`].
+fn gate_test(rule: &Rule, fast: bool) -> GateTest {
+    let first = &rule.links[0];
     let Test::Operator(op) = &first.test else {
         return GateTest::Rule;
     };
@@ -616,7 +598,7 @@ fn gate_test(first: &Link) -> GateTest {
                 operand,
                 cmp,
                 count: tx.count,
-                plain: false,
+                plain: fast && plain_tx_rule(rule),
             },
             Err(_) => GateTest::Rule,
         },

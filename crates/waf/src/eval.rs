@@ -399,7 +399,7 @@ impl Transaction {
                             any |= self.test_value(link, op, e.item, e.value);
                         }
                     }
-                    _ => any = self.eval_items(link, op, runtime, gate),
+                    _ => any = self.eval_items(engine, link, op, runtime, gate),
                 }
             }
         }
@@ -424,6 +424,7 @@ impl Transaction {
     /// A link without a cached target group: extracts its targets now.
     fn eval_items(
         &mut self,
+        engine: &Engine,
         link: &Link,
         op: &Operator,
         runtime: &[Target],
@@ -432,10 +433,10 @@ impl Transaction {
         if let Some(direct) = link.direct_tx.filter(|_| runtime.is_empty()) {
             return self.eval_tx_slot(link, op, direct);
         }
-        if let (true, Some(_), Some(slot), true) =
+        if let (true, Some(set), Some(slot), true) =
             (link.multi_match, link.target_set, gate, runtime.is_empty())
         {
-            return self.eval_multi_match(link, op, slot);
+            return self.eval_multi_match(&engine.set_atoms[set as usize], link, op, slot);
         }
         let mut any = false;
         let mut items = std::mem::take(&mut self.scratch.items_buf);
@@ -471,10 +472,10 @@ impl Transaction {
     /// (the atom's OR of live bits, shared with the groups' unions) it is passed over
     /// whole. CRS's six `multiMatch` rules (libinjection, Node.js, path traversal) visit
     /// every argument: ~80 per 1 KB JSON body. Same order as the set's items.
-    fn eval_multi_match(&mut self, link: &Link, op: &Operator, slot: u32) -> bool {
+    fn eval_multi_match(&mut self, atoms: &[u32], link: &Link, op: &Operator, slot: u32) -> bool {
         let mut any = false;
         let mut values = std::mem::take(&mut self.scratch.values_buf);
-        for &a in &link.plan.atoms {
+        for &a in atoms {
             let (istart, ilen) = self.atom_range(a);
             if ilen == 0 {
                 continue;
@@ -756,11 +757,10 @@ impl Transaction {
         };
         let item = self.direct_item(direct, || direct_tx_key(&engine.rules[ri].links[0]));
         let tv = item.value;
-        self.state.matched = Some((item, tv));
         self.state.matched_all.clear();
-        self.state.matched_all.push((item, tv));
+        self.set_matched(item, tv);
         // Not `log`, not disruptive (`plain_tx_rule`).
-        self.matched.push(RawMatch {
+        self.push_match(RawMatch {
             rule: ri as u32,
             var_value: tv,
             var_item: Some(item),
@@ -768,7 +768,6 @@ impl Transaction {
             log: false,
             disruptive: false,
         });
-        self.matched_view.take();
     }
 
     /// The item a direct TX link matched: the member (its name interned once per
@@ -817,9 +816,14 @@ impl Transaction {
                 }
             }
         }
+        self.set_matched(item, tv);
+        self.run_setvars(link);
+    }
+
+    /// MATCHED_VAR(_NAME) and MATCHED_VARS after a match of `item` (`tv` as tested).
+    fn set_matched(&mut self, item: Item, tv: u32) {
         self.state.matched = Some((item, tv));
         self.state.matched_all.push((item, tv));
-        self.run_setvars(link);
     }
 
     /// The value after the link's whole chain, cached per (value, chain). The common

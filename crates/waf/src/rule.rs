@@ -80,19 +80,6 @@ pub struct Link {
     pub logdata: Option<Macro>,
     /// Where the `SecRule` was written.
     pub origin: Origin,
-    /// The engine's tables of the link's target set and group (see [`UnionPlan`]).
-    pub(crate) plan: UnionPlan,
-}
-
-/// What a `multiMatch` link reads of the engine's tables for its target set, copied into the
-/// link when the engine is built: the loop reads it through the rule, which is borrowed
-/// apart from the transaction, instead of through the transaction's `Arc` of the engine (a
-/// copy of the table, or a clone of the `Arc` whose reference count the proxy's threads
-/// would fight over). Groups' unions read `Engine::group_plans`.
-#[derive(Debug, Default)]
-pub(crate) struct UnionPlan {
-    /// The set's atoms (`Engine::set_atoms`).
-    pub(crate) atoms: Box<[u32]>,
 }
 
 impl Link {

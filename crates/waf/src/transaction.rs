@@ -271,7 +271,7 @@ impl Transaction {
     pub fn logged_rules(&self) -> Vec<MatchedRule> {
         self.matched
             .iter()
-            .filter(|m| self.logs(m))
+            .filter(|m| m.log)
             .map(|m| self.matched_rule(m))
             .collect()
     }
@@ -294,20 +294,15 @@ impl Transaction {
                 .map(|it| self.state.name_of(&it))
                 .unwrap_or_default(),
             matched_var: self.state.vals.get(m.var_value).to_vec(),
-            log: rule.log,
-            disruptive: rule.is_disruptive(),
+            log: m.log,
+            disruptive: m.disruptive,
         }
     }
 
     /// Whether a matched rule is logged (not `nolog`), without building the
     /// [`MatchedRule`] list: most benign CRS transactions match only `nolog` bookkeeping.
     pub fn has_logged_match(&self) -> bool {
-        self.matched.iter().any(|m| self.logs(m))
-    }
-
-    /// Whether the rule of match `m` logs (not `nolog`).
-    fn logs(&self, m: &RawMatch) -> bool {
-        m.log
+        self.matched.iter().any(|m| m.log)
     }
 
     /// Id of the last matched rule whose action is disruptive (applied or not, as
