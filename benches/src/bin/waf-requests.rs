@@ -172,6 +172,16 @@ fn profile() -> Result<(), String> {
             .unwrap_or(0)
             << 20
     ];
+    // `WAF_PROFILE_MIX=N`: every Nth timed transaction is the SQLi attack instead (the load
+    // test's mix: N = 10); the figure is the mean over both kinds.
+    let mix: usize = std::env::var("WAF_PROFILE_MIX")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let attack = bench_requests()
+        .into_iter()
+        .find(|r| r.expected_status == 403)
+        .ok_or("no attack among the bench requests")?;
     let run = |engine: &Arc<portcullis_waf::Engine>, case: &portcullis_benches::http_file::Case| {
         if fresh {
             portcullis_waf::forget_values();
@@ -191,7 +201,11 @@ fn profile() -> Result<(), String> {
         }
         let start = thread_cpu();
         let mut engine_time = std::time::Duration::ZERO;
-        for _ in 0..n {
+        for i in 0..n as usize {
+            let request = match mix {
+                m if m > 0 && i % m == m - 1 => &attack,
+                _ => &request,
+            };
             if !thrash.is_empty() {
                 for (i, b) in thrash.iter_mut().enumerate().step_by(64) {
                     *b = b.wrapping_add(i as u8);

@@ -250,7 +250,9 @@ impl Transaction {
     fn union_bits(&mut self, value: u32, engine: &Engine, plan: &GroupPlan) -> &[u64] {
         let classes = self.state.vals.classes(value);
         let remembered = match plan.leaves_unchanged(classes) {
-            true => None,
+            // None of the chain's trigger bytes: unchanged, without asking the memo (or the
+            // link, through `transformed_bits`).
+            true => Some(None),
             false => self.memo_chain_result(value, plan.chain_id),
         };
         match remembered {
