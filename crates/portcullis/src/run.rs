@@ -62,6 +62,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // WAF log lines are kept until a runtime thread goes idle or stops.
+        .on_thread_park(portcullis_proxy::waf::log::flush_thread)
+        .on_thread_stop(portcullis_proxy::waf::log::stop_thread)
         .build()
         .context("cannot start the tokio runtime")?;
     runtime.block_on(serve(settings, args.demo_backends, kube))

@@ -17,6 +17,10 @@
 //!   time_budget: 500ms          # 0 = none
 //!   error_log: stderr           # stderr | a file path (ModSecurity-style lines)
 //!   audit_log: waf-audit.log    # JSON audit log file
+//!   log_flush: 0                # 0: each request's lines written when it ends; a duration
+//!                               # (e.g. 100ms): each worker thread keeps its lines until it
+//!                               # goes idle, 64 KiB or that age — fewer writes under attack
+//!                               # floods; lines of different threads may land out of order
 //! ```
 //!
 //! Fail-closed is the default because the WAF is a security control: an engine bug or an
@@ -55,6 +59,7 @@ pub struct WafFileConfig {
     pub time_budget: String,
     pub error_log: Option<String>,
     pub audit_log: Option<PathBuf>,
+    pub log_flush: String,
     pub rules_poll_interval: String,
 }
 
@@ -85,6 +90,7 @@ impl Default for WafFileConfig {
             time_budget: "500ms".into(),
             error_log: None,
             audit_log: None,
+            log_flush: "0".into(),
             rules_poll_interval: "1s".into(),
         }
     }
@@ -205,6 +211,7 @@ impl WafFileConfig {
                 p => ErrorLogTarget::File(base.join(p)),
             }),
             audit_log: self.audit_log.map(|p| base.join(p)),
+            flush: duration(&self.log_flush, "log_flush")?,
         };
         Ok(Some(WafConfig {
             settings,

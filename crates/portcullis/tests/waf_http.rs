@@ -216,3 +216,41 @@ fn a_broken_exclusions_configmap_falls_back_to_the_plain_policy() {
             .contains("using the policy without this Ingress's exclusions")
     );
 }
+
+#[test]
+fn buffered_logs_are_written_when_the_worker_goes_idle() {
+    // Both runtimes: the shared multi-thread one and thread-per-core workers.
+    for (tag, workers) in [
+        ("waf-logflush-mt", ""),
+        ("waf-logflush-w2", "  workers: 2\n"),
+    ] {
+        let (scratch, _backend) = app_behind(tag, "block.test");
+        // An hour-long bound: only a worker going idle (its park hook) writes the lines out.
+        let cfg = config(&scratch, "  log_flush: 1h\n").replacen(
+            "proxy:\n",
+            &format!("proxy:\n{workers}"),
+            1,
+        );
+        let p = start(&scratch, &cfg, true);
+        for i in 0..3 {
+            let (status, body) = get(p.http, &format!("/search?q=evil-{i}"), "block.test");
+            assert_eq!(status, 403, "{body}");
+        }
+        eventually("every blocked request in the error log", || {
+            let log = error_log(&scratch);
+            (0..3).all(|i| log.contains(&format!("[uri \"/search?q=evil-{i}\"]")))
+        });
+        eventually("and in the audit log", || {
+            let audit =
+                std::fs::read_to_string(scratch.0.join("waf-audit.log")).unwrap_or_default();
+            audit.lines().count() == 3
+        });
+        // Whole lines, each once.
+        let log = error_log(&scratch);
+        assert_eq!(
+            log.lines().filter(|l| l.contains("[id \"1001\"]")).count(),
+            3,
+            "{log}"
+        );
+    }
+}

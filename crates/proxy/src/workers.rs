@@ -61,6 +61,8 @@ pub(crate) fn spawn(
 ) -> Result<(), ServerError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // WAF log lines are kept until the worker goes idle (`waf::log`).
+        .on_thread_park(crate::waf::log::flush_thread)
         .build()
         .map_err(ServerError::Runtime)?;
     std::thread::Builder::new()
@@ -68,6 +70,7 @@ pub(crate) fn spawn(
         .spawn(move || {
             runtime.block_on(run(listeners, state));
             drop(runtime);
+            crate::waf::log::stop_thread();
             drop(drain);
         })
         .map_err(ServerError::Runtime)?;

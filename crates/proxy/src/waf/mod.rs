@@ -466,6 +466,8 @@ impl WafTx {
                 rules: &rules,
             });
         }
+        // Lines a busy worker kept for long enough go out even if it does not go idle.
+        log::flush_if_due();
     }
 }
 
