@@ -128,8 +128,9 @@ fn emit(s: &Sinks, log: Log, text: &[u8]) {
     }
 }
 
-/// Called by a runtime thread about to go idle (its park hook) and when it stops: writes the
-/// lines it kept, and from now on lets it keep lines until its next call.
+/// Called by a runtime thread about to go idle (its park hook): writes the lines it kept,
+/// and from now on lets it keep lines until its next call (only threads that call this keep
+/// any, so none waits for an idle moment that never comes).
 pub fn flush_thread() {
     let _ = PENDING.try_with(|p| {
         let Ok(mut p) = p.try_borrow_mut() else {
