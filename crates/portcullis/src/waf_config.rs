@@ -278,3 +278,91 @@ pub fn watch_rules(
         tracing::error!("cannot start the WAF rules watcher: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config directory with our rule set and a CRS-shaped directory.
+    fn dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("pcx-wafcfg-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("rules")).unwrap();
+        std::fs::create_dir_all(d.join("crs/rules")).unwrap();
+        std::fs::write(d.join("rules/portcullis.conf"), "").unwrap();
+        d
+    }
+
+    fn validate(yaml: &str) -> anyhow::Result<WafConfig> {
+        let file: WafFileConfig = serde_yaml::from_str(yaml)?;
+        file.validate(&dir())?
+            .ok_or_else(|| anyhow::anyhow!("no WAF config"))
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        for (yaml, names) in [
+            ("mode: sometimes", "waf.mode: \"sometimes\""),
+            ("rules: mine", "waf.rules: \"mine\""),
+            ("rules: crs", "waf.rules: crs needs waf.crs_dir"),
+            ("rules: crs\ncrs_dir: nowhere", "waf.crs_dir:"),
+            (
+                "builtin_dir: nowhere",
+                "waf.rules: builtin: rules/portcullis.conf not found",
+            ),
+            ("paranoia_level: 5", "waf.paranoia_level: 5"),
+            (
+                "request_body_limit_action: drop",
+                "waf.request_body_limit_action: \"drop\"",
+            ),
+            ("fail: maybe", "waf.fail: \"maybe\""),
+            (
+                "time_budget: soon",
+                "waf.time_budget: invalid duration \"soon\"",
+            ),
+            (
+                "log_flush: often",
+                "waf.log_flush: invalid duration \"often\"",
+            ),
+            (
+                "rules_poll_interval: 1 parsec",
+                "waf.rules_poll_interval: invalid duration",
+            ),
+        ] {
+            let e = format!(
+                "{:#}",
+                validate(yaml).err().unwrap_or_else(|| panic!("{yaml}"))
+            );
+            assert!(e.contains(names), "{yaml}: {e}");
+        }
+        let e = validate("mode: block\nmodes: [x]")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unknown field `modes`"), "{e}");
+    }
+
+    #[test]
+    fn logs_and_durations() {
+        let c = validate("mode: block\nerror_log: waf.log\naudit_log: audit.json").unwrap();
+        assert_eq!(
+            c.logs.flush,
+            Duration::ZERO,
+            "per-request writes by default"
+        );
+        assert_eq!(
+            c.logs.error_log,
+            Some(ErrorLogTarget::File(dir().join("waf.log")))
+        );
+        assert_eq!(c.logs.audit_log, Some(dir().join("audit.json")));
+        assert_eq!(c.poll_interval, Duration::from_secs(1));
+        let c =
+            validate("error_log: stderr\nlog_flush: 100ms\nrules_poll_interval: \"0\"").unwrap();
+        assert_eq!(c.logs.error_log, Some(ErrorLogTarget::Stderr));
+        assert_eq!(c.logs.flush, Duration::from_millis(100));
+        assert_eq!(c.poll_interval, Duration::ZERO);
+        let c = validate("rules: crs\ncrs_dir: crs\nfail: open\ntime_budget: \"0\"").unwrap();
+        assert!(matches!(c.settings.rules, RuleSource::Crs { .. }));
+        assert_eq!(c.settings.fail, FailMode::Open);
+        assert_eq!(c.settings.time_budget, Duration::ZERO);
+    }
+}
