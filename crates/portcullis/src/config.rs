@@ -133,7 +133,7 @@ impl Settings {
             key: base.join(c.key),
         });
         let waf = match file.waf {
-            Some(w) => w.validate(&base)?,
+            Some(w) => Some(w.validate(&base)?),
             None => None,
         };
         Ok(Settings {

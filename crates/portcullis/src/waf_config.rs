@@ -142,8 +142,9 @@ fn builtin_entry(base: &Path, dir: Option<&PathBuf>) -> anyhow::Result<PathBuf> 
 }
 
 impl WafFileConfig {
-    /// Stage two; `None` when the WAF is off and nothing needs it.
-    pub fn validate(self, base: &Path) -> anyhow::Result<Option<WafConfig>> {
+    /// Stage two: every field checked, paths resolved against `base` (the config file's
+    /// directory).
+    pub fn validate(self, base: &Path) -> anyhow::Result<WafConfig> {
         let mode = match self.mode.as_str() {
             "off" => Mode::Off,
             "detect" | "detection_only" | "DetectionOnly" => Mode::Detect,
@@ -213,11 +214,11 @@ impl WafFileConfig {
             audit_log: self.audit_log.map(|p| base.join(p)),
             flush: duration(&self.log_flush, "log_flush")?,
         };
-        Ok(Some(WafConfig {
+        Ok(WafConfig {
             settings,
             logs,
             poll_interval: duration(&self.rules_poll_interval, "rules_poll_interval")?,
-        }))
+        })
     }
 }
 
@@ -294,8 +295,7 @@ mod tests {
 
     fn validate(yaml: &str) -> anyhow::Result<WafConfig> {
         let file: WafFileConfig = serde_yaml::from_str(yaml)?;
-        file.validate(&dir())?
-            .ok_or_else(|| anyhow::anyhow!("no WAF config"))
+        file.validate(&dir())
     }
 
     #[test]
