@@ -347,7 +347,7 @@ impl Transaction {
             .removed_targets
             .iter()
             .filter(|(r, _)| *r as usize == ri)
-            .map(|(_, t)| t);
+            .filter_map(|&(_, l)| self.overrides.removed_lists.get(l as usize));
         let first = found.next()?;
         let Some(second) = found.next() else {
             return Some(first.clone());

@@ -107,8 +107,13 @@ pub(crate) struct Overrides {
     /// bitset over rule indices; empty while nothing was removed.
     pub removed: Vec<u64>,
     /// Targets removed from rules by `ctl:ruleRemoveTargetById`/`ByTag`: (rule index,
-    /// target), resolved when the `ctl` ran; empty in most transactions.
-    pub removed_targets: Vec<(u32, Arc<[Target]>)>,
+    /// index in `removed_lists`), resolved when the `ctl` ran; empty in most transactions.
+    pub removed_targets: Vec<(u32, u32)>,
+    /// The target lists of those `ctl`s, one per `ctl` run however many rules it concerns
+    /// (CRS's 941010 removes REQUEST_FILENAME from 33 XSS rules on nearly every request: one
+    /// reference count taken on the engine's shared list instead of 33 — an atomic the
+    /// proxy's worker threads would pass back and forth).
+    pub removed_lists: Vec<Arc<[Target]>>,
     /// The rules that have entries in `removed_targets`, as a bitset over rule indices.
     pub removed_target_rules: Vec<u64>,
     pub body_processor: Option<BodyProcessor>,
@@ -223,7 +228,7 @@ impl Transaction {
         Transaction {
             engine,
             state,
-            overrides: Overrides::default(),
+            overrides: buffers.overrides,
             tcache: buffers.tcache,
             chain_cache: buffers.chain_cache,
             scan_words: buffers.scan_words,
@@ -401,6 +406,34 @@ impl Transaction {
 }
 
 impl Overrides {
+    /// Back to no override, keeping the vectors' allocations.
+    fn reset(&mut self) {
+        let Overrides {
+            engine,
+            removed,
+            removed_targets,
+            removed_lists,
+            removed_target_rules,
+            body_processor,
+            force_body_variable,
+            body_access,
+        } = self;
+        *engine = None;
+        removed.clear();
+        removed_targets.clear();
+        removed_lists.clear();
+        removed_target_rules.clear();
+        *body_processor = None;
+        *force_body_variable = false;
+        *body_access = None;
+    }
+
+    fn heap_size(&self) -> usize {
+        (self.removed.capacity() + self.removed_target_rules.capacity()) * 8
+            + self.removed_targets.capacity() * 8
+            + self.removed_lists.capacity() * std::mem::size_of::<Arc<[Target]>>()
+    }
+
     /// Marks `rules` (indices among the engine's `n` rules) as removed.
     pub(crate) fn remove_rules(&mut self, n: usize, rules: impl Iterator<Item = u32>) {
         for ri in rules {
@@ -415,9 +448,14 @@ impl Overrides {
         rules: impl Iterator<Item = u32>,
         targets: &Arc<[Target]>,
     ) {
+        let list = self.removed_lists.len() as u32;
+        let before = self.removed_targets.len();
         for ri in rules {
             set_bit(&mut self.removed_target_rules, n, ri);
-            self.removed_targets.push((ri, targets.clone()));
+            self.removed_targets.push((ri, list));
+        }
+        if self.removed_targets.len() > before {
+            self.removed_lists.push(targets.clone());
         }
     }
 }
@@ -454,6 +492,7 @@ struct Buffers {
     set_items: Vec<crate::state::Item>,
     scratch: Scratch,
     matched: Vec<RawMatch>,
+    overrides: Overrides,
 }
 
 /// A transaction's scratch vectors: contents meaningful within one evaluation step (or, for
@@ -547,6 +586,7 @@ impl Buffers {
                 // A CRS request matches ~100 bookkeeping rules (paranoia-level skips,
                 // defaults): room for them from the first transaction.
                 matched: Vec::with_capacity(128),
+                overrides: Overrides::default(),
             })
     }
 
@@ -562,7 +602,8 @@ impl Buffers {
             + self.groups.heap_size()
             + self.set_items.capacity() * std::mem::size_of::<crate::state::Item>()
             + self.scratch.heap_size()
-            + self.matched.capacity() * std::mem::size_of::<RawMatch>();
+            + self.matched.capacity() * std::mem::size_of::<RawMatch>()
+            + self.overrides.heap_size();
         if size > KEEP_LIMIT {
             return;
         }
@@ -582,6 +623,7 @@ impl Buffers {
         self.scratch.clear();
         // The matches' `msg`/`logdata` texts are freed here (none for `nolog` rules).
         self.matched.clear();
+        self.overrides.reset();
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if s.bytes + size <= SPARE_LIMIT {
@@ -612,6 +654,7 @@ impl Drop for Transaction {
             set_items: std::mem::take(&mut self.set_items),
             scratch: std::mem::take(&mut self.scratch),
             matched: std::mem::take(&mut self.matched),
+            overrides: std::mem::take(&mut self.overrides),
         }
         .give_back();
     }
