@@ -336,10 +336,7 @@ impl Engine {
                     atoms: append(&mut union_atoms, &set_atoms[set as usize]),
                     words: append(&mut union_words, &group_words[g]),
                     slots: append(&mut union_slots, &group_slot_pos[g]),
-                    trigger: match link.transforms.is_empty() {
-                        true => Some(0),
-                        false => link.chain_trigger,
-                    },
+                    trigger: link.unchanged_trigger(),
                     chain_id: link.chain_id,
                     link: (ri as u32, li as u32),
                 });
@@ -490,8 +487,7 @@ pub(crate) struct GroupPlan {
     /// Where each of the group's first 64 slots falls, `(k << 6) | bit` for word `k`, in
     /// `Engine::union_slots`.
     pub slots: (u32, u32),
-    /// `Link::leaves_unchanged` as data: values whose byte classes miss these are left as
-    /// they are (`Some(0)`: no transformation); None: the chain may change any value.
+    /// `Link::unchanged_trigger` of the group's chain (`leaves_unchanged` as data).
     pub trigger: Option<u32>,
     /// The chain's id (`Link::chain_id`).
     pub chain_id: u32,
@@ -500,7 +496,8 @@ pub(crate) struct GroupPlan {
 }
 
 impl GroupPlan {
-    /// Whether the group's chain leaves every value within byte classes `classes` as it is.
+    /// Whether the group's chain leaves every value within byte classes `classes` as it is
+    /// (as `Link::leaves_unchanged` of its links).
     #[inline]
     pub(crate) fn leaves_unchanged(&self, classes: u32) -> bool {
         self.trigger.is_some_and(|t| classes & t == 0)

@@ -87,7 +87,16 @@ impl Link {
     /// within `classes` as it is (no transformation, or none of the chain's trigger classes).
     #[inline]
     pub(crate) fn leaves_unchanged(&self, classes: u32) -> bool {
-        self.transforms.is_empty() || self.chain_trigger.is_some_and(|t| classes & t == 0)
+        self.unchanged_trigger().is_some_and(|t| classes & t == 0)
+    }
+
+    /// The byte classes without which a value goes through the chain unchanged: none
+    /// (`Some(0)`) without transformations; `None` when the chain may change any value.
+    pub(crate) fn unchanged_trigger(&self) -> Option<u32> {
+        match self.transforms.is_empty() {
+            true => Some(0),
+            false => self.chain_trigger,
+        }
     }
 }
 

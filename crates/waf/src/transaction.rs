@@ -429,9 +429,10 @@ impl Overrides {
     }
 
     fn heap_size(&self) -> usize {
-        (self.removed.capacity() + self.removed_target_rules.capacity()) * 8
-            + self.removed_targets.capacity() * 8
-            + self.removed_lists.capacity() * std::mem::size_of::<Arc<[Target]>>()
+        use std::mem::size_of;
+        (self.removed.capacity() + self.removed_target_rules.capacity()) * size_of::<u64>()
+            + self.removed_targets.capacity() * size_of::<(u32, u32)>()
+            + self.removed_lists.capacity() * size_of::<Arc<[Target]>>()
     }
 
     /// Marks `rules` (indices among the engine's `n` rules) as removed.

@@ -122,9 +122,8 @@ fn emit(s: &Sinks, log: Log, text: &[u8]) {
             .ok()
             .flatten()
             .is_some();
-    match kept {
-        true => flush_if_due(),
-        false => sink.write_now(text),
+    if !kept {
+        sink.write_now(text);
     }
 }
 
@@ -153,8 +152,8 @@ pub fn stop_thread() {
 }
 
 /// Writes the thread's kept lines out when they are [`MAX_PENDING`] bytes or as old as
-/// [`WafLogConfig::flush`] (called after each logged transaction, and by the proxy after each
-/// inspected one).
+/// [`WafLogConfig::flush`] (called by [`write`], and by the proxy after each inspected
+/// transaction it does not log).
 pub fn flush_if_due() {
     let Some(delay) = sinks().and_then(|s| s.flush) else {
         return;
@@ -288,6 +287,7 @@ pub fn write(rec: &TxRecord<'_>) {
         line.push('\n');
         emit(s, Log::Audit, line.as_bytes());
     }
+    flush_if_due();
 }
 
 /// Whether the JSON audit log is written (its record needs the request's headers).

@@ -465,9 +465,11 @@ impl WafTx {
                 failure: self.failure,
                 rules: &rules,
             });
+        } else {
+            // Lines a busy worker kept for long enough go out even if it does not go idle
+            // (`write` checks the same after the lines it adds).
+            log::flush_if_due();
         }
-        // Lines a busy worker kept for long enough go out even if it does not go idle.
-        log::flush_if_due();
     }
 }
 
