@@ -152,7 +152,7 @@ pub fn stop_thread() {
 }
 
 /// Writes the thread's kept lines out when they are [`MAX_PENDING`] bytes or as old as
-/// [`WafLogConfig::flush`] (called by [`write`], and by the proxy after each inspected
+/// [`WafLogConfig::flush`] (called by [`write()`], and by the proxy after each inspected
 /// transaction it does not log).
 pub fn flush_if_due() {
     let Some(delay) = sinks().and_then(|s| s.flush) else {
