@@ -122,10 +122,18 @@ lt_cpu_ticks() {
   echo "$u $s"
 }
 
-# lt_portcullis_bin ROOT: prints the portcullis binary to load-test: $PORTCULLIS_BIN, else a
-# release build into $CARGO_TARGET_DIR (default ROOT/target), built now (at low priority).
+# lt_portcullis_bin ROOT: prints the portcullis binary to load-test: $PORTCULLIS_BIN, else with
+# PGO=1 the profile-guided build of scripts/build-pgo.sh (the build the Dockerfile ships),
+# else a release build into $CARGO_TARGET_DIR (default ROOT/target); built now (at low
+# priority).
 lt_portcullis_bin() {
   if [ -n "${PORTCULLIS_BIN:-}" ]; then echo "$PORTCULLIS_BIN"; return; fi
+  if [ "${PGO:-0}" = 1 ]; then
+    echo "building portcullis (profile-guided: scripts/build-pgo.sh)" >&2
+    (cd "$1" && nice -n 10 scripts/build-pgo.sh) >&2
+    echo "$1/target/pgo/portcullis"
+    return
+  fi
   echo "building portcullis (release)" >&2
   (cd "$1" && nice -n 10 cargo build --release -q -p portcullis) >&2
   echo "${CARGO_TARGET_DIR:-$1/target}/release/portcullis"

@@ -18,6 +18,8 @@
 #
 #   loadtest/waf.sh                      # ROUNDS=3 DURATION=8s WARMUP=2s CONNECTIONS=64 THREADS=2
 #   ROUNDS=1 DURATION=4s loadtest/waf.sh
+#   PGO=1 loadtest/waf.sh                # the profile-guided build the Dockerfile ships
+#   PORTCULLIS_BIN=path loadtest/waf.sh  # a given binary (default: a release build)
 #
 # Needs: nginx libnginx-mod-http-modsecurity wrk (Debian; installed when missing).
 set -euo pipefail
@@ -159,6 +161,7 @@ done
 
 rss_kb() { local t=0; for p in "$@"; do t=$((t + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t; }
 echo
+echo "portcullis binary: $bin"
 echo "machine: $(nproc) cores, $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS rounds; all on 127.0.0.1; CRS $(cd "$CRS_DIR" && ls rules/*.conf | wc -l) rule files, PL1, blocking"
 printf '%-5s %-18s %-5s %10s %9s %9s %9s %6s %9s %7s %7s\n' round contender load req/s cpu_us/req p50_ms p99_ms errors forbidden attacks other
 table="$work/table.txt"; : > "$table"

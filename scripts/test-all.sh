@@ -2,9 +2,9 @@
 # Runs every test of portcullis on a fresh machine: installs what the tests need, then
 # formatting, lints, the whole workspace's tests (unit, table-driven, loopback integration
 # tests with the real binary, real TLS and real backends, the in-process CRS conformance run)
-# the doc build, the README smoke test and the Kubernetes end-to-end suite against a real
-# kube-apiserver built from the Go module proxy. This is the README's test command; .ci/run
-# calls it.
+# the doc build, the README smoke test, the profile-guided build pipeline, go-ftw over HTTP
+# and the Kubernetes end-to-end suite against a real kube-apiserver built from the Go module
+# proxy. This is the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +47,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 
 step "smoke test of the README run command"
 scripts/smoke-readme.sh
+
+step "profile-guided build pipeline (scripts/build-pgo.sh with the faster pgo-check profile)"
+PGO_PROFILE=pgo-check PGO_OUT=target/pgo-check PGO_ROUNDS=3 PGO_TLS_ROUNDS=3 scripts/build-pgo.sh
 
 step "OWASP CRS regression suite over HTTP against the running proxy"
 scripts/ftw-http.sh

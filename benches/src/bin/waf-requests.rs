@@ -15,6 +15,11 @@
 //!   prints the mean CPU µs per request. Unlike `profile`, which repeats one request, the
 //!   working set changes from request to request, as in the proxy under real traffic; compare
 //!   with instructions per request from callgrind to see cache effects.
+//! - `waf-requests http ADDR HOST PREFIXES ROUNDS [benign]` — sends the `tables` requests (or
+//!   only the benign ones) ROUNDS times over HTTP/1.1 keep-alive to a running proxy at ADDR,
+//!   with `Host: HOST` and the URIs under the comma-separated path PREFIXES in turn; prints
+//!   `status <code> <count>` lines and `failed <count>` (the PGO training run of
+//!   `scripts/build-pgo.sh`).
 
 use portcullis_benches::http_file::Case;
 use portcullis_benches::http_file::{load_dir, load_profiles};
@@ -39,8 +44,9 @@ fn main() -> ExitCode {
         "rss" => rss(),
         "profile" => profile(),
         "profile-benign" => profile_benign(),
+        "http" => http(),
         _ => Err(
-            "usage: waf-requests bench|tables|verdicts|rss|profile [N [ID]]|profile-benign [ROUNDS]"
+            "usage: waf-requests bench|tables|verdicts|rss|profile [N [ID]]|profile-benign [ROUNDS]|http ADDR HOST PREFIXES ROUNDS [benign]"
                 .to_string(),
         ),
     };
@@ -109,6 +115,43 @@ fn table_cases() -> Result<Vec<(Case, Option<u16>)>, String> {
         }
     }
     Ok(cases)
+}
+
+fn http() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let [addr, host, prefixes, rounds, rest @ ..] = args.as_slice() else {
+        return Err("http ADDR HOST PREFIXES ROUNDS [benign]".into());
+    };
+    let addr: std::net::SocketAddr = addr.parse().map_err(|e| format!("ADDR {addr}: {e}"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "ADDR {addr}: only loopback addresses are load-tested"
+        ));
+    }
+    let rounds: u32 = rounds
+        .parse()
+        .map_err(|e| format!("ROUNDS {rounds}: {e}"))?;
+    let benign_only = match rest {
+        [] => false,
+        [b] if b == "benign" => true,
+        _ => return Err(format!("unexpected arguments {rest:?}")),
+    };
+    let cases: Vec<Case> = table_cases()?
+        .into_iter()
+        .filter(|(_, expected)| !benign_only || *expected == Some(0))
+        .map(|(case, _)| case)
+        .collect();
+    let target = portcullis_benches::http_replay::Target {
+        addr,
+        host: host.clone(),
+        prefixes: prefixes.split(',').map(str::to_string).collect(),
+    };
+    let tally = portcullis_benches::http_replay::replay_http(&target, &cases, rounds);
+    for (status, count) in &tally.by_status {
+        println!("status {status} {count}");
+    }
+    println!("failed {}", tally.failed);
+    Ok(())
 }
 
 fn write_out(cases: &[(Case, Option<u16>)]) -> Result<(), String> {

@@ -338,3 +338,33 @@ fn run_starts_in_kubernetes_mode_with_the_cluster_config() {
         "{first}"
     );
 }
+
+/// The image ships what `scripts/build-pgo.sh` builds, from the inputs the script reads.
+#[test]
+fn the_image_ships_the_profile_guided_build() {
+    let dockerfile = std::fs::read_to_string(repo("Dockerfile")).unwrap();
+    let script = std::fs::read_to_string(repo("scripts/build-pgo.sh")).unwrap();
+    let out = script
+        .lines()
+        .find_map(|l| l.strip_prefix("out=${PGO_OUT:-$root/"))
+        .and_then(|rest| rest.strip_suffix('}'))
+        .expect("build-pgo.sh sets its output directory");
+    let shipped = format!("COPY --from=build /src/{out}/portcullis /usr/local/bin/portcullis");
+    assert!(
+        dockerfile.contains(&shipped),
+        "the Dockerfile lacks {shipped:?}"
+    );
+    assert!(dockerfile.contains("scripts/build-pgo.sh"));
+    // The training run reads the example manifests and the decision tables (under crates/).
+    for input in [
+        "COPY config ",
+        "COPY crates ",
+        "COPY benches ",
+        "COPY scripts/build-pgo.sh",
+    ] {
+        assert!(
+            dockerfile.contains(input),
+            "the build stage lacks {input:?}"
+        );
+    }
+}
