@@ -39,6 +39,7 @@ for candidate in "$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata" 
 done
 if [ -z "$profdata" ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   step "installing llvm-$llvm_major (llvm-profdata for rustc's LLVM $llvm_major)"
+  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "llvm-$llvm_major" >/dev/null
   profdata=/usr/lib/llvm-$llvm_major/bin/llvm-profdata
 fi
