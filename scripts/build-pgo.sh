@@ -114,13 +114,12 @@ LLVM_PROFILE_FILE="$data/portcullis-%p-%m.profraw" "$bin" run --config "$work/pg
   --http-addr "$http" --https-addr "$https" --admin-addr "$admin" --demo-backends \
   > "$work/portcullis.log" 2>&1 &
 pid=$!
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$admin/readyz" || true)" = 200 ]; }
 for _ in $(seq 1 300); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$admin/readyz" || true)" = 200 ] && break
-  kill -0 "$pid" 2>/dev/null || { tail -20 "$work/portcullis.log" >&2; echo "build-pgo: portcullis did not start" >&2; exit 1; }
+  ready || ! kill -0 "$pid" 2>/dev/null && break
   sleep 0.2
 done
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$admin/readyz" || true)" = 200 ] \
-  || { tail -20 "$work/portcullis.log" >&2; echo "build-pgo: portcullis not ready" >&2; exit 1; }
+ready || { tail -20 "$work/portcullis.log" >&2; echo "build-pgo: portcullis did not become ready" >&2; exit 1; }
 
 tally=$work/tally.txt
 replay() { # HOST PREFIXES ROUNDS [benign]: the decision tables over HTTP/1.1

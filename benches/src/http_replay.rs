@@ -20,13 +20,6 @@ pub struct Tally {
     pub failed: u64,
 }
 
-impl Tally {
-    /// Answers with status `status`.
-    pub fn count(&self, status: u16) -> u64 {
-        self.by_status.get(&status).copied().unwrap_or(0)
-    }
-}
-
 /// Where and how to send: the proxy's address, the `Host` to route by, and the path prefixes
 /// to put the URIs under (used in turn, one per request).
 #[derive(Debug, Clone)]
@@ -95,35 +88,34 @@ fn exchange(
     request: &[u8],
     head: bool,
 ) -> io::Result<(u16, bool)> {
-    if conn.is_none() {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        stream.set_nodelay(true)?;
-        *conn = Some(BufReader::new(stream));
-    }
-    let Some(reader) = conn.as_mut() else {
-        return Err(io::Error::other("no connection"));
+    let reader = match conn {
+        Some(reader) => reader,
+        None => {
+            let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            stream.set_nodelay(true)?;
+            conn.insert(BufReader::new(stream))
+        }
     };
     reader.get_mut().write_all(request)?;
-    loop {
-        let response = read_head(reader)?;
-        if (100..200).contains(&response.status) {
-            continue; // 100 Continue: the final response follows
-        }
-        let no_body = head || response.status == 204 || response.status == 304;
-        match (no_body, response.framing) {
-            (true, _) => {}
-            (false, Framing::Length(len)) => {
-                io::copy(&mut (&mut *reader).take(len), &mut io::sink())?;
-            }
-            (false, Framing::Chunked) => skip_chunked(reader)?,
-            (false, Framing::Close) => {
-                io::copy(reader, &mut io::sink())?;
-                return Ok((response.status, false));
-            }
-        }
-        return Ok((response.status, response.keep_alive));
+    let mut response = read_head(reader)?;
+    while (100..200).contains(&response.status) {
+        // 100 Continue: the final response follows.
+        response = read_head(reader)?;
     }
+    let no_body = head || response.status == 204 || response.status == 304;
+    match (no_body, response.framing) {
+        (true, _) => {}
+        (false, Framing::Length(len)) => {
+            io::copy(&mut (&mut *reader).take(len), &mut io::sink())?;
+        }
+        (false, Framing::Chunked) => skip_chunked(reader)?,
+        (false, Framing::Close) => {
+            io::copy(reader, &mut io::sink())?;
+            return Ok((response.status, false));
+        }
+    }
+    Ok((response.status, response.keep_alive))
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -23,13 +23,12 @@ pub fn decisions_dir() -> PathBuf {
 
 /// CRS v4 in blocking mode at PL1, in load order: our engine settings + CRS tuning
 /// (`crs-blocking-setup.conf`), `crs-setup.conf.example`, then `rules/*.conf` sorted.
-/// `None` when the CRS directory (`$CRS_DIR`, default `../shared/crs`) is absent. For profiling, `CRS_ONLY=901,942` keeps only the
+/// `None` when `../shared/crs` is absent. For profiling, `CRS_ONLY=901,942` keeps only the
 /// rule files whose paths contain one of the comma-separated strings (the cost of one file:
 /// compare `901,949` with `901,949,942`), and `CRS_APPEND=FILE` adds a file after the rules
 /// (e.g. `SecRuleRemoveById 920450`: the cost of one rule).
 pub fn crs_files() -> Option<Vec<PathBuf>> {
-    let crs =
-        std::env::var_os("CRS_DIR").map_or_else(|| repo_dir().join("../shared/crs"), PathBuf::from);
+    let crs = repo_dir().join("../shared/crs");
     let mut rules: Vec<PathBuf> = std::fs::read_dir(crs.join("rules"))
         .ok()?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
