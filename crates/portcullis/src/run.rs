@@ -67,7 +67,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .on_thread_stop(portcullis_proxy::waf::log::stop_thread)
         .build()
         .context("cannot start the tokio runtime")?;
-    runtime.block_on(serve(settings, args.demo_backends, kube))
+    let served = runtime.block_on(serve(settings, args.demo_backends, kube));
+    drop(runtime);
+    // WAF log lines still kept in the batch.
+    portcullis_proxy::waf::log::flush();
+    served
 }
 
 /// The running provider, stopped on shutdown.

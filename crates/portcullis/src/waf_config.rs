@@ -17,10 +17,10 @@
 //!   time_budget: 500ms          # 0 = none
 //!   error_log: stderr           # stderr | a file path (ModSecurity-style lines)
 //!   audit_log: waf-audit.log    # JSON audit log file
-//!   log_flush: 0                # 0: each request's lines written when it ends; a duration
-//!                               # (e.g. 100ms): each worker thread keeps its lines until it
-//!                               # goes idle, 64 KiB or that age — fewer writes under attack
-//!                               # floods; lines of different threads may land out of order
+//!   log_flush: 0                # 0: each request's lines written when it ends (before its
+//!                               # response); a duration (e.g. 100ms): lines wait in one batch,
+//!                               # in order, until a worker goes idle, 64 KiB or that age —
+//!                               # one write per batch under attack floods
 //! ```
 //!
 //! Fail-closed is the default because the WAF is a security control: an engine bug or an
