@@ -39,9 +39,11 @@ fn apply_delta(op: &SetOp, base: i64, delta: i64) -> i64 {
 }
 
 /// Applies a `setvar` to member `key` of a keyed collection (a persistent one, or TX members
-/// without a slot): `buf` holds the expanded operand, `delta` its number for `=+`/`=-`.
+/// without a slot): `buf` holds the expanded operand, `delta` its number for `=+`/`=-`; a new
+/// member takes its buffers from `spare` when it has some.
 fn write_member(
     coll: &mut Collection,
+    spare: Option<&mut Vec<(String, Vec<u8>)>>,
     key: Cow<'_, str>,
     op: &SetOp,
     delta: Option<i64>,
@@ -61,9 +63,18 @@ fn write_member(
                 member.clear();
                 member.extend_from_slice(buf);
             }
-            None => {
-                coll.insert(key.into_owned(), buf.clone());
-            }
+            None => match spare.and_then(Vec::pop) {
+                Some((mut k, mut v)) => {
+                    k.clear();
+                    k.push_str(&key);
+                    v.clear();
+                    v.extend_from_slice(buf);
+                    coll.insert(k, v);
+                }
+                None => {
+                    coll.insert(key.into_owned(), buf.clone());
+                }
+            },
         },
     }
 }
@@ -100,8 +111,9 @@ impl Transaction {
                 continue;
             }
             let delta = expand_operand(sv, &self.state, &mut buf);
-            let coll = if tx {
-                self.state.tx.unslotted_mut()
+            let (coll, spare) = if tx {
+                let (coll, spare) = self.state.tx.unslotted_with_spare();
+                (coll, Some(spare))
             } else {
                 let Some(o) = self.state.persistent.get_mut(&sv.collection) else {
                     continue;
@@ -111,9 +123,9 @@ impl Transaction {
                     (_, d) => d,
                 };
                 o.note(key.as_ref(), note_delta);
-                &mut o.contents
+                (&mut o.contents, None)
             };
-            write_member(coll, key, &sv.op, delta, &mut buf);
+            write_member(coll, spare, key, &sv.op, delta, &mut buf);
         }
         self.scratch.setvar_buf = buf;
         self.scratch.setvar_name = name;

@@ -16,7 +16,7 @@ use crate::groups::Cached;
 use crate::macros::expand_text;
 use crate::memo::{self, Memo};
 use crate::operator::MacroExpander;
-use crate::operator::{Comparison, Operator};
+use crate::operator::{Captures, Comparison, Operator};
 use crate::prefilter::words_contain;
 use crate::rule::{DirectTx, Link, Rule, Test};
 use crate::state::{Item, RuleContext, State};
@@ -635,15 +635,24 @@ impl Transaction {
     /// Runs the operator on one transformed value; on a match updates MATCHED_VAR(S) and the
     /// captures and runs the link's `setvar`s.
     fn test_value(&mut self, link: &Link, op: &Operator, item: Item, tv: u32) -> bool {
-        let mut caps = link.capture.then(Vec::new);
+        let mut caps = link
+            .capture
+            .then(|| std::mem::take(&mut self.scratch.captures));
         let hit = op.evaluate(
             self.state.vals.get(tv),
             &Expander(&self.state),
             caps.as_mut(),
         );
         if hit {
-            self.on_hit(link, item, tv, caps);
-        } else if let Some(slot) = link.live_slot.filter(|_| link.memoised) {
+            self.on_hit(link, item, tv, caps.as_ref());
+        }
+        if let Some(caps) = caps {
+            self.scratch.captures = caps;
+        }
+        if hit {
+            return true;
+        }
+        if let Some(slot) = link.live_slot.filter(|_| link.memoised) {
             // The caller checked the value's live bit; a memoised operator that fails clears
             // it in the memo.
             if let Some(e) = self.memo_entry(tv) {
@@ -652,7 +661,7 @@ impl Transaction {
                 }
             }
         }
-        hit
+        false
     }
 
     /// Forgets this transaction's memo entry numbers when they belong to another generation
@@ -708,15 +717,20 @@ impl Transaction {
     /// paranoia-level, scoring and default-setting checks): the operator runs on the stored
     /// value or the count, interned only on a match, as extraction would give them.
     fn eval_tx_slot(&mut self, link: &Link, op: &Operator, direct: DirectTx) -> bool {
-        let Some(value) = self.direct_tx_value(direct) else {
-            return false;
+        let mut caps = link
+            .capture
+            .then(|| std::mem::take(&mut self.scratch.captures));
+        let hit = match self.direct_tx_value(direct) {
+            Some(value) => op.evaluate(value, &Expander(&self.state), caps.as_mut()),
+            None => false,
         };
-        let mut caps = link.capture.then(Vec::new);
-        if !op.evaluate(value, &Expander(&self.state), caps.as_mut()) {
-            return false;
+        if hit {
+            self.direct_hit(link, direct, caps.as_ref());
         }
-        self.direct_hit(link, direct, caps);
-        true
+        if let Some(caps) = caps {
+            self.scratch.captures = caps;
+        }
+        hit
     }
 
     /// What a direct TX link's operator sees: the member's value, or `1`/`0` for its count;
@@ -739,7 +753,7 @@ impl Transaction {
     }
 
     /// The effects of a direct TX link's match: MATCHED_VAR(S), captures, setvars.
-    fn direct_hit(&mut self, link: &Link, direct: DirectTx, caps: Option<Vec<Vec<u8>>>) {
+    fn direct_hit(&mut self, link: &Link, direct: DirectTx, caps: Option<&Captures>) {
         let item = self.direct_item(direct, || direct_tx_key(link));
         let tv = item.value;
         self.on_hit(link, item, tv, caps);
@@ -805,7 +819,7 @@ impl Transaction {
         }
     }
 
-    fn on_hit(&mut self, link: &Link, item: Item, tv: u32, caps: Option<Vec<Vec<u8>>>) {
+    fn on_hit(&mut self, link: &Link, item: Item, tv: u32, caps: Option<&Captures>) {
         if let Some(caps) = caps {
             if !caps.is_empty() {
                 for d in 0..10 {

@@ -9,7 +9,10 @@ use crate::transaction::{Outcome, Transaction};
 use crate::variable::Var;
 
 /// `%XX` decoding only (no `+`), invalid escapes kept: ModSecurity's `uri_decode`.
-fn uri_decode(input: &[u8]) -> Vec<u8> {
+fn uri_decode(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !input.contains(&b'%') {
+        return std::borrow::Cow::Borrowed(input);
+    }
     let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
@@ -24,7 +27,7 @@ fn uri_decode(input: &[u8]) -> Vec<u8> {
         out.push(input[i]);
         i += 1;
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -37,17 +40,34 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
+/// What `process_body` reads of the engine's config.
+struct BodySettings {
+    request_body_limit_action: BodyLimitAction,
+    request_body_access: bool,
+    arguments_limit: usize,
+    argument_separator: u8,
+    json_depth_limit: usize,
+}
+
 impl Transaction {
     /// Sets the request line; `uri` raw as sent (`/a?b=c`), `protocol` like `HTTP/1.1`.
     pub fn request_line(&mut self, method: &str, uri: &str, protocol: &str) {
+        // Built in a reused buffer.
+        let mut line = std::mem::take(&mut self.scratch.setvar_buf);
+        line.clear();
+        for (i, part) in [method, uri, protocol].into_iter().enumerate() {
+            if i > 0 {
+                line.push(b' ');
+            }
+            line.extend_from_slice(part.as_bytes());
+        }
+        let st = &mut self.state;
+        st.set_single(Var::REQUEST_LINE, &line);
+        self.scratch.setvar_buf = line;
         let st = &mut self.state;
         let raw = uri.as_bytes();
         st.set_single(Var::REQUEST_METHOD, method.as_bytes());
         st.set_single(Var::REQUEST_PROTOCOL, protocol.as_bytes());
-        st.set_single(
-            Var::REQUEST_LINE,
-            [method, uri, protocol].join(" ").as_bytes(),
-        );
         st.set_single(Var::REQUEST_URI_RAW, raw);
         let decoded = uri_decode(raw);
         let mut parsed: &[u8] = &decoded;
@@ -61,30 +81,35 @@ impl Transaction {
                 }
             }
         }
-        let parsed = parsed.to_vec();
-        st.set_single(Var::REQUEST_URI, &parsed);
+        st.set_single(Var::REQUEST_URI, parsed);
         let path_end = decoded
             .iter()
             .position(|&c| c == b'?')
             .unwrap_or(decoded.len());
-        let path = decoded[..path_end].to_vec();
-        st.set_single(Var::REQUEST_FILENAME, &path);
-        st.set_single(Var::PATH_INFO, &path);
+        let path = &decoded[..path_end];
+        st.set_single(Var::REQUEST_FILENAME, path);
+        st.set_single(Var::PATH_INFO, path);
         if let Some(slash) = path.iter().rposition(|&c| c == b'/' || c == b'\\') {
             if slash + 1 < path.len() {
                 st.set_single(Var::REQUEST_BASENAME, &path[slash + 1..]);
             }
         } else if !path.is_empty() {
-            st.set_single(Var::REQUEST_BASENAME, &path);
+            st.set_single(Var::REQUEST_BASENAME, path);
         }
         if let Some(q) = raw.iter().position(|&c| c == b'?') {
             let query = &raw[q + 1..];
             st.set_single(Var::QUERY_STRING, query);
             let sep = self.engine.config.argument_separator;
             let limit = self.engine.config.arguments_limit;
-            for (k, v) in body::parse_urlencoded(query, sep).into_iter().take(limit) {
-                self.state.push(Var::ARGS_GET, &k, &v);
-            }
+            let mut n = 0;
+            body::for_each_pair(query, sep, |k, v| {
+                if n == limit {
+                    return false;
+                }
+                n += 1;
+                self.state.push(Var::ARGS_GET, k, v);
+                true
+            });
         } else {
             st.set_single(Var::QUERY_STRING, b"");
         }
@@ -165,7 +190,17 @@ impl Transaction {
 
     /// Runs the body processor and fills the body variables (before phase 2 rules).
     pub(crate) fn process_body(&mut self) {
-        let cfg = self.engine.config.clone();
+        // The few settings needed, copied: the config as a whole holds vectors.
+        let cfg = {
+            let c = &self.engine.config;
+            BodySettings {
+                request_body_limit_action: c.request_body_limit_action,
+                request_body_access: c.request_body_access,
+                arguments_limit: c.arguments_limit,
+                argument_separator: c.argument_separator,
+                json_depth_limit: c.json_depth_limit,
+            }
+        };
         if self.request_body_over_limit
             && cfg.request_body_limit_action == BodyLimitAction::Reject
             && self.rule_engine() == RuleEngineMode::On
@@ -198,12 +233,15 @@ impl Transaction {
         match processor {
             Some(BodyProcessor::UrlEncoded) => {
                 let n = self.state.colls.get(Var::ARGS_GET).map_or(0, Vec::len);
-                for (k, v) in body::parse_urlencoded(&body, cfg.argument_separator)
-                    .into_iter()
-                    .take(limit.saturating_sub(n))
-                {
-                    self.state.push(Var::ARGS_POST, &k, &v);
-                }
+                let mut left = limit.saturating_sub(n);
+                body::for_each_pair(&body, cfg.argument_separator, |k, v| {
+                    if left == 0 {
+                        return false;
+                    }
+                    left -= 1;
+                    self.state.push(Var::ARGS_POST, k, v);
+                    true
+                });
             }
             Some(BodyProcessor::Multipart) => {
                 let out = body::parse_multipart(&ctype, &body);
@@ -332,8 +370,9 @@ impl Transaction {
 
     /// Sets the response status line.
     pub fn response_status(&mut self, status: u16, protocol: &str) {
-        self.state
-            .set_single(Var::RESPONSE_STATUS, status.to_string().as_bytes());
+        let mut digits = [0; crate::setvar::INT_BYTES];
+        let status = crate::setvar::int_bytes(i64::from(status), &mut digits);
+        self.state.set_single(Var::RESPONSE_STATUS, status);
         self.state
             .set_single(Var::RESPONSE_PROTOCOL, protocol.as_bytes());
     }
@@ -343,12 +382,18 @@ impl Transaction {
         self.state.push(Var::RESPONSE_HEADERS, name, value);
         if name.eq_ignore_ascii_case(b"content-type") {
             let main = value.split(|&c| c == b';').next().unwrap_or(value);
-            let main = String::from_utf8_lossy(main).trim().to_ascii_lowercase();
-            self.state
-                .set_single(Var::RESPONSE_CONTENT_TYPE, main.as_bytes());
+            let main = main.trim_ascii();
+            // Lower-cased without a copy when it is already (as nearly every server sends it).
+            let main: std::borrow::Cow<'_, [u8]> = match main.iter().any(u8::is_ascii_uppercase) {
+                true => std::borrow::Cow::Owned(main.to_ascii_lowercase()),
+                false => std::borrow::Cow::Borrowed(main),
+            };
+            self.state.set_single(Var::RESPONSE_CONTENT_TYPE, &main);
             let types = &self.engine.config.response_body_mime_types;
-            self.response_inspectable =
-                types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&main));
+            self.response_inspectable = types.is_empty()
+                || types
+                    .iter()
+                    .any(|t| t.as_bytes().eq_ignore_ascii_case(&main));
         }
     }
 

@@ -513,6 +513,8 @@ pub(crate) struct Scratch {
     pub(crate) setvar_name: Vec<u8>,
     /// Per TX slot, the interned id of its name (`u32::MAX`: not interned yet).
     pub(crate) tx_key_ids: Vec<u32>,
+    /// Reused by operators of rules with `capture`.
+    pub(crate) captures: crate::operator::Captures,
 }
 
 impl Scratch {

@@ -132,6 +132,9 @@ impl Clone for SlotMatches {
     }
 }
 
+/// Spare member buffers a [`TxVars`] keeps between transactions.
+const MAX_SPARE: usize = 64;
+
 /// The TX members of one transaction.
 #[derive(Debug, Default)]
 pub struct TxVars {
@@ -146,6 +149,9 @@ pub struct TxVars {
     read: Vec<u8>,
     /// Members whose names have no slot.
     extra: Collection,
+    /// Key and value buffers of `extra` members forgotten by [`Self::clear`], reused for new
+    /// ones (CRS 920450 adds a member per request header, `tx.header_name_<name>`).
+    spare: Vec<(String, Vec<u8>)>,
     /// The slots' names: the engine's (set for each transaction).
     names: Arc<TxNames>,
 }
@@ -238,9 +244,12 @@ impl TxVars {
         self.slot_mut(s).extend_from_slice(value);
     }
 
-    /// The members whose names have no slot (written by `setvar` like any collection).
-    pub(crate) fn unslotted_mut(&mut self) -> &mut Collection {
-        &mut self.extra
+    /// The members whose names have no slot (written by `setvar` like any collection), with
+    /// the spare buffers for new members.
+    pub(crate) fn unslotted_with_spare(
+        &mut self,
+    ) -> (&mut Collection, &mut Vec<(String, Vec<u8>)>) {
+        (&mut self.extra, &mut self.spare)
     }
 
     /// Removes slot `s`.
@@ -317,6 +326,8 @@ impl TxVars {
     /// Forgets every member, keeping the buffers.
     pub(crate) fn clear(&mut self) {
         self.present.iter_mut().for_each(|w| *w = 0);
+        let room = MAX_SPARE.saturating_sub(self.spare.len());
+        self.spare.extend(self.extra.drain().take(room));
         self.extra.clear();
     }
 
@@ -330,7 +341,8 @@ impl TxVars {
             + self
                 .extra
                 .iter()
-                .map(|(k, v)| k.len() + v.len() + 48)
+                .chain(self.spare.iter().map(|(k, v)| (k, v)))
+                .map(|(k, v)| k.capacity() + v.capacity() + 48)
                 .sum::<usize>()
     }
 }
@@ -349,7 +361,8 @@ mod tests {
         tx.set_names(&TxNames::snapshot());
         assert!(tx.is_empty());
         tx.set_slot(s, b"5");
-        tx.unslotted_mut()
+        tx.unslotted_with_spare()
+            .0
             .insert("txvars_test_dynamic_1".into(), b"x".to_vec());
         assert_eq!(tx.get_slot(s), Some(&b"5"[..]));
         assert_eq!(tx.get("txvars_test_score"), Some(&b"5"[..]));

@@ -114,10 +114,21 @@ pub(crate) struct WafTx {
     status: u16,
     client: std::net::SocketAddr,
     unique_id: String,
-    method: String,
-    uri: String,
+    /// The request line and host for the logs, kept as the proxy received them (shared
+    /// buffers: copied only when a line is written).
+    method: http::Method,
+    uri: http::Uri,
     version: &'static str,
-    host: String,
+    host: Option<HeaderValue>,
+}
+
+/// The request target as logged and inspected: path and query (origin form), else the
+/// whole URI.
+fn uri_text(uri: &http::Uri) -> std::borrow::Cow<'_, str> {
+    match uri.path_and_query() {
+        Some(pq) => std::borrow::Cow::Borrowed(pq.as_str()),
+        None => std::borrow::Cow::Owned(uri.to_string()),
+    }
 }
 
 fn version_str(v: Version) -> &'static str {
@@ -145,24 +156,20 @@ impl WafTx {
             server_port: 0,
             unique_id: unique_id.clone(),
         };
-        let uri = head
-            .uri
-            .path_and_query()
-            .map_or_else(|| head.uri.to_string(), |pq| pq.as_str().to_string());
         let version = version_str(head.version);
         let mut tx = Box::new(policy.transaction(conn));
-        tx.request_line(head.method.as_str(), &uri, version);
-        let mut host = String::new();
+        tx.request_line(head.method.as_str(), &uri_text(&head.uri), version);
+        let mut host = None;
         if !head.headers.contains_key(header::HOST)
             && let Some(a) = head.uri.authority()
         {
             tx.request_header(b"Host", a.as_str().as_bytes());
-            host = a.as_str().to_string();
+            host = HeaderValue::from_str(a.as_str()).ok();
         }
         for (name, value) in &head.headers {
             tx.request_header(name.as_str().as_bytes(), value.as_bytes());
             if name == header::HOST {
-                host = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                host = Some(value.clone());
             }
         }
         let mut w = WafTx {
@@ -176,8 +183,8 @@ impl WafTx {
             status: 0,
             client,
             unique_id,
-            method: head.method.as_str().to_string(),
-            uri,
+            method: head.method.clone(),
+            uri: head.uri.clone(),
             version,
             host,
         };
@@ -450,10 +457,12 @@ impl WafTx {
                 unique_id: &self.unique_id,
                 client_ip: self.client.ip(),
                 client_port: self.client.port(),
-                method: &self.method,
-                uri: &self.uri,
+                method: self.method.as_str(),
+                uri: &uri_text(&self.uri),
                 http_version: self.version,
-                host: &self.host,
+                host: &self.host.as_ref().map_or_else(String::new, |h| {
+                    String::from_utf8_lossy(h.as_bytes()).into_owned()
+                }),
                 request_headers: &headers,
                 status: self.status,
                 interrupted: self.interrupted,

@@ -14,7 +14,7 @@ pub mod xpath;
 
 pub use json::{JsonArgs, json_args, parse_json, parse_json_partial};
 pub use multipart::parse_multipart;
-pub use urlencoded::parse_urlencoded;
+pub use urlencoded::{for_each_pair, parse_urlencoded};
 pub use xml::{XmlDocument, parse_xml, parse_xml_partial, parse_xml_values};
 pub use xpath::{FastPath, XPath};
 

@@ -11,22 +11,40 @@ use super::Pairs;
 /// names kept, "a" without '=' -> ("a", "").
 pub fn parse_urlencoded(input: &[u8], separator: u8) -> Pairs {
     let mut pairs = Vec::new();
-    if input.is_empty() {
-        return pairs;
-    }
-    let mut pieces: Vec<&[u8]> = input.split(|&b| b == separator).collect();
-    // getline() yields no empty element after a trailing delimiter.
-    if pieces.last().is_some_and(|p| p.is_empty()) {
-        pieces.pop();
-    }
-    for piece in pieces {
+    for_each_pair(input, separator, |name, value| {
+        pairs.push((name.to_vec(), value.to_vec()));
+        true
+    });
+    pairs
+}
+
+/// [`parse_urlencoded`] without collecting: calls `f` with each decoded (name, value) until
+/// it returns false. A half without `+` or `%` is passed as written, without a copy (most
+/// query arguments).
+pub fn for_each_pair(input: &[u8], separator: u8, mut f: impl FnMut(&[u8], &[u8]) -> bool) {
+    let mut pieces = input.split(|&b| b == separator).peekable();
+    while let Some(piece) = pieces.next() {
+        // getline() yields no empty element after a trailing delimiter.
+        if piece.is_empty() && pieces.peek().is_none() {
+            break;
+        }
         let (name, value) = match piece.iter().position(|&b| b == b'=') {
             Some(eq) => (&piece[..eq], &piece[eq + 1..]),
             None => (piece, &b""[..]),
         };
-        pairs.push((url_decode_nonstrict(name), url_decode_nonstrict(value)));
+        if !f(&decode(name), &decode(value)) {
+            break;
+        }
     }
-    pairs
+}
+
+/// [`url_decode_nonstrict`], borrowing `input` when there is nothing to decode.
+fn decode(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if input.iter().any(|&b| b == b'+' || b == b'%') {
+        std::borrow::Cow::Owned(url_decode_nonstrict(input))
+    } else {
+        std::borrow::Cow::Borrowed(input)
+    }
 }
 
 /// Decodes `+` and valid `%XX` escapes; invalid escapes stay literal.

@@ -39,7 +39,7 @@ pub fn detect_sqli(input: &[u8], captures: Option<&mut Captures>) -> bool {
         Some(fp) => {
             if let Some(out) = captures {
                 out.clear();
-                out.push(fp);
+                out.push(&fp);
             }
             true
         }
@@ -52,7 +52,7 @@ pub fn detect_xss(input: &[u8], captures: Option<&mut Captures>) -> bool {
     }
     if let Some(out) = captures {
         out.clear();
-        out.push(input.to_vec());
+        out.push(input);
     }
     true
 }

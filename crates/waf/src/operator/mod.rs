@@ -43,8 +43,74 @@ use pm::PhraseSet;
 use string::StringOp;
 use validate::ByteRange;
 
-/// Capture groups of a matching operator: index 0..=9 like `TX:0`..`TX:9`.
-pub type Captures = Vec<Vec<u8>>;
+/// Capture groups of a matching operator: index 0..=9 like `TX:0`..`TX:9`. Meant to be
+/// reused: clearing keeps the groups' buffers, so a capturing rule that matches on every
+/// request (CRS 920450 captures each header name) does not allocate.
+#[derive(Default, Clone)]
+pub struct Captures {
+    groups: Vec<Vec<u8>>,
+    /// The groups in use (`groups[len..]` are spare buffers).
+    len: usize,
+}
+
+impl Captures {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets the groups (keeping their buffers).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends a group.
+    pub fn push(&mut self, group: &[u8]) {
+        match self.groups.get_mut(self.len) {
+            Some(g) => {
+                g.clear();
+                g.extend_from_slice(group);
+            }
+            None => self.groups.push(group.to_vec()),
+        }
+        self.len += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Group `TX:0`, the whole match.
+    pub fn first(&self) -> Option<&[u8]> {
+        self.iter().next()
+    }
+
+    /// The groups, from `TX:0`.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.groups[..self.len].iter().map(Vec::as_slice)
+    }
+}
+
+impl PartialEq for Captures {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl PartialEq<Vec<Vec<u8>>> for Captures {
+    fn eq(&self, other: &Vec<Vec<u8>>) -> bool {
+        self.iter().eq(other.iter().map(Vec::as_slice))
+    }
+}
+
+impl std::fmt::Debug for Captures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 /// Expands macros such as `%{tx.foo}` in operator arguments at evaluation time.
 pub trait MacroExpander {
@@ -251,7 +317,7 @@ impl Operator {
         let capture_operand = |captures: Option<&mut Captures>, value: &[u8]| {
             if let Some(out) = captures {
                 out.clear();
-                out.push(value.to_vec());
+                out.push(value);
             }
         };
         match &self.kind {

@@ -59,7 +59,7 @@ impl PhraseSet {
             None => false,
             Some(m) => {
                 out.clear();
-                out.push(self.phrases[m.pattern().as_usize()].clone());
+                out.push(&self.phrases[m.pattern().as_usize()]);
                 true
             }
         }
