@@ -635,9 +635,7 @@ impl Transaction {
     /// Runs the operator on one transformed value; on a match updates MATCHED_VAR(S) and the
     /// captures and runs the link's `setvar`s.
     fn test_value(&mut self, link: &Link, op: &Operator, item: Item, tv: u32) -> bool {
-        let mut caps = link
-            .capture
-            .then(|| std::mem::take(&mut self.scratch.captures));
+        let mut caps = self.take_captures(link);
         let hit = op.evaluate(
             self.state.vals.get(tv),
             &Expander(&self.state),
@@ -662,6 +660,16 @@ impl Transaction {
             }
         }
         false
+    }
+
+    /// The reused (emptied) captures, for a link with `capture`: an operator that matches
+    /// without filling them (`@eq`, `@ipMatch`, ...) sets no TX:0..9, as with fresh ones.
+    fn take_captures(&mut self, link: &Link) -> Option<Captures> {
+        link.capture.then(|| {
+            let mut caps = std::mem::take(&mut self.scratch.captures);
+            caps.clear();
+            caps
+        })
     }
 
     /// Forgets this transaction's memo entry numbers when they belong to another generation
@@ -717,9 +725,7 @@ impl Transaction {
     /// paranoia-level, scoring and default-setting checks): the operator runs on the stored
     /// value or the count, interned only on a match, as extraction would give them.
     fn eval_tx_slot(&mut self, link: &Link, op: &Operator, direct: DirectTx) -> bool {
-        let mut caps = link
-            .capture
-            .then(|| std::mem::take(&mut self.scratch.captures));
+        let mut caps = self.take_captures(link);
         let hit = match self.direct_tx_value(direct) {
             Some(value) => op.evaluate(value, &Expander(&self.state), caps.as_mut()),
             None => false,

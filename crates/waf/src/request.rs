@@ -52,7 +52,7 @@ struct BodySettings {
 impl Transaction {
     /// Sets the request line; `uri` raw as sent (`/a?b=c`), `protocol` like `HTTP/1.1`.
     pub fn request_line(&mut self, method: &str, uri: &str, protocol: &str) {
-        // Built in a reused buffer.
+        // REQUEST_LINE is built in the `setvar` buffer (no rule runs yet).
         let mut line = std::mem::take(&mut self.scratch.setvar_buf);
         line.clear();
         for (i, part) in [method, uri, protocol].into_iter().enumerate() {
@@ -61,8 +61,7 @@ impl Transaction {
             }
             line.extend_from_slice(part.as_bytes());
         }
-        let st = &mut self.state;
-        st.set_single(Var::REQUEST_LINE, &line);
+        self.state.set_single(Var::REQUEST_LINE, &line);
         self.scratch.setvar_buf = line;
         let st = &mut self.state;
         let raw = uri.as_bytes();

@@ -326,9 +326,9 @@ impl TxVars {
     /// Forgets every member, keeping the buffers.
     pub(crate) fn clear(&mut self) {
         self.present.iter_mut().for_each(|w| *w = 0);
+        // Draining empties the map even when the spares are full (the rest are dropped).
         let room = MAX_SPARE.saturating_sub(self.spare.len());
         self.spare.extend(self.extra.drain().take(room));
-        self.extra.clear();
     }
 
     /// Roughly the bytes held on the heap.

@@ -165,3 +165,32 @@ SecRule &TX:n "@eq 1" "id:38,phase:1,pass,nolog,capture,setvar:'tx.seen38=%{MATC
         }
     }
 }
+
+/// Captures and the buffers of run-time members are reused from one transaction to the
+/// next on a thread: nothing of one transaction may show in the next.
+#[test]
+fn reused_buffers_carry_nothing_into_the_next_transaction() {
+    let e = engine(
+        r#"
+SecRuleEngine On
+SecRule ARGS:a "@rx (x+)" "id:1,phase:1,pass,nolog,capture,setvar:'tx.first=%{tx.0}'"
+SecRule ARGS:b "@eq 1" "id:2,phase:1,pass,nolog,capture,setvar:'tx.second=%{tx.0}'"
+SecRule ARGS:c "@rx ." "id:3,phase:1,pass,nolog,setvar:'tx.dyn_%{ARGS.c}=%{ARGS.c}'"
+"#,
+        true,
+    );
+    let run = |uri: &str| {
+        let mut tx = get_tx(&e, uri);
+        assert_eq!(tx.process_request_headers(), Outcome::Pass);
+        tx
+    };
+    let tx = run("/?a=xxx&c=k1");
+    assert_eq!(var(&tx, "first").as_deref(), Some("xxx"));
+    assert_eq!(var(&tx, "dyn_k1").as_deref(), Some("k1"));
+    drop(tx);
+    let tx = run("/?b=1&c=k2");
+    assert_eq!(var(&tx, "0"), None, "a capture of the previous transaction");
+    assert_eq!(var(&tx, "second").as_deref(), Some(""));
+    assert_eq!(var(&tx, "dyn_k2").as_deref(), Some("k2"));
+    assert_eq!(var(&tx, "dyn_k1"), None);
+}
