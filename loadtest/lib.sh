@@ -131,7 +131,9 @@ lt_portcullis_bin() {
   if [ "${PGO:-0}" = 1 ]; then
     echo "building portcullis (profile-guided: scripts/build-pgo.sh)" >&2
     (cd "$1" && nice -n 10 scripts/build-pgo.sh) >&2
-    echo "$1/target/pgo/portcullis"
+    local out=${PGO_OUT:-target/pgo}  # as build-pgo.sh: relative to the repository
+    case "$out" in /*) ;; *) out="$1/$out" ;; esac
+    echo "$out/portcullis"
     return
   fi
   echo "building portcullis (release)" >&2

@@ -644,9 +644,7 @@ impl Transaction {
         if hit {
             self.on_hit(link, item, tv, caps.as_ref());
         }
-        if let Some(caps) = caps {
-            self.scratch.captures = caps;
-        }
+        self.give_back_captures(caps);
         if hit {
             return true;
         }
@@ -670,6 +668,13 @@ impl Transaction {
             caps.clear();
             caps
         })
+    }
+
+    /// Returns what [`Self::take_captures`] took, for the next capturing link.
+    fn give_back_captures(&mut self, caps: Option<Captures>) {
+        if let Some(caps) = caps {
+            self.scratch.captures = caps;
+        }
     }
 
     /// Forgets this transaction's memo entry numbers when they belong to another generation
@@ -733,9 +738,7 @@ impl Transaction {
         if hit {
             self.direct_hit(link, direct, caps.as_ref());
         }
-        if let Some(caps) = caps {
-            self.scratch.captures = caps;
-        }
+        self.give_back_captures(caps);
         hit
     }
 

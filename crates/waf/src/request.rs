@@ -100,18 +100,22 @@ impl Transaction {
             st.set_single(Var::QUERY_STRING, query);
             let sep = self.engine.config.argument_separator;
             let limit = self.engine.config.arguments_limit;
-            let mut n = 0;
-            body::for_each_pair(query, sep, |k, v| {
-                if n == limit {
-                    return false;
-                }
-                n += 1;
-                self.state.push(Var::ARGS_GET, k, v);
-                true
-            });
+            self.push_args(Var::ARGS_GET, query, sep, limit);
         } else {
             st.set_single(Var::QUERY_STRING, b"");
         }
+    }
+
+    /// Adds the first `limit` pairs of the url-encoded `input` to `var`.
+    fn push_args(&mut self, var: Var, input: &[u8], separator: u8, mut limit: usize) {
+        body::for_each_pair(input, separator, |k, v| {
+            if limit == 0 {
+                return false;
+            }
+            limit -= 1;
+            self.state.push(var, k, v);
+            true
+        });
     }
 
     /// The request headers as the engine received them, in order (for logs).
@@ -232,15 +236,8 @@ impl Transaction {
         match processor {
             Some(BodyProcessor::UrlEncoded) => {
                 let n = self.state.colls.get(Var::ARGS_GET).map_or(0, Vec::len);
-                let mut left = limit.saturating_sub(n);
-                body::for_each_pair(&body, cfg.argument_separator, |k, v| {
-                    if left == 0 {
-                        return false;
-                    }
-                    left -= 1;
-                    self.state.push(Var::ARGS_POST, k, v);
-                    true
-                });
+                let left = limit.saturating_sub(n);
+                self.push_args(Var::ARGS_POST, &body, cfg.argument_separator, left);
             }
             Some(BodyProcessor::Multipart) => {
                 let out = body::parse_multipart(&ctype, &body);

@@ -527,6 +527,7 @@ impl Scratch {
             + self.setvar_buf.capacity()
             + self.setvar_name.capacity()
             + self.tx_key_ids.capacity() * 4
+            + self.captures.heap_size()
     }
 
     fn clear(&mut self) {

@@ -203,9 +203,7 @@ impl Sinks {
 /// from now on lets this thread add its lines to the batch.
 pub fn flush_thread() {
     let _ = KEEPS.try_with(|k| k.set(true));
-    if let Some(s) = sinks() {
-        s.write_out();
-    }
+    flush();
 }
 
 /// Called by a runtime thread that stops: writes the batch out; this thread's lines are

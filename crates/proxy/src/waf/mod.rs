@@ -453,6 +453,10 @@ impl WafTx {
                 Vec::new()
             };
             let rules = self.tx.logged_rules();
+            let host = self
+                .host
+                .as_ref()
+                .map(|h| String::from_utf8_lossy(h.as_bytes()));
             log::write(&log::TxRecord {
                 unique_id: &self.unique_id,
                 client_ip: self.client.ip(),
@@ -460,9 +464,7 @@ impl WafTx {
                 method: self.method.as_str(),
                 uri: &uri_text(&self.uri),
                 http_version: self.version,
-                host: &self.host.as_ref().map_or_else(String::new, |h| {
-                    String::from_utf8_lossy(h.as_bytes()).into_owned()
-                }),
+                host: host.as_deref().unwrap_or_default(),
                 request_headers: &headers,
                 status: self.status,
                 interrupted: self.interrupted,

@@ -88,6 +88,11 @@ impl Captures {
         self.iter().next()
     }
 
+    /// Roughly the bytes held on the heap (spare buffers included).
+    pub fn heap_size(&self) -> usize {
+        self.groups.capacity() * 24 + self.groups.iter().map(Vec::capacity).sum::<usize>()
+    }
+
     /// The groups, from `TX:0`.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.groups[..self.len].iter().map(Vec::as_slice)
