@@ -56,4 +56,4 @@ pub use error::CompileError;
 pub use memo::forget_values;
 pub use recommended::MODSECURITY_RECOMMENDED;
 pub use store::{Clock, ManualClock, SystemClock};
-pub use transaction::{ConnectionInfo, MatchedRule, Outcome, Transaction};
+pub use transaction::{ConnectionInfo, LoggedMatch, MatchedRule, Outcome, Transaction};

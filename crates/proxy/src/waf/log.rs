@@ -27,7 +27,6 @@
 //! cuts go-ftw's marker lines.
 
 use std::cell::Cell;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use portcullis_waf::MatchedRule;
+use portcullis_waf::LoggedMatch;
 
 use super::Interruption;
 
@@ -293,12 +292,12 @@ pub struct TxRecord<'a> {
     /// How it answered; the `Location` of a redirect.
     pub interruption: Option<(Interruption, Option<&'a str>)>,
     pub detection_only: bool,
-    pub rules: &'a [MatchedRule],
+    pub rules: &'a [LoggedMatch<'a>],
     pub failure: Option<&'a str>,
 }
 
 /// Whether a transaction writes anything: it was interrupted, the WAF failed, or a rule
-/// that logs matched (callers decide this before building the [`MatchedRule`] list).
+/// that logs matched (callers decide this before reading the matches).
 pub fn relevant(interrupted: bool, failure: bool, logged_match: bool) -> bool {
     interrupted || failure || logged_match
 }
@@ -308,29 +307,38 @@ pub fn write(rec: &TxRecord<'_>) {
     let Some(s) = sinks() else { return };
     if s.error.is_some() {
         // One timestamp and one buffer for the transaction's lines, each field escaped
-        // straight into it: an attack matches half a dozen CRS rules.
-        let mut text = String::with_capacity(1024 * rec.rules.len().min(16) + 256);
+        // straight into it (an attack matches half a dozen CRS rules); the fields that are
+        // the transaction's own end every line and are escaped once.
+        let mut text = Vec::with_capacity(768 * rec.rules.len().min(16) + 256);
+        let mut tail = Vec::with_capacity(128 + rec.uri.len() + rec.host.len());
+        tail.extend_from_slice(b" [hostname \"");
+        esc_into(&mut tail, rec.host.as_bytes());
+        tail.extend_from_slice(b"\"] [uri \"");
+        esc_into(&mut tail, rec.uri.as_bytes());
+        tail.extend_from_slice(b"\"] [unique_id \"");
+        esc_into(&mut tail, rec.unique_id.as_bytes());
+        tail.extend_from_slice(b"\"]\n");
         let now = timestamp();
-        for r in rec.rules.iter().filter(|r| r.log) {
-            error_line(&mut text, &now, rec, r);
+        for r in rec.rules {
+            error_line(&mut text, &now, rec, r, &tail);
         }
         if let Some(f) = rec.failure {
-            let _ = write!(text, "{now} [error] ModSecurity: WAF failure: {f} [uri \"");
+            text.extend_from_slice(&now);
+            let _ = write!(text, " [error] ModSecurity: WAF failure: {f} [uri \"");
             esc_into(&mut text, rec.uri.as_bytes());
-            text.push_str("\"] [unique_id \"");
+            text.extend_from_slice(b"\"] [unique_id \"");
             esc_into(&mut text, rec.unique_id.as_bytes());
-            text.push_str("\"]\n");
+            text.extend_from_slice(b"\"]\n");
         }
         if !text.is_empty() {
-            s.emit(Log::Error, text.as_bytes());
+            s.emit(Log::Error, &text);
         }
     }
-    let logged_match = rec.rules.iter().any(|r| r.log);
     if s.audit.is_some()
         && relevant(
             rec.interrupted.is_some(),
             rec.failure.is_some(),
-            logged_match,
+            !rec.rules.is_empty(),
         )
     {
         let mut line = audit_json(rec).to_string();
@@ -345,13 +353,15 @@ pub fn audit_enabled() -> bool {
     sinks().is_some_and(|s| s.audit.is_some())
 }
 
-fn error_line(out: &mut String, now: &str, rec: &TxRecord<'_>, r: &MatchedRule) {
-    out.push_str(now);
-    out.push_str(" [error] ModSecurity: ");
+/// One match's line; `tail` holds the transaction's hostname, uri and unique_id fields and
+/// the newline.
+fn error_line(out: &mut Vec<u8>, now: &[u8], rec: &TxRecord<'_>, r: &LoggedMatch<'_>, tail: &[u8]) {
+    out.extend_from_slice(now);
+    out.extend_from_slice(b" [error] ModSecurity: ");
     match rec.interrupted {
         Some((status, phase)) if r.disruptive && !rec.detection_only => match rec.interruption {
             Some((Interruption::Redirect, location)) => {
-                out.push_str("Access denied with redirection to ");
+                out.extend_from_slice(b"Access denied with redirection to ");
                 esc_into(out, location.unwrap_or("").as_bytes());
                 let _ = write!(out, " using status {status} (phase {phase}).");
             }
@@ -362,35 +372,41 @@ fn error_line(out: &mut String, now: &str, rec: &TxRecord<'_>, r: &MatchedRule) 
                 let _ = write!(out, "Access denied with code {status} (phase {phase}).");
             }
         },
-        _ => out.push_str("Warning."),
+        _ => out.extend_from_slice(b"Warning."),
     }
-    out.push_str(" Matched \"");
-    esc_into(out, r.matched_var_name.as_bytes());
-    out.push_str("\" (Value: `");
+    out.extend_from_slice(b" Matched \"");
+    esc_into(out, r.var_name.as_bytes());
+    if let Some(key) = r.var_key {
+        out.push(b':');
+        esc_into(out, key);
+    }
+    out.extend_from_slice(b"\" (Value: `");
     esc_into(out, &r.matched_var[..r.matched_var.len().min(256)]);
-    out.push_str("') [file \"");
+    out.extend_from_slice(b"') [file \"");
     esc_into(out, r.file.as_bytes());
     let _ = write!(out, "\"] [line \"{}\"] [id \"{}\"] [msg \"", r.line, r.id);
     esc_into(out, r.msg.as_bytes());
-    out.push_str("\"] [data \"");
+    out.extend_from_slice(b"\"] [data \"");
     esc_into(out, r.data.as_bytes());
-    out.push_str("\"] [severity \"");
+    out.extend_from_slice(b"\"] [severity \"");
     if let Some(s) = r.severity {
         let _ = write!(out, "{s}");
     }
-    out.push_str("\"]");
-    for t in &r.tags {
-        out.push_str(" [tag \"");
+    out.extend_from_slice(b"\"]");
+    for t in r.tags {
+        out.extend_from_slice(b" [tag \"");
         esc_into(out, t.as_bytes());
-        out.push_str("\"]");
+        out.extend_from_slice(b"\"]");
     }
-    out.push_str(" [hostname \"");
-    esc_into(out, rec.host.as_bytes());
-    out.push_str("\"] [uri \"");
-    esc_into(out, rec.uri.as_bytes());
-    out.push_str("\"] [unique_id \"");
-    esc_into(out, rec.unique_id.as_bytes());
-    out.push_str("\"]\n");
+    out.extend_from_slice(tail);
+}
+
+/// `ARGS:q`: the matched variable's name and key (the key read as UTF-8, lossy).
+fn var_display(r: &LoggedMatch<'_>) -> String {
+    match r.var_key {
+        Some(key) => format!("{}:{}", r.var_name, String::from_utf8_lossy(key)),
+        None => r.var_name.to_string(),
+    }
 }
 
 /// ModSecurity v3's JSON audit record (`SecAuditLogFormat JSON`).
@@ -404,12 +420,11 @@ fn audit_json(rec: &TxRecord<'_>) -> serde_json::Value {
     let messages: Vec<Value> = rec
         .rules
         .iter()
-        .filter(|r| r.log)
         .map(|r| {
             json!({
                 "message": r.msg,
                 "details": {
-                    "match": format!("Matched {}", r.matched_var_name),
+                    "match": format!("Matched {}", var_display(r)),
                     "reference": "",
                     "ruleId": r.id.to_string(),
                     "file": r.file,
@@ -428,7 +443,7 @@ fn audit_json(rec: &TxRecord<'_>) -> serde_json::Value {
     json!({
         "transaction": {
             "client_ip": rec.client_ip.to_string(),
-            "time_stamp": timestamp(),
+            "time_stamp": String::from_utf8_lossy(&timestamp()),
             "server_id": "portcullis",
             "client_port": rec.client_port,
             "host_ip": "",
@@ -457,49 +472,102 @@ fn audit_json(rec: &TxRecord<'_>) -> serde_json::Value {
 
 /// Escapes a value for a bracketed `"..."` field.
 pub fn esc(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len());
-    esc_into(&mut s, bytes);
-    s
+    let mut out = Vec::with_capacity(bytes.len());
+    esc_into(&mut out, bytes);
+    // Only printable ASCII comes out.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// [`esc`], appended to `out`: printable runs are copied whole.
-fn esc_into(out: &mut String, bytes: &[u8]) {
+const LOW: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The high bit of each byte of `v` that is zero (exact for the lowest such byte; bytes
+/// above it may be flagged spuriously, which only sends the chunk to the byte-wise scan).
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LOW) & !v & HIGH
+}
+
+/// Whether any byte of `chunk` must be escaped: below 0x20, 0x7f and above, `"` or `\`.
+fn any_special(chunk: u64) -> bool {
+    let high = chunk & HIGH;
+    // Bytes below 0x20 (checked on the low seven bits; high bytes are caught above).
+    let low = (chunk & !HIGH).wrapping_sub(LOW * 0x20) & !chunk & HIGH;
+    let del = zero_bytes(chunk ^ (LOW * 0x7f));
+    let quote = zero_bytes(chunk ^ (LOW * u64::from(b'"')));
+    let backslash = zero_bytes(chunk ^ (LOW * u64::from(b'\\')));
+    high | low | del | quote | backslash != 0
+}
+
+fn is_special(b: u8) -> bool {
+    !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'\\'
+}
+
+/// [`esc`], appended to `out`: printable runs are copied whole, found eight bytes at a
+/// time (an attack's lines are ~4 KB).
+fn esc_into(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut rest = bytes;
     while !rest.is_empty() {
-        let plain = rest
+        let mut plain = 0;
+        while let Some(chunk) = rest.get(plain..plain + 8) {
+            let word = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
+            if any_special(word) {
+                break;
+            }
+            plain += 8;
+        }
+        plain += rest[plain..]
             .iter()
-            .position(|&b| !(0x20..=0x7e).contains(&b) || b == b'"' || b == b'\\')
-            .unwrap_or(rest.len());
-        // Printable ASCII: valid UTF-8 as it is.
-        out.push_str(std::str::from_utf8(&rest[..plain]).unwrap_or_default());
+            .position(|&b| is_special(b))
+            .unwrap_or(rest.len() - plain);
+        out.extend_from_slice(&rest[..plain]);
         let Some(&b) = rest.get(plain) else { break };
         match b {
-            b'"' | b'\\' => {
-                out.push('\\');
-                out.push(b as char);
-            }
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
             _ => {
-                let _ = write!(out, "\\x{b:02x}");
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]);
             }
         }
         rest = &rest[plain + 1..];
     }
 }
 
-/// `YYYY/MM/DD HH:MM:SS` (UTC), as nginx's error log.
-fn timestamp() -> String {
+thread_local! {
+    /// The last [`timestamp`] made on this thread and its second.
+    static STAMP: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+}
+
+/// `YYYY/MM/DD HH:MM:SS` (UTC), as nginx's error log; formatted once per second and thread.
+fn timestamp() -> [u8; 19] {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    let cached = STAMP.try_with(Cell::get).ok();
+    if let Some((at, text)) = cached
+        && at == secs
+    {
+        return text;
+    }
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!(
+    let mut text = [b'0'; 19];
+    let formatted = format!(
         "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
         rem / 3600,
         (rem / 60) % 60,
         rem % 60
-    )
+    );
+    if formatted.len() == text.len() {
+        text.copy_from_slice(formatted.as_bytes());
+    }
+    let _ = STAMP.try_with(|c| c.set((secs, text)));
+    text
 }
 
 /// Days since 1970-01-01 → (year, month, day) (H. Hinnant's algorithm).
@@ -527,6 +595,96 @@ mod tests {
         assert_eq!(esc(b"\x01\x7f\"\""), "\\x01\\x7f\\\"\\\"");
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+    }
+
+    /// The eight-bytes-at-a-time scan agrees with escaping byte by byte, wherever the
+    /// special bytes fall.
+    #[test]
+    fn escaping_matches_the_byte_by_byte_definition() {
+        fn reference(bytes: &[u8]) -> String {
+            let mut s = String::new();
+            for &b in bytes {
+                match b {
+                    b'"' | b'\\' => {
+                        s.push('\\');
+                        s.push(b as char);
+                    }
+                    0x20..=0x7e => s.push(b as char),
+                    _ => s.push_str(&format!("\\x{b:02x}")),
+                }
+            }
+            s
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let specials = [
+            0u8, 0x1f, 0x20, 0x21, b'"', b'\\', 0x7e, 0x7f, 0x80, 0xa2, 0xff, b'\n',
+        ];
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let input: Vec<u8> = (0..len)
+                .map(|_| match next() % 8 {
+                    0 => specials[(next() % specials.len() as u64) as usize],
+                    1 => (next() % 256) as u8,
+                    _ => b'a' + (next() % 26) as u8,
+                })
+                .collect();
+            assert_eq!(esc(&input), reference(&input), "{input:?}");
+        }
+    }
+
+    /// A line names the matched variable with its raw key, escaped, and ends with the
+    /// transaction's fields.
+    #[test]
+    fn error_lines_from_borrowed_matches() {
+        let tags = ["attack-sqli".to_string(), "a\"b".to_string()];
+        let m = LoggedMatch {
+            id: 942100,
+            phase: 2,
+            msg: "SQL Injection Attack Detected via libinjection",
+            data: "Matched Data: s&sos found",
+            severity: Some(2),
+            tags: &tags,
+            file: "rules/REQUEST-942.conf",
+            line: 46,
+            var_name: "ARGS",
+            var_key: Some(b"q\xff"),
+            matched_var: b"1' or '1'='1",
+            disruptive: false,
+        };
+        let rec = TxRecord {
+            unique_id: "u1",
+            client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            client_port: 1,
+            method: "GET",
+            uri: "/?q=1%27",
+            http_version: "HTTP/1.1",
+            host: "myapp.com",
+            request_headers: &[],
+            status: 403,
+            interrupted: Some((403, 2)),
+            interruption: None,
+            detection_only: false,
+            rules: &[m],
+            failure: None,
+        };
+        let mut out = Vec::new();
+        error_line(&mut out, b"2026/11/28 10:00:00", &rec, &m, b" [end]\n");
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(
+            line,
+            "2026/11/28 10:00:00 [error] ModSecurity: Warning. Matched \"ARGS:q\\xff\" (Value: `1' or '1'='1') [file \"rules/REQUEST-942.conf\"] [line \"46\"] [id \"942100\"] [msg \"SQL Injection Attack Detected via libinjection\"] [data \"Matched Data: s&sos found\"] [severity \"2\"] [tag \"attack-sqli\"] [tag \"a\\\"b\"] [end]\n"
+        );
+        let audit = audit_json(&rec).to_string();
+        assert!(
+            audit.contains("\"match\":\"Matched ARGS:q\u{fffd}\""),
+            "{audit}"
+        );
     }
 
     const FLUSH: Duration = Duration::from_millis(50);

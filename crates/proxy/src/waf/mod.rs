@@ -39,7 +39,7 @@ use http::{HeaderValue, Version, header, request, response};
 use http_body_util::BodyExt;
 use hyper::body::Body;
 use portcullis_snapshot::{FailMode, WafMode, WafPolicy};
-use portcullis_waf::{BodyLimitAction, ConnectionInfo, Outcome, Transaction};
+use portcullis_waf::{BodyLimitAction, ConnectionInfo, LoggedMatch, Outcome, Transaction};
 
 use crate::access_log::AccessRecord;
 use crate::body::{BodyError, RequestBody, ResponseBody, ResponseBodyError};
@@ -452,7 +452,7 @@ impl WafTx {
             } else {
                 Vec::new()
             };
-            let rules = self.tx.logged_rules();
+            let rules: Vec<LoggedMatch<'_>> = self.tx.logged_matches().collect();
             let host = self
                 .host
                 .as_ref()
