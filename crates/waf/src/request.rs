@@ -134,10 +134,9 @@ impl Transaction {
         if name.eq_ignore_ascii_case(b"cookie") {
             self.parse_cookies(value);
         } else if name.eq_ignore_ascii_case(b"content-type") {
-            let lower = value.to_ascii_lowercase();
-            if lower.starts_with(b"multipart/form-data") {
+            if starts_with_ignore_case(value, b"multipart/form-data") {
                 self.state.set_single(Var::REQBODY_PROCESSOR, b"MULTIPART");
-            } else if lower.starts_with(b"application/x-www-form-urlencoded") {
+            } else if starts_with_ignore_case(value, b"application/x-www-form-urlencoded") {
                 self.state.set_single(Var::REQBODY_PROCESSOR, b"URLENCODED");
             }
             self.request_content_type = Some(value.to_vec());
@@ -151,13 +150,14 @@ impl Transaction {
     }
 
     fn parse_cookies(&mut self, value: &[u8]) {
-        let mut parts: Vec<&[u8]> = value.split(|&c| c == b';').collect();
-        if let Some(last) = parts.last_mut() {
-            while last.last().is_some_and(u8::is_ascii_whitespace) {
-                *last = &last[..last.len() - 1];
+        let mut parts = value.split(|&c| c == b';').peekable();
+        while let Some(mut c) = parts.next() {
+            if parts.peek().is_none() {
+                // The last part loses its trailing whitespace.
+                while c.last().is_some_and(u8::is_ascii_whitespace) {
+                    c = &c[..c.len() - 1];
+                }
             }
-        }
-        for c in parts {
             if c.is_empty() {
                 continue;
             }
@@ -219,18 +219,16 @@ impl Transaction {
             return;
         }
         let body = std::mem::take(&mut self.request_body);
-        let ctype = self.request_content_type.clone().unwrap_or_default();
-        let lower = ctype.to_ascii_lowercase();
-        let processor =
-            self.overrides
-                .body_processor
-                .or(if lower.starts_with(b"multipart/form-data") {
-                    Some(BodyProcessor::Multipart)
-                } else if lower.starts_with(b"application/x-www-form-urlencoded") {
-                    Some(BodyProcessor::UrlEncoded)
-                } else {
-                    None
-                });
+        let ctype = self.request_content_type.take().unwrap_or_default();
+        let processor = self.overrides.body_processor.or(
+            if starts_with_ignore_case(&ctype, b"multipart/form-data") {
+                Some(BodyProcessor::Multipart)
+            } else if starts_with_ignore_case(&ctype, b"application/x-www-form-urlencoded") {
+                Some(BodyProcessor::UrlEncoded)
+            } else {
+                None
+            },
+        );
         let limit = cfg.arguments_limit;
         let mut error: Option<String> = None;
         match processor {
@@ -244,14 +242,16 @@ impl Transaction {
                 self.multipart_vars(out, &mut error);
             }
             Some(BodyProcessor::Json) if !body.is_empty() => {
-                match body::json_args(&body, cfg.json_depth_limit) {
-                    (args, None) => {
-                        for (k, v) in args.iter().take(limit) {
+                let mut json = std::mem::take(&mut self.scratch.json);
+                match body::json_args_into(&body, cfg.json_depth_limit, &mut json) {
+                    None => {
+                        for (k, v) in json.args().iter().take(limit) {
                             self.state.push(Var::ARGS_POST, k, v);
                         }
                     }
-                    (_, Some(e)) => error = Some(e.to_string()),
+                    Some(e) => error = Some(e.to_string()),
                 }
+                self.scratch.json = json;
             }
             Some(BodyProcessor::Json) => {}
             Some(BodyProcessor::Xml) => match self.parse_xml(&body) {
@@ -284,8 +284,10 @@ impl Transaction {
                 combined += self.state.vals.get(k).len() + self.state.vals.get(v).len();
             }
         }
-        self.state
-            .set_single(Var::ARGS_COMBINED_SIZE, combined.to_string().as_bytes());
+        self.state.set_single(
+            Var::ARGS_COMBINED_SIZE,
+            crate::setvar::size_bytes(combined, &mut [0; crate::setvar::INT_BYTES]),
+        );
         // REQUEST_BODY holds the raw body for urlencoded and JSON bodies, bodies no processor
         // parsed, or when `ctl:forceRequestBodyVariable=On` asked for it — not for XML and
         // multipart (as Coraza does, and what CRS's tests and rule 901340 are written for).
@@ -298,9 +300,12 @@ impl Transaction {
         if !body.is_empty() && raw_visible {
             self.state.set_single(Var::REQUEST_BODY, &body);
         }
-        self.state
-            .set_single(Var::REQUEST_BODY_LENGTH, body.len().to_string().as_bytes());
+        self.state.set_single(
+            Var::REQUEST_BODY_LENGTH,
+            crate::setvar::size_bytes(body.len(), &mut [0; crate::setvar::INT_BYTES]),
+        );
         self.request_body = body;
+        self.request_content_type = Some(ctype).filter(|c| !c.is_empty());
     }
 
     /// Parses an XML body, with the element tree only when a rule needs it (an XPath other
@@ -321,10 +326,17 @@ impl Transaction {
         let mut total = 0usize;
         for f in &out.files {
             st.push(Var::FILES, &f.name, &f.filename);
-            st.push(Var::FILES_SIZES, &f.name, f.size.to_string().as_bytes());
+            st.push(
+                Var::FILES_SIZES,
+                &f.name,
+                crate::setvar::size_bytes(f.size, &mut [0; crate::setvar::INT_BYTES]),
+            );
             total += f.size;
         }
-        st.set_single(Var::FILES_COMBINED_SIZE, total.to_string().as_bytes());
+        st.set_single(
+            Var::FILES_COMBINED_SIZE,
+            crate::setvar::size_bytes(total, &mut [0; crate::setvar::INT_BYTES]),
+        );
         for (k, v) in &out.part_headers {
             // One header line per value, without its line ending (as ModSecurity stores it).
             let mut line: &[u8] = v;
@@ -409,6 +421,13 @@ impl Transaction {
         }
         self.response_body.extend_from_slice(chunk);
     }
+}
+
+/// Whether `value` begins with `prefix` (ASCII, case-insensitive).
+fn starts_with_ignore_case(value: &[u8], prefix: &[u8]) -> bool {
+    value
+        .get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 #[cfg(test)]

@@ -206,6 +206,11 @@ impl DeprecateVar {
 /// Room for the decimal form of any `i64`.
 pub(crate) const INT_BYTES: usize = 20;
 
+/// [`int_bytes`] of a size (saturating at `i64::MAX`).
+pub(crate) fn size_bytes(v: usize, buf: &mut [u8; INT_BYTES]) -> &[u8] {
+    int_bytes(i64::try_from(v).unwrap_or(i64::MAX), buf)
+}
+
 /// The decimal form of `v`, written at the end of `buf` (no formatter, no allocation).
 pub(crate) fn int_bytes(v: i64, buf: &mut [u8; INT_BYTES]) -> &[u8] {
     let mut n = v.unsigned_abs();

@@ -228,11 +228,11 @@ impl Transaction {
             tx: buffers.tx,
             singles: buffers.singles,
             colls: buffers.colls,
-            matched_all: Vec::with_capacity(16),
+            matched_all: buffers.matched_all,
             ..State::default()
         };
         state.tx.set_names(&engine.tx_names);
-        let mut text = Vec::with_capacity(48);
+        let mut text = std::mem::take(&mut buffers.scratch.setvar_buf);
         ip_text(conn.client_ip, &mut text);
         state.set_single(Var::REMOTE_ADDR, &text);
         state.set_single(Var::REMOTE_HOST, &text);
@@ -242,6 +242,8 @@ impl Transaction {
         text.clear();
         ip_text(conn.server_ip, &mut text);
         state.set_single(Var::SERVER_ADDR, &text);
+        text.clear();
+        buffers.scratch.setvar_buf = text;
         let port = int_bytes(i64::from(conn.server_port), &mut digits);
         state.set_single(Var::SERVER_PORT, port);
         state.set_single(Var::UNIQUE_ID, conn.unique_id.as_bytes());
@@ -413,7 +415,7 @@ impl Transaction {
             self.state.set_single(Var::RESPONSE_BODY, &body);
             self.state.set_single(
                 Var::RESPONSE_CONTENT_LENGTH,
-                body.len().to_string().as_bytes(),
+                crate::setvar::size_bytes(body.len(), &mut [0; INT_BYTES]),
             );
             self.response_body = body;
         }
@@ -547,6 +549,7 @@ struct Buffers {
     set_items: Vec<crate::state::Item>,
     scratch: Scratch,
     matched: Vec<RawMatch>,
+    matched_all: Vec<(crate::state::Item, u32)>,
     overrides: Overrides,
 }
 
@@ -569,6 +572,8 @@ pub(crate) struct Scratch {
     pub(crate) tx_key_ids: Vec<u32>,
     /// Reused by operators of rules with `capture`.
     pub(crate) captures: crate::operator::Captures,
+    /// Reused by the JSON body processor.
+    pub(crate) json: crate::body::JsonBuffers,
 }
 
 impl Scratch {
@@ -582,6 +587,7 @@ impl Scratch {
             + self.setvar_name.capacity()
             + self.tx_key_ids.capacity() * 4
             + self.captures.heap_size()
+            + self.json.heap_size()
     }
 
     fn clear(&mut self) {
@@ -644,6 +650,7 @@ impl Buffers {
                 // A CRS request matches ~100 bookkeeping rules (paranoia-level skips,
                 // defaults): room for them from the first transaction.
                 matched: Vec::with_capacity(128),
+                matched_all: Vec::with_capacity(16),
                 overrides: Overrides::default(),
             })
     }
@@ -661,6 +668,7 @@ impl Buffers {
             + self.set_items.capacity() * std::mem::size_of::<crate::state::Item>()
             + self.scratch.heap_size()
             + self.matched.capacity() * std::mem::size_of::<RawMatch>()
+            + self.matched_all.capacity() * std::mem::size_of::<(crate::state::Item, u32)>()
             + self.overrides.heap_size();
         if size > KEEP_LIMIT {
             return;
@@ -681,6 +689,7 @@ impl Buffers {
         self.scratch.clear();
         // The matches' `msg`/`logdata` texts are freed here (none for `nolog` rules).
         self.matched.clear();
+        self.matched_all.clear();
         self.overrides.reset();
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
@@ -712,6 +721,7 @@ impl Drop for Transaction {
             set_items: std::mem::take(&mut self.set_items),
             scratch: std::mem::take(&mut self.scratch),
             matched: std::mem::take(&mut self.matched),
+            matched_all: std::mem::take(&mut self.state.matched_all),
             overrides: std::mem::take(&mut self.overrides),
         }
         .give_back();

@@ -152,8 +152,10 @@ pub struct TxVars {
     /// Key and value buffers of `extra` members forgotten by [`Self::clear`], reused for new
     /// ones (CRS 920450 adds a member per request header, `tx.header_name_<name>`).
     spare: Vec<(String, Vec<u8>)>,
-    /// The slots' names: the engine's (set for each transaction).
-    names: Arc<TxNames>,
+    /// The slots' names: the engine's (set for each transaction; `None` only in a default
+    /// `TxVars`, which therefore allocates nothing — a transaction's buffers are swapped
+    /// with one when they go back to the thread).
+    names: Option<Arc<TxNames>>,
 }
 
 impl TxVars {
@@ -203,14 +205,14 @@ impl TxVars {
 
     /// Uses `names` (an engine's) for the slots' names.
     pub(crate) fn set_names(&mut self, names: &Arc<TxNames>) {
-        if !Arc::ptr_eq(&self.names, names) {
-            self.names = Arc::clone(names);
+        if !self.names.as_ref().is_some_and(|n| Arc::ptr_eq(n, names)) {
+            self.names = Some(Arc::clone(names));
         }
     }
 
     /// The slot of member `name` (lower-cased), when the engine's rules spell it out.
     pub(crate) fn find(&self, name: &str) -> Option<u32> {
-        self.names.find(name)
+        self.names.as_ref()?.find(name)
     }
 
     /// The value of member `name` (lower-cased).
@@ -263,7 +265,8 @@ impl TxVars {
     /// Calls `f` with (name, value) of every member `sel` selects (all without one), in
     /// name order.
     pub(crate) fn for_each_selected(&self, sel: Option<&Selector>, mut f: impl FnMut(&str, &[u8])) {
-        let names = &*self.names;
+        let none = TxNames::default();
+        let names = self.names.as_deref().unwrap_or(&none);
         let mut kept: Vec<(&str, &[u8])> = Vec::new();
         match sel {
             Some(Selector::Regex(kr)) => {

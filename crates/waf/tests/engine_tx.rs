@@ -194,3 +194,46 @@ SecRule ARGS:c "@rx ." "id:3,phase:1,pass,nolog,setvar:'tx.dyn_%{ARGS.c}=%{ARGS.
     assert_eq!(var(&tx, "dyn_k2").as_deref(), Some("k2"));
     assert_eq!(var(&tx, "dyn_k1"), None);
 }
+
+/// The JSON processor's buffers are reused by the next body on the thread: its arguments,
+/// container names and a malformed body's partial arguments never show in the next one's.
+#[test]
+fn reused_json_buffers_carry_nothing_into_the_next_body() {
+    let e = engine(
+        r#"
+SecRuleEngine On
+SecRequestBodyAccess On
+SecRule REQUEST_HEADERS:Content-Type "@rx ^application/json" "id:1,phase:1,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule ARGS "@rx ." "id:2,phase:2,pass,nolog,setvar:'tx.args=%{tx.args}|%{MATCHED_VAR_NAME}=%{MATCHED_VAR}'"
+SecRule REQBODY_ERROR "@eq 1" "id:3,phase:2,pass,nolog,setvar:tx.error=1"
+"#,
+        true,
+    );
+    let run = |body: &str| {
+        let mut tx = get_tx(&e, "/");
+        tx.request_header(b"Content-Type", b"application/json");
+        assert_eq!(tx.process_request_headers(), Outcome::Pass);
+        tx.request_body_chunk(body.as_bytes());
+        assert_eq!(tx.process_request_body(), Outcome::Pass);
+        (var(&tx, "args").unwrap_or_default(), var(&tx, "error"))
+    };
+    assert_eq!(
+        run(r#"{"outer":{"inner":[1,"two"]},"k":"v"}"#),
+        (
+            "|ARGS:json.outer.inner.array_0=1|ARGS:json.outer.inner.array_1=two|ARGS:json.k=v"
+                .to_string(),
+            None
+        )
+    );
+    assert_eq!(run(r#"{"a":"b"}"#), ("|ARGS:json.a=b".to_string(), None));
+    // Malformed: the error, and no arguments (the request path keeps none of a body that
+    // failed to parse).
+    assert_eq!(
+        run(r#"{"x":{"y":"z","#),
+        (String::new(), Some("1".to_string()))
+    );
+    assert_eq!(
+        run(r#"[true]"#),
+        ("|ARGS:json.array_0=true".to_string(), None)
+    );
+}

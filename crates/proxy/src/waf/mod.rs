@@ -113,7 +113,8 @@ pub(crate) struct WafTx {
     interruption: Option<(Interruption, Option<String>)>,
     status: u16,
     client: std::net::SocketAddr,
-    unique_id: String,
+    /// The request id, the transaction's UNIQUE_ID (`unique_id()`).
+    request_id: HeaderValue,
     /// The request line and host for the logs, kept as the proxy received them (shared
     /// buffers: copied only when a line is written).
     method: http::Method,
@@ -148,13 +149,12 @@ impl WafTx {
         request_id: &HeaderValue,
         head: &request::Parts,
     ) -> Result<WafTx, ProxyError> {
-        let unique_id = request_id.to_str().unwrap_or("-").to_string();
         let conn = ConnectionInfo {
             client_ip: client.ip(),
             client_port: client.port(),
             server_ip: std::net::IpAddr::from([0, 0, 0, 0]),
             server_port: 0,
-            unique_id: unique_id.clone(),
+            unique_id: request_id.to_str().unwrap_or("-").to_string(),
         };
         let version = version_str(head.version);
         let mut tx = Box::new(policy.transaction(conn));
@@ -182,7 +182,7 @@ impl WafTx {
             interruption: None,
             status: 0,
             client,
-            unique_id,
+            request_id: request_id.clone(),
             method: head.method.clone(),
             uri: head.uri.clone(),
             version,
@@ -190,6 +190,11 @@ impl WafTx {
         };
         w.run(1, Transaction::process_request_headers)?;
         Ok(w)
+    }
+
+    /// The request id as the logs show it.
+    fn unique_id(&self) -> &str {
+        self.request_id.to_str().unwrap_or("-")
     }
 
     /// Runs one phase with failure handling and the time budget.
@@ -244,7 +249,7 @@ impl WafTx {
             let shown = self::log::esc(&location.as_bytes()[..location.len().min(256)]);
             tracing::warn!(
                 target: "waf",
-                request_id = %self.unique_id,
+                request_id = %self.unique_id(),
                 policy = %self.policy.label,
                 location = %shown,
                 "WAF redirect target is not a valid Location (control characters, spaces, non-ASCII or over {MAX_LOCATION} bytes): answering 403"
@@ -269,7 +274,7 @@ impl WafTx {
         m.failure(reason == "engine panic");
         tracing::error!(
             target: "waf",
-            request_id = %self.unique_id,
+            request_id = %self.unique_id(),
             policy = %self.policy.label,
             elapsed_us = self.elapsed.as_micros() as u64,
             fail = ?self.policy.fail,
@@ -458,7 +463,7 @@ impl WafTx {
                 .as_ref()
                 .map(|h| String::from_utf8_lossy(h.as_bytes()));
             log::write(&log::TxRecord {
-                unique_id: &self.unique_id,
+                unique_id: self.unique_id(),
                 client_ip: self.client.ip(),
                 client_port: self.client.port(),
                 method: self.method.as_str(),

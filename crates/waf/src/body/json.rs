@@ -49,27 +49,76 @@ impl JsonArgs {
     }
 }
 
-/// [`parse_json_partial`] without an allocation per name and value (what the transaction
-/// uses: a 1 KB JSON body has ~40 arguments).
+/// [`parse_json_partial`] without an allocation per name and value: the arguments in one
+/// buffer (a 1 KB JSON body has ~40 arguments).
 pub fn json_args(body: &[u8], depth_limit: usize) -> (JsonArgs, Option<BodyError>) {
-    if body.is_empty() {
-        return (JsonArgs::default(), None);
+    let mut buffers = JsonBuffers::default();
+    let error = json_args_into(body, depth_limit, &mut buffers);
+    (buffers.namer.args, error)
+}
+
+/// The buffers of [`json_args_into`], reusable from one body to the next (a transaction's
+/// scratch keeps them: parsing a body then allocates only when it is larger or deeper than
+/// the ones before).
+#[derive(Debug, Default)]
+pub struct JsonBuffers {
+    namer: Namer,
+    /// Open containers: true = object.
+    stack: Vec<bool>,
+    /// A string value, decoded.
+    text: Vec<u8>,
+}
+
+impl JsonBuffers {
+    /// The arguments of the last body parsed.
+    pub fn args(&self) -> &JsonArgs {
+        &self.namer.args
     }
-    let mut namer = Namer::default();
-    let error = scan(body, depth_limit, &mut namer).err();
-    (namer.args, error)
+
+    /// Roughly the bytes held on the heap.
+    pub fn heap_size(&self) -> usize {
+        let n = &self.namer;
+        n.args.bytes.capacity()
+            + n.args.spans.capacity() * 12
+            + n.current_key.capacity()
+            + n.containers
+                .iter()
+                .chain(&n.spare)
+                .map(|(name, _)| name.capacity() + 32)
+                .sum::<usize>()
+            + self.stack.capacity()
+            + self.text.capacity()
+    }
+}
+
+/// [`json_args`] into reused buffers: the arguments are then in `buffers.args()` (those
+/// found before the error, if any).
+pub fn json_args_into(
+    body: &[u8],
+    depth_limit: usize,
+    buffers: &mut JsonBuffers,
+) -> Option<BodyError> {
+    let JsonBuffers { namer, stack, text } = buffers;
+    namer.reset();
+    stack.clear();
+    if body.is_empty() {
+        return None;
+    }
+    scan(body, depth_limit, namer, stack, text).err()
 }
 
 /// Walks the document, reporting values to `namer`; stops at the first error.
-fn scan(body: &[u8], depth_limit: usize, namer: &mut Namer) -> Result<(), BodyError> {
+fn scan(
+    body: &[u8],
+    depth_limit: usize,
+    namer: &mut Namer,
+    stack: &mut Vec<bool>,
+    text: &mut Vec<u8>,
+) -> Result<(), BodyError> {
     let mut scanner = Scanner {
         input: body,
         pos: 0,
     };
-    // Stack of open containers: true = object.
-    let mut stack: Vec<bool> = Vec::new();
-    // A string value, decoded.
-    let mut text = Vec::new();
     let mut expect_value = true;
     let mut done = false;
     loop {
@@ -104,8 +153,8 @@ fn scan(body: &[u8], depth_limit: usize, namer: &mut Namer) -> Result<(), BodyEr
                 }
                 b'"' => {
                     text.clear();
-                    scanner.string(&mut text)?;
-                    namer.value(&text);
+                    scanner.string(text)?;
+                    namer.value(text);
                 }
                 b't' => namer.value(scanner.literal(b"true")?),
                 b'f' => namer.value(scanner.literal(b"false")?),
@@ -146,10 +195,12 @@ fn scan(body: &[u8], depth_limit: usize, namer: &mut Namer) -> Result<(), BodyEr
 }
 
 /// Builds argument names from container events, exactly as ModSecurity's JSON processor.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Namer {
     /// (name, Some(element counter) for arrays / None for objects)
     containers: Vec<(Vec<u8>, Option<usize>)>,
+    /// Closed containers, their name buffers kept for the next ones.
+    spare: Vec<(Vec<u8>, Option<usize>)>,
     /// The last object key read (decoded); consumed by the member's value or container.
     current_key: Vec<u8>,
     args: JsonArgs,
@@ -167,14 +218,29 @@ fn member_name<'a>(containers: &[(Vec<u8>, Option<usize>)], key: &'a [u8]) -> &'
 }
 
 impl Namer {
-    fn open(&mut self, array: bool) {
-        let name = member_name(&self.containers, &self.current_key).to_vec();
+    /// Empty, keeping the buffers.
+    fn reset(&mut self) {
+        self.spare.append(&mut self.containers);
         self.current_key.clear();
-        self.containers.push((name, array.then_some(0)));
+        self.args.bytes.clear();
+        self.args.spans.clear();
+    }
+
+    fn open(&mut self, array: bool) {
+        let mut entry = self.spare.pop().unwrap_or_default();
+        entry.0.clear();
+        entry
+            .0
+            .extend_from_slice(member_name(&self.containers, &self.current_key));
+        entry.1 = array.then_some(0);
+        self.current_key.clear();
+        self.containers.push(entry);
     }
 
     fn close(&mut self) {
-        self.containers.pop();
+        if let Some(entry) = self.containers.pop() {
+            self.spare.push(entry);
+        }
         if let Some((_, Some(counter))) = self.containers.last_mut() {
             *counter += 1;
         }
@@ -185,6 +251,7 @@ impl Namer {
             containers,
             current_key,
             args,
+            ..
         } = self;
         let path = &mut args.bytes;
         let start = path.len();

@@ -12,7 +12,7 @@ mod urlencoded;
 mod xml;
 pub mod xpath;
 
-pub use json::{JsonArgs, json_args, parse_json, parse_json_partial};
+pub use json::{JsonArgs, JsonBuffers, json_args, json_args_into, parse_json, parse_json_partial};
 pub use multipart::parse_multipart;
 pub use urlencoded::{for_each_pair, parse_urlencoded};
 pub use xml::{XmlDocument, parse_xml, parse_xml_partial, parse_xml_values};
