@@ -113,7 +113,17 @@ impl Macro {
 
     /// Expands every reference through `r`.
     pub fn expand_bytes(&self, r: &dyn Resolve) -> Vec<u8> {
-        let mut out = Vec::new();
+        // Room for the text and a short value per reference: most expansions (a `msg`, a
+        // `logdata` with a matched value) then grow once at most, not at every part.
+        let room = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.len(),
+                _ => 32,
+            })
+            .sum();
+        let mut out = Vec::with_capacity(room);
         self.expand_into(r, &mut out);
         out
     }
