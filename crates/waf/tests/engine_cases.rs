@@ -2,7 +2,7 @@
 //! SecLang rules, runs requests through them and checks the outcome, the matched rule ids and
 //! TX values. Every case runs with prefilters on and off; the results must be identical.
 
-use portcullis_waf::{ConnectionInfo, Engine, Outcome};
+use portcullis_waf::{ConnectionInfo, Engine, MatchedRule, Outcome};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -77,6 +77,28 @@ fn run(engine: &Arc<Engine>, req: &Value) -> (String, Vec<u64>, portcullis_waf::
         .cloned()
         .collect();
     assert_eq!(tx.logged_rules(), logged);
+    // The borrowed view the proxy's log writer reads says the same.
+    let borrowed: Vec<MatchedRule> = tx
+        .logged_matches()
+        .map(|m| MatchedRule {
+            id: m.id,
+            phase: m.phase,
+            msg: m.msg.to_string(),
+            data: m.data.to_string(),
+            severity: m.severity,
+            tags: m.tags.to_vec(),
+            file: m.file.to_string(),
+            line: m.line,
+            matched_var_name: match m.var_key {
+                Some(key) => format!("{}:{}", m.var_name, String::from_utf8_lossy(key)),
+                None => m.var_name.to_string(),
+            },
+            matched_var: m.matched_var.to_vec(),
+            log: true,
+            disruptive: m.disruptive,
+        })
+        .collect();
+    assert_eq!(borrowed, logged);
     (outcome_text(&out), ids, tx)
 }
 
