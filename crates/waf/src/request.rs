@@ -5,6 +5,7 @@
 use crate::body;
 use crate::config::BodyLimitAction;
 use crate::ctl::{BodyProcessor, RuleEngineMode};
+use crate::setvar::{INT_BYTES, size_bytes};
 use crate::transaction::{Outcome, Transaction};
 use crate::variable::Var;
 
@@ -219,11 +220,13 @@ impl Transaction {
             return;
         }
         let body = std::mem::take(&mut self.request_body);
-        let ctype = self.request_content_type.take().unwrap_or_default();
+        // Taken for the body's processing (the multipart parser reads it), then put back.
+        let content_type = self.request_content_type.take();
+        let ctype = content_type.as_deref().unwrap_or_default();
         let processor = self.overrides.body_processor.or(
-            if starts_with_ignore_case(&ctype, b"multipart/form-data") {
+            if starts_with_ignore_case(ctype, b"multipart/form-data") {
                 Some(BodyProcessor::Multipart)
-            } else if starts_with_ignore_case(&ctype, b"application/x-www-form-urlencoded") {
+            } else if starts_with_ignore_case(ctype, b"application/x-www-form-urlencoded") {
                 Some(BodyProcessor::UrlEncoded)
             } else {
                 None
@@ -238,7 +241,7 @@ impl Transaction {
                 self.push_args(Var::ARGS_POST, &body, cfg.argument_separator, left);
             }
             Some(BodyProcessor::Multipart) => {
-                let out = body::parse_multipart(&ctype, &body);
+                let out = body::parse_multipart(ctype, &body);
                 self.multipart_vars(out, &mut error);
             }
             Some(BodyProcessor::Json) if !body.is_empty() => {
@@ -286,7 +289,7 @@ impl Transaction {
         }
         self.state.set_single(
             Var::ARGS_COMBINED_SIZE,
-            crate::setvar::size_bytes(combined, &mut [0; crate::setvar::INT_BYTES]),
+            size_bytes(combined, &mut [0; INT_BYTES]),
         );
         // REQUEST_BODY holds the raw body for urlencoded and JSON bodies, bodies no processor
         // parsed, or when `ctl:forceRequestBodyVariable=On` asked for it — not for XML and
@@ -302,10 +305,10 @@ impl Transaction {
         }
         self.state.set_single(
             Var::REQUEST_BODY_LENGTH,
-            crate::setvar::size_bytes(body.len(), &mut [0; crate::setvar::INT_BYTES]),
+            size_bytes(body.len(), &mut [0; INT_BYTES]),
         );
         self.request_body = body;
-        self.request_content_type = Some(ctype).filter(|c| !c.is_empty());
+        self.request_content_type = content_type;
     }
 
     /// Parses an XML body, with the element tree only when a rule needs it (an XPath other
@@ -329,13 +332,13 @@ impl Transaction {
             st.push(
                 Var::FILES_SIZES,
                 &f.name,
-                crate::setvar::size_bytes(f.size, &mut [0; crate::setvar::INT_BYTES]),
+                size_bytes(f.size, &mut [0; INT_BYTES]),
             );
             total += f.size;
         }
         st.set_single(
             Var::FILES_COMBINED_SIZE,
-            crate::setvar::size_bytes(total, &mut [0; crate::setvar::INT_BYTES]),
+            size_bytes(total, &mut [0; INT_BYTES]),
         );
         for (k, v) in &out.part_headers {
             // One header line per value, without its line ending (as ModSecurity stores it).

@@ -83,6 +83,35 @@ pub struct LoggedMatch<'a> {
     pub disruptive: bool,
 }
 
+impl LoggedMatch<'_> {
+    /// `ARGS:q`: the matched variable's name and key, the key read as UTF-8 (lossy), as
+    /// [`MatchedRule::matched_var_name`].
+    pub fn matched_var_name(&self) -> String {
+        match self.var_key {
+            Some(key) => format!("{}:{}", self.var_name, String::from_utf8_lossy(key)),
+            None => self.var_name.to_string(),
+        }
+    }
+
+    /// The owned [`MatchedRule`] (`log`: whether the rule logs).
+    pub fn to_matched_rule(&self, log: bool) -> MatchedRule {
+        MatchedRule {
+            id: self.id,
+            phase: self.phase,
+            msg: self.msg.to_string(),
+            data: self.data.to_string(),
+            severity: self.severity,
+            tags: self.tags.to_vec(),
+            file: self.file.to_string(),
+            line: self.line,
+            matched_var_name: self.matched_var_name(),
+            matched_var: self.matched_var.to_vec(),
+            log,
+            disruptive: self.disruptive,
+        }
+    }
+}
+
 /// A match as recorded while rules run; `msg`/`logdata` are expanded at match time. Small
 /// (a CRS request records ~100, nearly all `nolog` bookkeeping): the texts are boxed and
 /// absent when empty, and what the log writer asks of every match is copied from the rule.
@@ -310,54 +339,40 @@ impl Transaction {
     /// transaction and the rule's from the engine (a log writer escapes them straight into
     /// its line; an attack's half-dozen [`MatchedRule`]s cost ~80 allocations).
     pub fn logged_matches(&self) -> impl Iterator<Item = LoggedMatch<'_>> {
-        self.matched.iter().filter(|m| m.log).map(|m| {
-            let rule = &self.engine.rules[m.rule as usize];
-            let origin = rule.origin();
-            let (msg, data) = m
-                .texts
-                .as_deref()
-                .map_or(("", ""), |(msg, data)| (msg.as_str(), data.as_str()));
-            LoggedMatch {
-                id: rule.id,
-                phase: rule.phase,
-                msg,
-                data,
-                severity: rule.severity,
-                tags: &rule.tags,
-                file: &origin.file,
-                line: origin.line,
-                var_name: m.var_item.map_or("", |it| it.var.name()),
-                var_key: m
-                    .var_item
-                    .and_then(|it| it.key)
-                    .map(|k| self.state.vals.get(k)),
-                matched_var: self.state.vals.get(m.var_value),
-                disruptive: m.disruptive,
-            }
-        })
+        self.matched
+            .iter()
+            .filter(|m| m.log)
+            .map(|m| self.borrowed_match(m))
     }
 
-    fn matched_rule(&self, m: &RawMatch) -> MatchedRule {
+    fn borrowed_match<'a>(&'a self, m: &'a RawMatch) -> LoggedMatch<'a> {
         let rule = &self.engine.rules[m.rule as usize];
         let origin = rule.origin();
-        let (msg, data) = m.texts.as_deref().cloned().unwrap_or_default();
-        MatchedRule {
+        let (msg, data) = m
+            .texts
+            .as_deref()
+            .map_or(("", ""), |(msg, data)| (msg.as_str(), data.as_str()));
+        LoggedMatch {
             id: rule.id,
             phase: rule.phase,
             msg,
             data,
             severity: rule.severity,
-            tags: rule.tags.clone(),
-            file: origin.file.to_string(),
+            tags: &rule.tags,
+            file: &origin.file,
             line: origin.line,
-            matched_var_name: m
+            var_name: m.var_item.map_or("", |it| it.var.name()),
+            var_key: m
                 .var_item
-                .map(|it| self.state.name_of(&it))
-                .unwrap_or_default(),
-            matched_var: self.state.vals.get(m.var_value).to_vec(),
-            log: m.log,
+                .and_then(|it| it.key)
+                .map(|k| self.state.vals.get(k)),
+            matched_var: self.state.vals.get(m.var_value),
             disruptive: m.disruptive,
         }
+    }
+
+    fn matched_rule(&self, m: &RawMatch) -> MatchedRule {
+        self.borrowed_match(m).to_matched_rule(m.log)
     }
 
     /// Whether a matched rule is logged (not `nolog`), without building the

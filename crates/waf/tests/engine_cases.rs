@@ -80,23 +80,7 @@ fn run(engine: &Arc<Engine>, req: &Value) -> (String, Vec<u64>, portcullis_waf::
     // The borrowed view the proxy's log writer reads says the same.
     let borrowed: Vec<MatchedRule> = tx
         .logged_matches()
-        .map(|m| MatchedRule {
-            id: m.id,
-            phase: m.phase,
-            msg: m.msg.to_string(),
-            data: m.data.to_string(),
-            severity: m.severity,
-            tags: m.tags.to_vec(),
-            file: m.file.to_string(),
-            line: m.line,
-            matched_var_name: match m.var_key {
-                Some(key) => format!("{}:{}", m.var_name, String::from_utf8_lossy(key)),
-                None => m.var_name.to_string(),
-            },
-            matched_var: m.matched_var.to_vec(),
-            log: true,
-            disruptive: m.disruptive,
-        })
+        .map(|m| m.to_matched_rule(true))
         .collect();
     assert_eq!(borrowed, logged);
     (outcome_text(&out), ids, tx)

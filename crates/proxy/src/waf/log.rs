@@ -401,14 +401,6 @@ fn error_line(out: &mut Vec<u8>, now: &[u8], rec: &TxRecord<'_>, r: &LoggedMatch
     out.extend_from_slice(tail);
 }
 
-/// `ARGS:q`: the matched variable's name and key (the key read as UTF-8, lossy).
-fn var_display(r: &LoggedMatch<'_>) -> String {
-    match r.var_key {
-        Some(key) => format!("{}:{}", r.var_name, String::from_utf8_lossy(key)),
-        None => r.var_name.to_string(),
-    }
-}
-
 /// ModSecurity v3's JSON audit record (`SecAuditLogFormat JSON`).
 fn audit_json(rec: &TxRecord<'_>) -> serde_json::Value {
     use serde_json::{Map, Value, json};
@@ -424,7 +416,7 @@ fn audit_json(rec: &TxRecord<'_>) -> serde_json::Value {
             json!({
                 "message": r.msg,
                 "details": {
-                    "match": format!("Matched {}", var_display(r)),
+                    "match": format!("Matched {}", r.matched_var_name()),
                     "reference": "",
                     "ruleId": r.id.to_string(),
                     "file": r.file,
